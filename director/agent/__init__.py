@@ -1,0 +1,1 @@
+"""The LangGraph graph that decides: state, configuration, nodes, policy and wiring."""

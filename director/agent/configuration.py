@@ -1,0 +1,170 @@
+"""Run options and how they are resolved.
+
+Precedence: command-line flag, then environment variable, then the config file, then the
+defaults below. The config file is TOML at ``$DIRECTOR_CONFIG`` or
+``$XDG_CONFIG_HOME/director/config.toml`` (``~/.config/director/config.toml``), with the same
+keys as the options (``runs_dir``, ``size``, ``max_attempts``, ...) at the top level.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from director.errors import ConfigError, InputError
+
+MAX_LOGLINE = 2000
+MIN_MINUTES, MAX_MINUTES = 0.25, 20.0
+
+# option -> environment variable
+ENV_VARS = {
+    "runs_dir": "DIRECTOR_RUNS_DIR",
+    "size": "DIRECTOR_SIZE",
+    "max_attempts": "DIRECTOR_MAX_ATTEMPTS",
+    "structure": "DIRECTOR_STRUCTURE",
+    "seed": "DIRECTOR_SEED",
+    "font": "DIRECTOR_FONT",
+    "llm": "DIRECTOR_LLM",
+    "image": "DIRECTOR_IMAGE",
+    "video": "DIRECTOR_VIDEO",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "minutes": 3.0,
+    "structure": None,  # by language: qi-cheng-zhuan-he for Chinese, three-act for English
+    "seed": 2075,
+    "size": "1280x720",
+    "max_attempts": 4,
+    "runs_dir": "runs",
+    "font": None,
+    "music": None,
+    "llm": "offline",
+    "image": "previz",
+    "video": "previz",
+    "fps": 24,
+}
+
+
+class RunOptions(BaseModel):
+    """Everything a run needs to know, resolved and validated; recorded in run.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    logline: str
+    minutes: float = Field(ge=MIN_MINUTES, le=MAX_MINUTES)
+    structure: str | None
+    seed: int
+    width: int
+    height: int
+    max_attempts: int = Field(ge=1, le=50)
+    runs_dir: str
+    run_id: str | None = None
+    font: str | None = None
+    music: str | None = None
+    llm: str
+    image: str
+    video: str
+    fps: int = 24
+    yes: bool = False
+
+    @property
+    def runtime_s(self) -> float:
+        return round(self.minutes * 60.0, 2)
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("DIRECTOR_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "director" / "config.toml"
+
+
+def load_config_file(path: Path | None = None) -> dict[str, Any]:
+    path = path or config_path()
+    if not path.is_file():
+        if os.environ.get("DIRECTOR_CONFIG"):
+            raise ConfigError(f"DIRECTOR_CONFIG points to {path}, which does not exist.",
+                              "Fix the path or unset DIRECTOR_CONFIG.")
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc}.",
+                          "Fix the TOML or move the file away.") from exc
+    unknown = sorted(set(data) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"Unknown keys in {path}: {', '.join(unknown)}.",
+                          f"Known keys: {', '.join(sorted(DEFAULTS))}.")
+    return data
+
+
+def resolve(flags: dict[str, Any]) -> RunOptions:
+    """Merge flags, environment, config file and defaults, then validate."""
+    file_values = load_config_file()
+    merged: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        merged[key] = _pick(key, flags.get(key), file_values.get(key), default)
+    width, height = parse_size(str(merged.pop("size")))
+    logline = validate_logline(flags.get("logline"))
+    return _build(merged, logline, width, height, flags)
+
+
+def _pick(key: str, flag: Any, file_value: Any, default: Any) -> Any:
+    if flag is not None:
+        return flag
+    env = ENV_VARS.get(key)
+    if env and os.environ.get(env):
+        return os.environ[env]
+    return file_value if file_value is not None else default
+
+
+def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) -> RunOptions:
+    minutes = _number(merged.pop("minutes"), "--minutes", float)
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise InputError(f"--minutes {minutes:g} is out of range.",
+                         f"Choose between {MIN_MINUTES:g} and {MAX_MINUTES:g} minutes.")
+    attempts = _number(merged.pop("max_attempts"), "--max-attempts", int)
+    if not 1 <= attempts <= 50:
+        raise InputError(f"--max-attempts {attempts} is out of range.", "Choose 1 to 50.")
+    return RunOptions(
+        logline=logline, minutes=minutes, width=w, height=h, max_attempts=attempts,
+        seed=_number(merged.pop("seed"), "--seed", int), run_id=flags.get("run_id"),
+        yes=bool(flags.get("yes")), runs_dir=str(merged.pop("runs_dir")),
+        **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
+    )
+
+
+def _number(value: Any, name: str, kind: type) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} {value!r} is not a number.", f"Pass a {kind.__name__}.") from exc
+
+
+def validate_logline(logline: str | None) -> str:
+    text = (logline or "").strip()
+    if not text:
+        raise InputError("The logline is empty.",
+                         'Pass --logline "A one-sentence story: who wants what, and what stands in the way".')
+    if len(text) > MAX_LOGLINE:
+        raise InputError(f"The logline has {len(text)} characters; the limit is {MAX_LOGLINE}.",
+                         "Shorten it to one or two sentences.")
+    return text
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", text)
+    if not match:
+        raise InputError(f"--size {text!r} is not WIDTHxHEIGHT.", "Use e.g. --size 1280x720.")
+    width, height = int(match[1]), int(match[2])
+    if not (256 <= width <= 3840 and 144 <= height <= 3840) or width % 2 or height % 2:
+        raise InputError(f"--size {width}x{height} is not usable for H.264 video.",
+                         "Use even numbers between 256x144 and 3840x3840, e.g. 1280x720.")
+    return width, height

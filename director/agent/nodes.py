@@ -1,0 +1,265 @@
+"""The graph's nodes. Each does one step, logs what it decided, and names the next node."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Literal
+
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from director.agent import policy
+from director.agent.context import RunContext
+from director.agent.state import Candidate, FilmState, plan_of
+from director.errors import InputError
+from director.memory.runs import write_json_atomic
+from director.records import (
+    Approval,
+    AssemblyStep,
+    Attempt,
+    AttemptMade,
+    BeatSheetPlanned,
+    BiblePlanned,
+    Critique,
+    CritiqueMade,
+    DecisionMade,
+    Plan,
+    RunFinished,
+    Shot,
+    ShotListPlanned,
+    StageFinished,
+    StageStarted,
+    StoryDeveloped,
+)
+from director.tools.base import ClipRequest, CriticContext, ImageRequest
+
+DEFAULT_STRUCTURE = {"zh": "qi-cheng-zhuan-he", "en": "three-act"}
+
+
+def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["approve_beats"]]:
+    ctx = runtime.context
+    opts = ctx.options
+    from director.tools.llm.language import detect_language
+
+    language = detect_language(opts.logline)
+    structure = opts.structure or DEFAULT_STRUCTURE[language]
+    with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
+        story = ctx.planner.develop(opts.logline, language=language, seed=opts.seed)
+        ctx.log.append(StoryDeveloped(backend=_planner_name(ctx), story=story))
+        sheet = ctx.planner.beat_sheet(
+            story, structure=structure, runtime_s=opts.runtime_s, seed=opts.seed
+        )
+        ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
+    plan = Plan(story=story, beat_sheet=sheet)
+    return Command(goto="approve_beats", update={"plan": plan.model_dump(mode="json")})
+
+
+def approve_beats(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["bible"]]:
+    ctx = runtime.context
+    if not ctx.options.yes:
+        raise InputError(
+            "The beat sheet needs approval and interactive approval is not available yet.",
+            "Pass --yes to approve the beat sheet and every shot automatically.",
+        )
+    count = len(plan_of(state).beat_sheet.beats)
+    ctx.log.append(Approval(checkpoint="beats", by="auto", decision="approve",
+                            note=f"{count} beats approved automatically (--yes)"))
+    return Command(goto="bible")
+
+
+def bible(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["shot_list"]]:
+    ctx = runtime.context
+    plan = plan_of(state)
+    with ctx.stage("bible"):
+        style, cards = ctx.planner.bible(
+            plan.story, plan.beat_sheet, width=ctx.options.width, height=ctx.options.height,
+            seed=ctx.options.seed,
+        )
+        ctx.log.append(BiblePlanned(backend=_planner_name(ctx), bible=style, cards=cards))
+    plan = plan.model_copy(update={"bible": style, "cards": cards})
+    return Command(goto="shot_list", update={"plan": plan.model_dump(mode="json")})
+
+
+def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe"]]:
+    ctx = runtime.context
+    plan = plan_of(state)
+    with ctx.stage("shot list"):
+        shots = ctx.planner.shot_list(
+            plan.story, plan.beat_sheet, plan.bible, plan.cards, seed=ctx.options.seed
+        )
+        ctx.log.append(ShotListPlanned(backend=_planner_name(ctx), shots=shots))
+    plan = plan.model_copy(update={"shots": shots})
+    write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
+    ctx.log.append(Approval(checkpoint="shots", by="auto", decision="approve",
+                            note=f"{len(shots)} shots approved automatically (--yes)"))
+    ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
+    ctx.progress.shots_total(len(shots))
+    update = {"plan": plan.model_dump(mode="json"), "cursor": 0, "candidates": [],
+              "keyframes": {}, "clips": {}, "flagged": [], "stage_started": time.time()}
+    return Command(goto="keyframe", update=update)
+
+
+def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["critique"]]:
+    ctx = runtime.context
+    plan = plan_of(state)
+    shot = plan.shots[state["cursor"]]
+    number = len(state["candidates"]) + 1
+    seed = policy.shot_seed(ctx.options.seed, shot.index, number)
+    ctx.progress.shot(shot.id, f"keyframe {number}")
+    request = ImageRequest(
+        shot=shot, bible=plan.bible, seed=seed, width=ctx.options.width,
+        height=ctx.options.height, prompt=shot.prompt.render(),
+        negative_prompt=shot.prompt.render_negative(),
+    )
+    dest = _fresh(ctx.paths.keyframe(shot.id, number))
+    start = time.perf_counter()
+    job = ctx.image.generate(request, dest)
+    attempt = _attempt(ctx, shot, "keyframe", number, job, dest, start, request.prompt,
+                       request.negative_prompt, seed)
+    ctx.log.append(AttemptMade(attempt=attempt))
+    pending = {"attempt": number, "artifact": attempt.artifact, "seed": seed}
+    return Command(goto="critique", update={"candidates": [*state["candidates"], pending]})
+
+
+def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["decide"]]:
+    from PIL import Image
+
+    ctx = runtime.context
+    plan = plan_of(state)
+    shot = plan.shots[state["cursor"]]
+    pending = state["candidates"][-1]
+    context = CriticContext(
+        bible=plan.bible,
+        accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
+    )
+    with Image.open(ctx.paths.root / pending["artifact"]) as img:
+        image = img.convert("RGB")
+    checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
+    result = Critique(shot_id=shot.id, attempt=pending["attempt"], checks=checks)
+    ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
+    scored: Candidate = {**pending, "margin": round(result.margin(), 6), "verdict": result.verdict,
+                         "failed": [c.name for c in result.failed]}
+    update = {"candidates": [*state["candidates"][:-1], scored],
+              "critique": result.model_dump(mode="json")}
+    return Command(goto="decide", update=update)
+
+
+def decide(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe", "animate"]]:
+    ctx = runtime.context
+    plan = plan_of(state)
+    shot = plan.shots[state["cursor"]]
+    candidates = state["candidates"]
+    critique = Critique.model_validate(state["critique"])
+    decision = policy.decide(critique, candidates, ctx.options.max_attempts)
+    ctx.log.append(DecisionMade(decision=decision))
+    if decision.action == "reroll":
+        return Command(goto="keyframe")
+    chosen = next(c for c in candidates if c["attempt"] == decision.attempt)
+    update = {"keyframes": {**state["keyframes"], shot.id: chosen["artifact"]}}
+    if decision.action == "accept-below-threshold":
+        update["flagged"] = [*state["flagged"], shot.id]
+    return Command(goto="animate", update=update)
+
+
+def animate(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe", "assemble"]]:
+    from director.tools.assemble.film import clip_length
+
+    ctx = runtime.context
+    plan = plan_of(state)
+    shot = plan.shots[state["cursor"]]
+    ctx.progress.shot(shot.id, "clip")
+    request = ClipRequest(
+        shot=shot, keyframe=str(ctx.paths.root / state["keyframes"][shot.id]),
+        seed=policy.shot_seed(ctx.options.seed, shot.index, 0), duration_s=clip_length(shot),
+        fps=ctx.options.fps, width=ctx.options.width, height=ctx.options.height,
+        prompt=f"{shot.prompt.action}; {shot.prompt.camera}",
+    )
+    dest = _fresh(ctx.paths.clip(shot.id, 1))
+    start = time.perf_counter()
+    job = ctx.video.generate(request, dest)
+    attempt = _attempt(ctx, shot, "clip", 1, job, dest, start, request.prompt, "", request.seed)
+    ctx.log.append(AttemptMade(attempt=attempt))
+    ctx.progress.shot_done()
+    update = {"clips": {**state["clips"], shot.id: attempt.artifact},
+              "cursor": state["cursor"] + 1, "candidates": []}
+    nxt = "keyframe" if state["cursor"] + 1 < len(plan.shots) else "assemble"
+    return Command(goto=nxt, update=update)
+
+
+def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["document"]]:
+    from director.tools.assemble.film import assemble as assemble_film
+    from director.tools.image.contact_sheet import contact_sheet
+
+    ctx = runtime.context
+    ctx.progress.close()
+    ctx.log.append(StageFinished(stage="shots",
+                                 seconds=round(time.time() - state["stage_started"], 3)))
+    plan = plan_of(state)
+    with ctx.stage("assemble"):
+        clips = {sid: ctx.paths.root / rel for sid, rel in state["clips"].items()}
+        music = Path(ctx.options.music) if ctx.options.music else None
+        result = assemble_film(plan, clips, ctx.paths.root, music=music,
+                               font=_font(ctx), on_step=lambda rec: _log_step(ctx, rec))
+        items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
+        contact_sheet(items, ctx.paths.contact_sheet)
+    return Command(goto="document", update={"film": ctx.paths.rel(result.film)})
+
+
+def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["__end__"]]:
+    from director.replay.workflow import write_workflow
+
+    ctx = runtime.context
+    outputs = {name: ctx.paths.rel(path) for name, path in _outputs(ctx).items() if path.exists()}
+    outputs["workflow"] = ctx.paths.rel(ctx.paths.workflow)
+    ctx.log.append(RunFinished(status="completed", seconds=round(time.time() - ctx.started, 3),
+                               outputs=outputs))
+    with ctx.stage("document"):
+        write_workflow(ctx.paths)
+    return Command(goto=END)
+
+
+def _outputs(ctx: RunContext) -> dict[str, Path]:
+    p = ctx.paths
+    return {"film": p.film, "srt": p.srt, "plan": p.plan_json, "events": p.events,
+            "contact_sheet": p.contact_sheet}
+
+
+def _font(ctx: RunContext):
+    from director.tools.assemble.fonts import find_font
+
+    return find_font(ctx.options.font)
+
+
+def _log_step(ctx: RunContext, record) -> None:
+    ctx.log.append(AssemblyStep(step=record.step, command=[str(a) for a in record.command],
+                                output=str(record.output), seconds=round(record.seconds, 3)))
+
+
+def _attempt(ctx, shot: Shot, kind, number, job, dest: Path, start: float, prompt: str,
+             negative: str, seed: int) -> Attempt:
+    return Attempt(
+        shot_id=shot.id, kind=kind, number=number, backend=job.backend, model=job.model,
+        params=job.params, seed=seed, prompt=prompt, negative_prompt=negative,
+        artifact=ctx.paths.rel(dest), sha256=sha256_file(dest),
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def _planner_name(ctx: RunContext) -> str:
+    return f"{ctx.planner.name}:{ctx.planner.model}" if ctx.planner.model else ctx.planner.name
+
+
+def _fresh(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

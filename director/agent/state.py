@@ -1,0 +1,32 @@
+"""The graph's state: JSON-shaped values only, so every checkpoint can be stored and resumed."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from director.records import Plan
+
+
+class Candidate(TypedDict):
+    attempt: int
+    artifact: str
+    seed: int
+    margin: float
+    verdict: str
+    failed: list[str]
+
+
+class FilmState(TypedDict, total=False):
+    plan: dict[str, Any]
+    cursor: int
+    candidates: list[Candidate]
+    critique: dict[str, Any]
+    keyframes: dict[str, str]
+    clips: dict[str, str]
+    flagged: list[str]
+    stage_started: float
+    film: str
+
+
+def plan_of(state: FilmState) -> Plan:
+    return Plan.model_validate(state["plan"])

@@ -1,0 +1,43 @@
+"""The ``director`` command. Subcommands live one module per command group and import their
+heavy dependencies only when they run, so ``director --help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from director import __version__
+from director.cli.replay import replay_command, runs_command
+from director.cli.run import run_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="director")
+def cli() -> None:
+    """Turn a logline into a short film, and keep the record of how it was made."""
+
+
+cli.add_command(run_command)
+cli.add_command(replay_command)
+cli.add_command(runs_command)
+
+
+def main() -> None:
+    """Entry point: converts director's errors into one line and an exit code, never a traceback."""
+    from director.errors import DirectorError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DirectorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,70 @@
+"""``director run``: logline in, film and workflow document out."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from director.cli.options import runs_dir_option
+
+STRUCTURE_HELP = (
+    "Story structure: three-act, qi-cheng-zhuan-he (起承转合), save-the-cat "
+    "[default: qi-cheng-zhuan-he for a Chinese logline, three-act otherwise]."
+)
+
+
+@click.command("run")
+@click.option("--logline", "-l", required=True, help="The story in one or two sentences (English or Chinese).")
+@click.option("--minutes", type=float, default=None, help="Target runtime, 0.25 to 20 [default: 3].")
+@click.option("--structure", default=None, help=STRUCTURE_HELP)
+@click.option("--seed", type=int, default=None, help="Base seed; same logline, options and seed give the same plan and keyframes [default: 2075].")
+@click.option("--size", default=None, help="Frame size WIDTHxHEIGHT [default: 1280x720].")
+@click.option("--max-attempts", type=int, default=None, help="Keyframe attempts per shot before the best one is taken and flagged [default: 4].")
+@runs_dir_option
+@click.option("--run-id", default=None, help="Name of the run folder [default: time, logline and a hash].")
+@click.option("--music", type=click.Path(dir_okay=False), default=None, help="Audio file laid under the film, trimmed and faded.")
+@click.option("--font", type=click.Path(dir_okay=False), default=None, help="Font file for titles and subtitles [default: bundled Noto Sans CJK].")
+@click.option("--yes", "-y", is_flag=True, help="Approve the beat sheet and shots automatically (logged as automatic).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def run_command(**flags) -> None:
+    """Develop a logline into a film: plan, keyframes, critique, clips, MP4, workflow.md.
+
+    Example: director run --logline "In 2075 the last human on Earth tends a garden that robots
+    keep bulldozing" --minutes 1 --yes
+    """
+    from director.agent.configuration import resolve
+    from director.agent.progress import Progress, RichProgress
+    from director.agent.runner import start_run
+
+    quiet, as_json = flags.pop("quiet"), flags.pop("as_json")
+    options = resolve(flags)
+    progress = Progress() if quiet or as_json else RichProgress()
+    result = start_run(options, progress)
+    if as_json:
+        click.echo(json.dumps(_summary(result), ensure_ascii=False, indent=2))
+    elif not quiet:
+        _print_result(result)
+
+
+def _summary(result) -> dict:
+    s, paths = result.summary, result.paths
+    return {
+        "run_id": s.run_id, "status": s.status, "seconds": s.seconds,
+        "paths": {"run": str(paths.root), "film": str(paths.film), "srt": str(paths.srt),
+                  "plan": str(paths.plan_json), "events": str(paths.events),
+                  "workflow": str(paths.workflow), "contact_sheet": str(paths.contact_sheet)},
+        "counts": {"shots": s.shots, "attempts": s.attempts, "rerolls": s.rerolls,
+                   "below_threshold": len(result.flagged)},
+        "below_threshold": result.flagged,
+    }
+
+
+def _print_result(result) -> None:
+    s, paths = result.summary, result.paths
+    click.echo(f"Run {s.run_id} {s.status} in {s.seconds:.1f} s: {s.shots} shots, "
+               f"{s.attempts} keyframe attempts, {s.rerolls} rerolls.", err=True)
+    if result.flagged:
+        click.echo(f"Below threshold: {', '.join(result.flagged)} (see workflow.md).", err=True)
+    click.echo(f"Film:     {paths.film}\nWorkflow: {paths.workflow}")

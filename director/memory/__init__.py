@@ -1,0 +1,1 @@
+"""What a run remembers: the event log and the run folders."""

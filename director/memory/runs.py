@@ -1,0 +1,189 @@
+"""Run folders: ids, the layout inside a run, finding runs and summarising them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from director.errors import InputError, RunNotFound
+from director.memory.events import read_events
+from director.records import AttemptMade, DecisionMade, RunFinished, RunStarted
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where everything of one run lives."""
+
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def plan_json(self) -> Path:
+        return self.root / "plan.json"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints.sqlite"
+
+    @property
+    def film(self) -> Path:
+        return self.root / "film.mp4"
+
+    @property
+    def srt(self) -> Path:
+        return self.root / "film.srt"
+
+    @property
+    def workflow(self) -> Path:
+        return self.root / "workflow.md"
+
+    @property
+    def contact_sheet(self) -> Path:
+        return self.root / "contact_sheet.png"
+
+    def keyframe(self, shot_id: str, attempt: int) -> Path:
+        return self.root / "keyframes" / shot_id / f"{attempt}.png"
+
+    def clip(self, shot_id: str, attempt: int) -> Path:
+        return self.root / "clips" / shot_id / f"{attempt}.mp4"
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def validate_run_id(run_id: str) -> str:
+    if ".." in run_id or "/" in run_id or "\\" in run_id or not _RUN_ID.match(run_id):
+        raise InputError(
+            f"Run id {run_id!r} is not safe as a folder name.",
+            "Use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return run_id
+
+
+def new_run_id(logline: str, seed: int, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    digest = hashlib.sha256(f"{logline}\n{seed}".encode()).hexdigest()[:6]
+    return f"{stamp}-{_slug(logline)}{digest}"
+
+
+def _slug(text: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text.lower())[:4]
+    return "".join(w + "-" for w in words)[:40]
+
+
+def ensure_writable(runs_dir: Path) -> Path:
+    """Create the runs folder if needed and prove we can write there."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=runs_dir, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write to the runs folder {runs_dir} ({exc.strerror or exc}).",
+            "Pass --runs-dir with a folder you can write to, or set DIRECTOR_RUNS_DIR.",
+        ) from exc
+    return runs_dir
+
+
+def create_run(runs_dir: Path, run_id: str) -> RunPaths:
+    paths = RunPaths(runs_dir / validate_run_id(run_id))
+    try:
+        paths.root.mkdir(parents=False, exist_ok=False)
+    except FileExistsError as exc:
+        raise InputError(
+            f"A run named {run_id!r} already exists in {runs_dir}.",
+            "Pick another --run-id, or leave it out to get a fresh one.",
+        ) from exc
+    return paths
+
+
+def resolve_run(ref: str, runs_dir: Path) -> RunPaths:
+    """A run given by id (looked up in runs_dir) or by the path of its folder."""
+    candidate = Path(ref).expanduser()
+    if (candidate / "events.jsonl").is_file():
+        return RunPaths(candidate.resolve())
+    if _RUN_ID.match(ref) and (runs_dir / ref / "events.jsonl").is_file():
+        return RunPaths((runs_dir / ref).resolve())
+    raise RunNotFound(
+        f"No run {ref!r} (looked for {candidate} and {runs_dir / ref}).",
+        "Pass a run id from `director runs` or the path of a run folder.",
+    )
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    path: Path
+    status: str
+    started: str
+    seconds: float | None
+    shots: int
+    attempts: int
+    rerolls: int
+    logline: str
+
+
+def summarise(paths: RunPaths) -> RunSummary:
+    events = read_events(paths.events)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
+    keyframes = [e for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"]
+    rerolls = [
+        e for e in events if isinstance(e, DecisionMade) and e.decision.action == "reroll"
+    ]
+    return RunSummary(
+        run_id=paths.run_id,
+        path=paths.root,
+        status=finished.status if finished else "incomplete",
+        started=started.ts if started else "",
+        seconds=finished.seconds if finished else None,
+        shots=len({e.attempt.shot_id for e in keyframes}),
+        attempts=len(keyframes),
+        rerolls=len(rerolls),
+        logline=started.logline if started else "",
+    )
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    if not runs_dir.is_dir():
+        return []
+    found = [RunPaths(p) for p in sorted(runs_dir.iterdir()) if (p / "events.jsonl").is_file()]
+    return sorted((summarise(p) for p in found), key=lambda s: s.started, reverse=True)

@@ -1,0 +1,351 @@
+"""Typed records shared by the planner, the graph, the tools, the log and the replay.
+
+Every record serialises to JSON with ``model_dump(mode="json")``; files that hold records
+(plan.json, events.jsonl) carry ``SCHEMA_VERSION`` so a later reader can tell what it reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Language = Literal["en", "zh"]
+ShotSize = Literal["extreme-wide", "wide", "full", "medium", "medium-close-up", "close-up", "insert"]
+ShotRole = Literal["establishing", "wide", "medium", "close-up", "insert", "reaction"]
+Angle = Literal["eye-level", "low-angle", "high-angle", "over-the-shoulder", "birds-eye", "dutch"]
+CameraMove = Literal[
+    "static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "tracking"
+]
+Transition = Literal["cut", "crossfade", "fade-black"]
+Verdict = Literal["pass", "fail"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --- the story and its plan -------------------------------------------------------------
+
+
+class Character(Record):
+    name: str
+    description: str = Field(description="identity block: age, build, face, hair, costume, item")
+    references: list[str] = Field(default_factory=list, description="reference image paths")
+    embeddings: dict[str, list[list[float]]] = Field(
+        default_factory=dict, description="identity embeddings per face backend"
+    )
+
+
+class Story(Record):
+    logline: str
+    language: Language
+    title: str
+    protagonists: list[Character]
+    world: str = Field(description="where and when the film happens")
+    want: str
+    obstacle: str
+    theme: str
+    tone: str
+    locations: list[str] = Field(default_factory=list, description="one to three places")
+
+
+class Beat(Record):
+    id: str
+    index: int
+    name: str = Field(description="the structure's name for this beat, e.g. 'Catalyst' or '起'")
+    summary: str = Field(description="what happens, with concrete subjects, actions and places")
+    change: str = Field(description="what the beat changes: what the protagonist knows, has or wants")
+    location: str
+    start_s: float
+    duration_s: float
+
+
+class BeatSheet(Record):
+    structure: str
+    beats: list[Beat]
+
+    @property
+    def total_s(self) -> float:
+        return sum(b.duration_s for b in self.beats)
+
+
+class ShotPrompt(Record):
+    """The five slots of a shot prompt. The style slot comes from the style bible."""
+
+    subject: str
+    action: str
+    environment: str
+    camera: str
+    style: str
+    negative: str = ""
+
+    def slots(self) -> dict[str, str]:
+        return {
+            "subject": self.subject,
+            "action": self.action,
+            "environment": self.environment,
+            "camera": self.camera,
+            "style": self.style,
+        }
+
+    def render(self) -> str:
+        """The prompt string sent to a provider: the slots in order, joined as one sentence."""
+        sep = "，" if _is_cjk(self.subject + self.action) else ", "
+        parts = [p.strip().rstrip(".,，。") for p in self.slots().values() if p.strip()]
+        return sep.join(parts)
+
+    def render_negative(self) -> str:
+        return self.negative.strip()
+
+
+class Line(Record):
+    kind: Literal["narration", "dialogue"]
+    speaker: str | None = None
+    text: str
+
+
+class Shot(Record):
+    id: str
+    beat_id: str
+    index: int
+    role: ShotRole
+    size: ShotSize
+    angle: Angle
+    move: CameraMove
+    duration_s: float = Field(description="time on screen in the finished film")
+    prompt: ShotPrompt
+    characters: list[str] = Field(default_factory=list, description="names of characters in frame")
+    line: Line | None = None
+    transition: Transition = Field(default="cut", description="transition into the next shot")
+    transition_s: float = 0.0
+    continuous: bool = Field(default=False, description="continuous action with the previous shot")
+
+
+class StyleBible(Record):
+    name: str
+    suffix: str = Field(description="the fixed style slot, identical in every shot")
+    negative: str
+    palette: list[str] = Field(description="hex colours, darkest to lightest")
+    aspect_ratio: str
+    width: int
+    height: int
+    grain: float = Field(ge=0.0, le=1.0)
+    seed_policy: str = "base seed + shot index * 1000 + attempt"
+    lora: str | None = None
+
+
+class Cards(Record):
+    title: str
+    title_s: float
+    end: str
+    end_s: float
+    label: str = Field(description="the visible AI-generated label")
+
+
+class Plan(Record):
+    schema_version: int = SCHEMA_VERSION
+    story: Story
+    beat_sheet: BeatSheet
+    bible: StyleBible | None = None
+    cards: Cards | None = None
+    shots: list[Shot] = Field(default_factory=list)
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    @property
+    def runtime_s(self) -> float:
+        return self.beat_sheet.total_s
+
+
+# --- attempts, critiques, decisions -------------------------------------------------------
+
+
+class Attempt(Record):
+    shot_id: str
+    kind: Literal["keyframe", "clip"]
+    number: int = Field(description="1-based attempt number for this shot and kind")
+    backend: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int
+    prompt: str = Field(description="the prompt as sent")
+    negative_prompt: str = ""
+    artifact: str = Field(description="path relative to the run folder")
+    sha256: str
+    seconds: float
+    cost: float = 0.0
+
+
+class CheckResult(Record):
+    name: str
+    score: float | None
+    threshold: float | None
+    passed: bool | None = Field(description="None when the check did not run")
+    reason: str
+    higher_is_better: bool = True
+
+
+class Critique(Record):
+    shot_id: str
+    attempt: int
+    kind: Literal["keyframe", "clip"] = "keyframe"
+    checks: list[CheckResult]
+
+    @property
+    def verdict(self) -> Verdict:
+        return "fail" if any(c.passed is False for c in self.checks) else "pass"
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.passed is False]
+
+    def margin(self) -> float:
+        """How close to passing: the sum of normalised shortfalls (0 when passing; larger is worse)."""
+        return sum(_shortfall(c) for c in self.failed)
+
+
+class Decision(Record):
+    shot_id: str | None = None
+    action: Literal["accept", "reroll", "accept-below-threshold", "approve", "reject"]
+    by: Literal["policy", "auto", "human", "llm"]
+    reason: str
+    attempt: int | None = None
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class _Event(Record):
+    v: int = SCHEMA_VERSION
+    seq: int = 0
+    ts: str = ""
+
+
+class RunStarted(_Event):
+    type: Literal["run_started"] = "run_started"
+    run_id: str
+    logline: str
+    options: dict[str, Any]
+    versions: dict[str, str]
+
+
+class StageStarted(_Event):
+    type: Literal["stage_started"] = "stage_started"
+    stage: str
+    detail: str = ""
+
+
+class StageFinished(_Event):
+    type: Literal["stage_finished"] = "stage_finished"
+    stage: str
+    seconds: float
+
+
+class StoryDeveloped(_Event):
+    type: Literal["story_developed"] = "story_developed"
+    backend: str
+    story: Story
+
+
+class BeatSheetPlanned(_Event):
+    type: Literal["beat_sheet_planned"] = "beat_sheet_planned"
+    backend: str
+    beat_sheet: BeatSheet
+
+
+class BiblePlanned(_Event):
+    type: Literal["bible_planned"] = "bible_planned"
+    backend: str
+    bible: StyleBible
+    cards: Cards
+
+
+class ShotListPlanned(_Event):
+    type: Literal["shot_list_planned"] = "shot_list_planned"
+    backend: str
+    shots: list[Shot]
+
+
+class Approval(_Event):
+    type: Literal["approval"] = "approval"
+    checkpoint: str
+    by: Literal["auto", "human"]
+    decision: Literal["approve", "edit", "reroll", "reject", "abort"]
+    note: str = ""
+    who: str = ""
+
+
+class AttemptMade(_Event):
+    type: Literal["attempt"] = "attempt"
+    attempt: Attempt
+
+
+class CritiqueMade(_Event):
+    type: Literal["critique"] = "critique"
+    critique: Critique
+    verdict: Verdict
+
+
+class DecisionMade(_Event):
+    type: Literal["decision"] = "decision"
+    decision: Decision
+
+
+class AssemblyStep(_Event):
+    type: Literal["assembly"] = "assembly"
+    step: str
+    command: list[str]
+    output: str
+    seconds: float
+
+
+class ErrorRaised(_Event):
+    type: Literal["error"] = "error"
+    stage: str
+    message: str
+    error_type: str = ""
+
+
+class RunFinished(_Event):
+    type: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "failed", "aborted"]
+    seconds: float
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    RunStarted
+    | StageStarted
+    | StageFinished
+    | StoryDeveloped
+    | BeatSheetPlanned
+    | BiblePlanned
+    | ShotListPlanned
+    | Approval
+    | AttemptMade
+    | CritiqueMade
+    | DecisionMade
+    | AssemblyStep
+    | ErrorRaised
+    | RunFinished,
+    Field(discriminator="type"),
+]
+
+
+def _is_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _shortfall(check: CheckResult) -> float:
+    if check.score is None or check.threshold is None:
+        return 1.0
+    scale = max(abs(check.threshold), 1e-6)
+    gap = check.threshold - check.score if check.higher_is_better else check.score - check.threshold
+    return max(gap, 0.0) / scale

@@ -1,0 +1,58 @@
+"""One registry for every kind of backend, built-ins and plugins alike.
+
+Backends are named ``PROVIDER`` or ``PROVIDER:MODEL`` on the command line. Each kind has an
+entry-point group (``director.planners``, ``director.image``, ``director.video``,
+``director.critics``); third-party packages add backends by declaring entry points there.
+The built-ins are declared in director's own pyproject and also listed here, so a source
+checkout that is not installed still finds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from director.errors import UnknownBackend
+
+KINDS = ("planners", "image", "video", "critics")
+
+BUILTINS: dict[str, dict[str, str]] = {
+    "planners": {"offline": "director.tools.llm.offline:OfflinePlanner"},
+    "image": {"previz": "director.tools.image.previz:PrevizImage"},
+    "video": {"previz": "director.tools.video.previz:PrevizVideo"},
+    "critics": {
+        "technical": "director.tools.critics.technical:TechnicalCritic",
+        "palette": "director.tools.critics.palette:PaletteCritic",
+        "duplicate": "director.tools.critics.duplicate:DuplicateCritic",
+    },
+}
+
+
+def available(kind: str) -> dict[str, str]:
+    """Provider name -> 'module:attr' for one kind, plugins overriding nothing built in."""
+    found = {ep.name: ep.value for ep in entry_points(group=f"director.{kind}")}
+    return {**found, **BUILTINS[kind]}
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    provider, _, model = spec.partition(":")
+    return provider.strip().lower(), model.strip()
+
+
+def load(kind: str, spec: str, **kwargs: Any) -> Any:
+    """Instantiate the backend named by ``spec`` ('provider' or 'provider:model')."""
+    provider, model = split_spec(spec)
+    target = available(kind).get(provider)
+    if target is None:
+        choices = ", ".join(sorted(available(kind)))
+        raise UnknownBackend(
+            f"No {kind} backend named {provider!r}.", f"Installed {kind} backends: {choices}."
+        )
+    cls = _import(target)
+    return cls(model=model, **kwargs) if model else cls(**kwargs)
+
+
+def _import(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)

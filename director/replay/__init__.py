@@ -1,0 +1,1 @@
+"""The run log told back: the workflow document in Markdown and HTML."""

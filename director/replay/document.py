@@ -1,0 +1,147 @@
+"""A small document model with two renderers: Markdown and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Figure:
+    path: str  # relative to the run folder
+    alt: str
+
+
+@dataclass
+class Code:
+    text: str
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def add(self, *blocks) -> None:
+        self.blocks.extend(blocks)
+
+
+def to_markdown(doc: Document) -> str:
+    parts = [f"# {doc.title}"]
+    parts.extend(_md_block(block) for block in doc.blocks)
+    return "\n\n".join(parts).rstrip() + "\n"
+
+
+def _md_block(block) -> str:
+    if isinstance(block, Heading):
+        return f"{'#' * block.level} {block.text}"
+    if isinstance(block, Para):
+        return block.text
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {item}" for item in block.items)
+    if isinstance(block, Table):
+        return _md_table(block)
+    if isinstance(block, Figure):
+        return f"![{_md_cell(block.alt)}]({block.path})"
+    if isinstance(block, Code):
+        return f"```\n{block.text}\n```"
+    raise TypeError(block)
+
+
+def _md_table(table: Table) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in table.headers) + " |",
+             "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_html(doc: Document, root: Path, thumb_width: int = 480) -> str:
+    body = "\n".join(_html_block(block, root, thumb_width) for block in doc.blocks)
+    return _PAGE.format(title=html.escape(doc.title), body=body)
+
+
+def _html_block(block, root: Path, thumb_width: int) -> str:
+    esc = html.escape
+    if isinstance(block, Heading):
+        level = min(block.level, 6)
+        return f"<h{level}>{esc(block.text)}</h{level}>"
+    if isinstance(block, Para):
+        return f"<p>{esc(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>"
+    if isinstance(block, Table):
+        head = "".join(f"<th>{esc(h)}</th>" for h in block.headers)
+        rows = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>"
+                       for r in block.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    if isinstance(block, Figure):
+        return _html_figure(block, root, thumb_width)
+    if isinstance(block, Code):
+        return f"<pre>{esc(block.text)}</pre>"
+    raise TypeError(block)
+
+
+def _html_figure(block: Figure, root: Path, thumb_width: int) -> str:
+    src = _thumbnail_uri(root / block.path, thumb_width)
+    alt = html.escape(block.alt)
+    if src is None:
+        return f"<p class=missing>missing image: {html.escape(block.path)}</p>"
+    return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
+
+
+def _thumbnail_uri(path: Path, width: int) -> str | None:
+    from PIL import Image
+
+    if not path.is_file():
+        return None
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        img.thumbnail((width, width * 4))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=82, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Noto Sans CJK SC","PingFang SC",sans-serif;
+max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}}
+table{{border-collapse:collapse;margin:1em 0;font-size:90%}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}
+th{{background:#f3f3f3}} figure{{margin:1em 0}} img{{max-width:100%;border:1px solid #ddd}}
+pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:80%}}
+</style></head>
+<body><h1>{title}</h1>
+{body}
+</body></html>
+"""

@@ -1,0 +1,145 @@
+"""Fold a run's event log into one record the workflow document is written from."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from director.records import (
+    Approval,
+    AssemblyStep,
+    Attempt,
+    AttemptMade,
+    BeatSheet,
+    BeatSheetPlanned,
+    BiblePlanned,
+    Cards,
+    CheckResult,
+    Critique,
+    CritiqueMade,
+    Decision,
+    DecisionMade,
+    ErrorRaised,
+    RunFinished,
+    RunStarted,
+    Shot,
+    ShotListPlanned,
+    StageFinished,
+    Story,
+    StoryDeveloped,
+    StyleBible,
+)
+
+
+@dataclass
+class RunRecord:
+    started: RunStarted | None = None
+    finished: RunFinished | None = None
+    story: Story | None = None
+    beat_sheet: BeatSheet | None = None
+    bible: StyleBible | None = None
+    cards: Cards | None = None
+    shots: list[Shot] = field(default_factory=list)
+    planner: str = ""
+    approvals: list[Approval] = field(default_factory=list)
+    keyframes: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
+    clips: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
+    critiques: dict[tuple[str, int], Critique] = field(default_factory=dict)
+    decisions: dict[str, list[Decision]] = field(default_factory=lambda: defaultdict(list))
+    assembly: list[AssemblyStep] = field(default_factory=list)
+    errors: list[ErrorRaised] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def final_decision(self, shot_id: str) -> Decision | None:
+        done = [d for d in self.decisions.get(shot_id, []) if d.action != "reroll"]
+        return done[-1] if done else None
+
+    def chosen_keyframe(self, shot_id: str) -> Attempt | None:
+        decision = self.final_decision(shot_id)
+        if decision is None:
+            return None
+        return next((a for a in self.keyframes[shot_id] if a.number == decision.attempt), None)
+
+    def thresholds(self) -> list[CheckResult]:
+        """The first result of every check seen, for its threshold and direction."""
+        seen: dict[str, CheckResult] = {}
+        for critique in self.critiques.values():
+            for check in critique.checks:
+                if check.threshold is not None:
+                    seen.setdefault(check.name, check)
+        return list(seen.values())
+
+    def check_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for critique in self.critiques.values():
+            names.update((c.name, None) for c in critique.checks)
+        return list(names)
+
+
+def fold(events: list) -> RunRecord:
+    record = RunRecord()
+    for event in events:
+        _HANDLERS.get(type(event), _ignore)(record, event)
+    return record
+
+
+def _ignore(record: RunRecord, event) -> None:
+    return None
+
+
+def _started(r: RunRecord, e: RunStarted) -> None:
+    r.started = e
+
+
+def _finished(r: RunRecord, e: RunFinished) -> None:
+    r.finished = e
+
+
+def _story(r: RunRecord, e: StoryDeveloped) -> None:
+    r.story, r.planner = e.story, e.backend
+
+
+def _beats(r: RunRecord, e: BeatSheetPlanned) -> None:
+    r.beat_sheet = e.beat_sheet
+
+
+def _bible(r: RunRecord, e: BiblePlanned) -> None:
+    r.bible, r.cards = e.bible, e.cards
+
+
+def _shots(r: RunRecord, e: ShotListPlanned) -> None:
+    r.shots = e.shots
+
+
+def _attempt(r: RunRecord, e: AttemptMade) -> None:
+    target = r.keyframes if e.attempt.kind == "keyframe" else r.clips
+    target[e.attempt.shot_id].append(e.attempt)
+
+
+def _critique(r: RunRecord, e: CritiqueMade) -> None:
+    r.critiques[(e.critique.shot_id, e.critique.attempt)] = e.critique
+
+
+def _decision(r: RunRecord, e: DecisionMade) -> None:
+    r.decisions[e.decision.shot_id or ""].append(e.decision)
+
+
+def _stage(r: RunRecord, e: StageFinished) -> None:
+    r.stages[e.stage] = r.stages.get(e.stage, 0.0) + e.seconds
+
+
+_HANDLERS = {
+    RunStarted: _started,
+    RunFinished: _finished,
+    StoryDeveloped: _story,
+    BeatSheetPlanned: _beats,
+    BiblePlanned: _bible,
+    ShotListPlanned: _shots,
+    AttemptMade: _attempt,
+    CritiqueMade: _critique,
+    DecisionMade: _decision,
+    StageFinished: _stage,
+    Approval: lambda r, e: r.approvals.append(e),
+    AssemblyStep: lambda r, e: r.assembly.append(e),
+    ErrorRaised: lambda r, e: r.errors.append(e),
+}

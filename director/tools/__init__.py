@@ -1,0 +1,1 @@
+"""Backends behind small protocols: planners (llm/), image/, video/, critics/, assemble/."""

@@ -1,0 +1,1 @@
+"""Assembly with ffmpeg: clips, transitions, cards, subtitles, labels, music, probing."""

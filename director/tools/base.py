@@ -1,0 +1,151 @@
+"""The small interfaces every backend implements: one base class per kind of backend.
+
+Generators separate submitting work from collecting its result, with a job id in between, so a
+local pipeline, a hosted task and a remote worker look the same to the graph, and a resumed run
+can collect a result it did not submit in this process.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from director.records import (
+    BeatSheet,
+    Cards,
+    CheckResult,
+    Language,
+    Record,
+    Shot,
+    Story,
+    StyleBible,
+)
+
+# --- planners -----------------------------------------------------------------------------
+
+
+class Planner(ABC):
+    """Develops a logline into a story, a beat sheet, a style bible and a shot list."""
+
+    name: ClassVar[str]
+    model: str = ""
+
+    @abstractmethod
+    def develop(self, logline: str, *, language: Language, seed: int) -> Story: ...
+
+    @abstractmethod
+    def beat_sheet(
+        self, story: Story, *, structure: str, runtime_s: float, seed: int
+    ) -> BeatSheet: ...
+
+    @abstractmethod
+    def bible(
+        self, story: Story, beat_sheet: BeatSheet, *, width: int, height: int, seed: int
+    ) -> tuple[StyleBible, Cards]: ...
+
+    @abstractmethod
+    def shot_list(
+        self, story: Story, beat_sheet: BeatSheet, bible: StyleBible, cards: Cards, *, seed: int
+    ) -> list[Shot]: ...
+
+
+# --- generators ---------------------------------------------------------------------------
+
+
+class ImageRequest(Record):
+    shot: Shot
+    bible: StyleBible
+    seed: int
+    width: int
+    height: int
+    prompt: str
+    negative_prompt: str = ""
+
+
+class ClipRequest(Record):
+    shot: Shot
+    keyframe: str = Field(description="absolute path of the accepted keyframe")
+    seed: int
+    duration_s: float = Field(description="clip length, including transition handles")
+    fps: int = 24
+    width: int
+    height: int
+    prompt: str = ""
+
+
+class Job(Record):
+    """A submitted piece of generation work; ``request`` is enough to collect or redo it."""
+
+    id: str
+    backend: str
+    model: str
+    kind: str
+    request: dict[str, Any]
+    params: dict[str, Any] = Field(default_factory=dict, description="parameters as sent")
+
+
+class ImageBackend(ABC):
+    name: ClassVar[str]
+    model: str
+
+    @abstractmethod
+    def submit(self, request: ImageRequest) -> Job: ...
+
+    @abstractmethod
+    def collect(self, job: Job, dest: Path) -> None:
+        """Write the finished image for ``job`` to ``dest`` (a PNG path)."""
+
+    def generate(self, request: ImageRequest, dest: Path) -> Job:
+        job = self.submit(request)
+        self.collect(job, dest)
+        return job
+
+
+class VideoBackend(ABC):
+    name: ClassVar[str]
+    model: str
+
+    @abstractmethod
+    def submit(self, request: ClipRequest) -> Job: ...
+
+    @abstractmethod
+    def collect(self, job: Job, dest: Path) -> None:
+        """Write the finished clip for ``job`` to ``dest`` (an MP4 path)."""
+
+    def generate(self, request: ClipRequest, dest: Path) -> Job:
+        job = self.submit(request)
+        self.collect(job, dest)
+        return job
+
+
+# --- critics ------------------------------------------------------------------------------
+
+
+class CriticContext(Record):
+    """What a critic may compare a candidate with."""
+
+    bible: StyleBible
+    style_anchors: list[str] = Field(default_factory=list, description="image paths")
+    accepted: dict[str, str] = Field(
+        default_factory=dict, description="shot id -> accepted keyframe path, in film order"
+    )
+
+
+class Critic(ABC):
+    """Scores a candidate image; returns one CheckResult per check it owns."""
+
+    name: ClassVar[str]
+    checks: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
+        """``image`` is an RGB ``PIL.Image.Image``."""
+
+    def not_run(self, reason: str) -> list[CheckResult]:
+        return [
+            CheckResult(name=n, score=None, threshold=None, passed=None, reason=reason)
+            for n in self.checks
+        ]

@@ -1,0 +1,1 @@
+"""Critics: score a candidate frame; each check records score, threshold, pass/fail and why."""

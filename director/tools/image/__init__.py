@@ -1,0 +1,1 @@
+"""Image backends: produce keyframes from five-slot shot prompts."""

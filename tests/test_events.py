@@ -1,0 +1,45 @@
+import pytest
+
+from director.errors import InputError
+from director.memory.events import EventLog, read_events, repair
+from director.records import RunFinished, StageStarted
+
+
+def test_events_are_numbered_timestamped_and_read_back(tmp_path):
+    log = EventLog(tmp_path / "events.jsonl")
+    log.append(StageStarted(stage="develop"))
+    log.append(RunFinished(status="completed", seconds=1.5))
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e.seq for e in events] == [1, 2]
+    assert events[0].ts.endswith("+00:00") and events[1].status == "completed"
+
+
+def test_a_reopened_log_continues_the_numbering(tmp_path):
+    EventLog(tmp_path / "e.jsonl").append(StageStarted(stage="a"))
+    EventLog(tmp_path / "e.jsonl").append(StageStarted(stage="b"))
+    assert [e.seq for e in read_events(tmp_path / "e.jsonl")] == [1, 2]
+
+
+def test_a_torn_last_line_is_skipped_then_repaired(tmp_path):
+    path = tmp_path / "events.jsonl"
+    EventLog(path).append(StageStarted(stage="develop"))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"type": "stage_started", "stage": "bi')
+    assert len(read_events(path)) == 1
+    assert repair(path) is True
+    assert path.read_text(encoding="utf-8").endswith("\n")
+    assert repair(path) is False
+    EventLog(path).append(StageStarted(stage="bible"))
+    assert [e.stage for e in read_events(path)] == ["develop", "bible"]
+
+
+def test_a_corrupt_line_in_the_middle_is_an_error_that_says_what_to_do(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "nope"}\n{"type": "stage_started", "stage": "x"}\n')
+    with pytest.raises(InputError, match=r"events.jsonl:1 is not a valid event"):
+        read_events(path)
+
+
+def test_missing_log_is_reported(tmp_path):
+    with pytest.raises(InputError, match="No event log"):
+        read_events(tmp_path / "events.jsonl")
