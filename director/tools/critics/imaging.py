@@ -1,0 +1,73 @@
+"""Pixel helpers shared by the critics that need no model weights: brightness, downscaling,
+CIELAB colour, and reading reference images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# ITU-R BT.601 weights: the luma most image tools report, so scores match what users measure.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+# sRGB (D65) to CIE XYZ, and the D65 white point.
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ],
+    dtype=np.float32,
+)
+_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+
+
+def rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    """An (H, W, 3) uint8 array of the image's RGB pixels."""
+    return np.asarray(rgb(image), dtype=np.uint8)
+
+
+def luma(rgb_pixels: np.ndarray) -> np.ndarray:
+    """Brightness 0-255 of every pixel of an (..., 3) RGB array."""
+    return rgb_pixels.astype(np.float32) @ LUMA_WEIGHTS
+
+
+def shrink(image: Image.Image, width: int) -> Image.Image:
+    """A copy at most ``width`` pixels wide (never enlarged: enlarging invents blur). Box
+    averaging keeps edges as crisp as they were, so sharpness measured on the copy does not
+    depend on the original's size."""
+    image = rgb(image)
+    if image.width <= width:
+        return image
+    height = max(1, round(image.height * width / image.width))
+    return image.resize((width, height), Image.Resampling.BOX)
+
+
+def lab(rgb_pixels: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of an (..., 3) uint8 sRGB array, as float32 (..., 3): L in 0-100."""
+    c = rgb_pixels.astype(np.float32) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _SRGB_TO_XYZ.T / _WHITE
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def hex_pixels(colours: list[str]) -> np.ndarray:
+    """An (N, 3) uint8 array from '#rrggbb' strings."""
+    values = [c.strip().lstrip("#") for c in colours]
+    return np.array([[int(v[i : i + 2], 16) for i in (0, 2, 4)] for v in values], dtype=np.uint8)
+
+
+def open_rgb(path: str | Path) -> Image.Image | None:
+    """The image at ``path`` in RGB, or None when it cannot be read."""
+    try:
+        with Image.open(path) as img:
+            return rgb(img).copy()
+    except (OSError, ValueError):
+        return None

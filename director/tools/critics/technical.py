@@ -1,0 +1,121 @@
+"""Technical quality of a frame, from its pixels alone: exposure, contrast, sharpness, size.
+
+The whole image is scored, whatever made it, so the same critic serves every image backend.
+The defaults were chosen with ``bench/calibrate_pixel_critics.py``, which renders about 200
+storyboard frames (every environment, time of day, weather, shot size and angle, several seeds,
+grain strengths and frame sizes, portrait included) and a set of broken images (black, white,
+flat grey, blurred, too small), and prints every check's pass rate and score spread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from director.records import CheckResult, Shot
+from director.tools.base import Critic, CriticContext
+from director.tools.critics.imaging import luma, pixels, shrink
+
+DEFAULTS: dict[str, float] = {
+    # Share of pixels crushed to black (luma <= 2) or blown to white (>= 253). Storyboard
+    # frames, night scenes included, clip under 0.3% (95th percentile); 5% is a visible slab
+    # of dead black or white, and an all-black or all-white frame clips 100%.
+    "max_clipped": 0.05,
+    # RMS contrast (std of luma / 255). Storyboard frames measure 0.09-0.26 (5th-95th
+    # percentile; the low end is fog); a flat frame measures 0 and a washed-out one under 0.05.
+    "min_contrast": 0.05,
+    # Variance of the Laplacian of luma (0-255 units) on a box-averaged copy at most 640 px
+    # wide. Storyboard frames measure 600-3500 (5th-95th percentile). Blurring a 1280 px frame
+    # with a Gaussian of radius 1 px leaves 170-280 (passes), radius 2 px sits at the line
+    # (17-40: visibly out of focus), radius 3 px drops to 5-12 and radius 4 px to about 3.
+    "min_sharpness": 25.0,
+    # Size per side relative to the bible's width x height: anything smaller was not made at
+    # the size the film needs and would have to be upscaled.
+    "min_resolution": 1.0,
+}
+
+# Width of the copy sharpness is measured on, so the score does not depend on the image's size.
+SHARPNESS_WIDTH = 640
+BLACK, WHITE = 2.0, 253.0
+
+
+class TechnicalCritic(Critic):
+    name = "technical"
+    checks = ("exposure", "contrast", "sharpness", "resolution")
+
+    def __init__(self, **thresholds: float) -> None:
+        unknown = set(thresholds) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown thresholds {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.thresholds = {**DEFAULTS, **thresholds}
+
+    def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
+        y = luma(pixels(image))
+        return [
+            self.exposure(y),
+            self.contrast(y),
+            self.sharpness(image),
+            self.resolution(image.width, image.height, context),
+        ]
+
+    def exposure(self, y: np.ndarray) -> CheckResult:
+        black, white = float(np.mean(y <= BLACK)), float(np.mean(y >= WHITE))
+        clipped, limit = black + white, self.thresholds["max_clipped"]
+        return CheckResult(
+            name="exposure",
+            score=round(clipped, 5),
+            threshold=limit,
+            passed=clipped <= limit,
+            reason=f"{clipped:.1%} of pixels clipped ({black:.1%} to black, {white:.1%} to white;"
+            f" max {limit:.1%})",
+            higher_is_better=False,
+        )
+
+    def contrast(self, y: np.ndarray) -> CheckResult:
+        value, limit = float(y.std() / 255.0), self.thresholds["min_contrast"]
+        return CheckResult(
+            name="contrast",
+            score=round(value, 5),
+            threshold=limit,
+            passed=value >= limit,
+            reason=f"RMS contrast {value:.3f} (min {limit:.3f})",
+        )
+
+    def sharpness(self, image: Any) -> CheckResult:
+        small = shrink(image, SHARPNESS_WIDTH)
+        if small.width < 3 or small.height < 3:
+            return CheckResult(
+                name="sharpness",
+                score=None,
+                threshold=None,
+                passed=None,
+                reason=f"a {small.width}x{small.height} image is too small to measure sharpness",
+            )
+        value, limit = laplacian_variance(luma(pixels(small))), self.thresholds["min_sharpness"]
+        return CheckResult(
+            name="sharpness",
+            score=round(value, 3),
+            threshold=limit,
+            passed=value >= limit,
+            reason=f"Laplacian variance {value:.1f} at {small.width} px wide (min {limit:.1f})",
+        )
+
+    def resolution(self, width: int, height: int, context: CriticContext) -> CheckResult:
+        want_w, want_h = context.bible.width, context.bible.height
+        value = min(width / want_w, height / want_h)
+        limit = self.thresholds["min_resolution"]
+        return CheckResult(
+            name="resolution",
+            score=round(value, 4),
+            threshold=limit,
+            passed=value >= limit,
+            reason=f"{width}x{height} px for {want_w}x{want_h} asked: {value:.2f} of the size "
+            f"per side (min {limit:.2f})",
+        )
+
+
+def laplacian_variance(y: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian over the interior of a 2-D brightness array."""
+    lap = y[1:-1, :-2] + y[1:-1, 2:] + y[:-2, 1:-1] + y[2:, 1:-1] - 4.0 * y[1:-1, 1:-1]
+    return float(lap.var())
