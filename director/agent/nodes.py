@@ -36,16 +36,15 @@ from director.records import (
 )
 from director.tools.base import ClipRequest, CriticContext, ImageRequest
 
-DEFAULT_STRUCTURE = {"zh": "qi-cheng-zhuan-he", "en": "three-act"}
-
 
 def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["approve_beats"]]:
     ctx = runtime.context
     opts = ctx.options
     from director.tools.llm.language import detect_language
+    from director.tools.llm.offline import resolve_structure
 
     language = detect_language(opts.logline)
-    structure = opts.structure or DEFAULT_STRUCTURE[language]
+    structure = resolve_structure(opts.structure, language)
     with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
         story = ctx.planner.develop(opts.logline, language=language, seed=opts.seed)
         ctx.log.append(StoryDeveloped(backend=_planner_name(ctx), story=story))
@@ -216,8 +215,8 @@ def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     outputs["workflow"] = ctx.paths.rel(ctx.paths.workflow)
     ctx.log.append(RunFinished(status="completed", seconds=round(time.time() - ctx.started, 3),
                                outputs=outputs))
-    with ctx.stage("document"):
-        write_workflow(ctx.paths)
+    ctx.progress.stage("document")
+    write_workflow(ctx.paths)  # after run_finished, so the document tells the run's end
     return Command(goto=END)
 
 
@@ -234,8 +233,12 @@ def _font(ctx: RunContext):
 
 
 def _log_step(ctx: RunContext, record) -> None:
-    ctx.log.append(AssemblyStep(step=record.step, command=[str(a) for a in record.command],
-                                output=str(record.output), seconds=round(record.seconds, 3)))
+    """Log an ffmpeg command with paths relative to the run folder, so the log travels."""
+    root = f"{ctx.paths.root}/"
+    command = ["ffmpeg", *(str(a).replace(root, "") for a in record.command[1:])]
+    ctx.log.append(AssemblyStep(step=record.step, command=command,
+                                output=str(record.output).replace(root, ""),
+                                seconds=round(record.seconds, 3)))
 
 
 def _attempt(ctx, shot: Shot, kind, number, job, dest: Path, start: float, prompt: str,

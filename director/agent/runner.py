@@ -49,7 +49,7 @@ def start_run(options: RunOptions, progress: Progress | None = None,
     or critics (library use and tests)."""
     progress = progress or Progress()
     backends = {**_preflight(options, skip=set(backends or {})), **(backends or {})}
-    runs_dir = ensure_writable(Path(options.runs_dir).expanduser())
+    runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
     run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
     paths = create_run(runs_dir, run_id)
     ctx = RunContext(options=options, paths=paths, log=EventLog(paths.events),
@@ -76,6 +76,7 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
             "in this version.",
             "Pass --yes to approve them automatically (logged as automatic).",
         )
+    check_structure(options)
     check_ffmpeg()
     find_font(options.font)
     if options.music and not Path(options.music).expanduser().is_file():
@@ -121,6 +122,13 @@ def _record_failure(ctx: RunContext, exc: BaseException) -> None:
     ctx.log.append(ErrorRaised(stage="run", message=message, error_type=type(exc).__name__))
     ctx.log.append(RunFinished(status=status, seconds=round(time.time() - ctx.started, 3)))
     ctx.paths.film.unlink(missing_ok=True)
+
+
+def check_structure(options: RunOptions) -> None:
+    from director.tools.llm.language import detect_language
+    from director.tools.llm.offline import resolve_structure
+
+    resolve_structure(options.structure, detect_language(options.logline))
 
 
 def package_versions() -> dict[str, str]:

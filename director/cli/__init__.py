@@ -3,6 +3,7 @@ heavy dependencies only when they run, so ``director --help`` stays fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -41,3 +42,10 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback on request
+        if os.environ.get("DIRECTOR_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in director; "
+                   "the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
+                   "traceback and please report it.", err=True)
+        sys.exit(1)

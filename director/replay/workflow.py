@@ -119,7 +119,7 @@ def _backends(doc: Document, r: RunRecord) -> None:
     for role, attempts in (("keyframes", r.keyframes), ("clips", r.clips)):
         used = sorted({f"{a.backend}:{a.model}" for lst in attempts.values() for a in lst})
         rows.append([role, ", ".join(used) or "none", _backend_note(used)])
-    rows.append(["critics", ", ".join(r.check_names()) or "none", "pixel statistics, no weights"])
+    rows.append(["critics", ", ".join(r.check_names()) or "none", "thresholds above"])
     doc.add(Heading(2, "Backends and models"), Table(["role", "backend:model", "note"], rows))
 
 

@@ -1,0 +1,107 @@
+"""End-to-end time of a film against one bare ffmpeg re-encode of the same film, in one run.
+
+The goal: making a whole film with the embedded stack (plan, keyframes, critique, clips,
+assembly, document) costs at most 2x one plain H.264 re-encode of the finished film, with the
+same encoder settings, on the same machine, measured side by side.
+
+    python bench/e2e_vs_reencode.py [--minutes 3] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LOGLINE = "In 2075 the last human on Earth tends a garden that robots keep bulldozing"
+
+
+def run_film(runs_dir: Path, minutes: float, run_id: str) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "director",
+        "run",
+        "--logline",
+        LOGLINE,
+        "--minutes",
+        str(minutes),
+        "--yes",
+        "--quiet",
+        "--runs-dir",
+        str(runs_dir),
+        "--run-id",
+        run_id,
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+def reencode(film: Path, out: Path) -> float:
+    from director.tools.assemble.ffmpeg_bin import ffmpeg_exe
+    from director.tools.assemble.film import EncodeSettings
+
+    enc = EncodeSettings()
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(film),
+        "-c:v",
+        "libx264",
+        "-preset",
+        enc.preset,
+        "-crf",
+        str(enc.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+        str(out),
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+def stage_times(run: Path) -> dict[str, float]:
+    times: dict[str, float] = {}
+    for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event["type"] == "stage_finished":
+            times[event["stage"]] = times.get(event["stage"], 0.0) + event["seconds"]
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        for i in range(args.repeat):
+            e2e = run_film(runs, args.minutes, f"bench-{i}")
+            run = runs / f"bench-{i}"
+            bare = reencode(run / "film.mp4", runs / f"reencode-{i}.mp4")
+            print(
+                f"run {i + 1}: film {args.minutes:g} min, end to end {e2e:.1f} s, "
+                f"bare re-encode {bare:.1f} s, ratio {e2e / bare:.2f} (goal <= 2.0)"
+            )
+            print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stage_times(run).items()))
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or '?'}, python "
+        f"{platform.python_version()}"
+    )
+
+
+if __name__ == "__main__":
+    main()

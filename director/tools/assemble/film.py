@@ -1,0 +1,360 @@
+"""Assemble the film: title card, shots joined by their transitions, end card, burned-in
+subtitles, the AI-generated label, container metadata and optional music, in one ffmpeg pass.
+
+Clips carry a tail handle as long as their outgoing transition (see ``clip_length``), so a
+crossfade or fade through black overlaps into the handle and every shot keeps its planned time
+on screen: the film lasts exactly ``plan.runtime_s``, to the frame.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+import ffmpeg
+
+from director.errors import AssemblyError
+from director.records import Plan, Shot
+from director.tools.assemble.cards import end_card, label_image, save_png, title_card
+from director.tools.assemble.ffmpeg_bin import StepRecord, run_ffmpeg
+from director.tools.assemble.fonts import FontInfo, find_font
+from director.tools.assemble.probe import probe
+from director.tools.assemble.subtitles import subtitle_events, timeline, write_srt
+
+XFADE = {"crossfade": "fade", "fade-black": "fadeblack"}
+CARD_FADE_S = 0.5
+MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S, MUSIC_VOLUME = 1.5, 2.5, 0.6
+# libass lays out SRT text on a 288-line script and scales it to the frame, so these sizes are
+# fractions of the frame height: text about 5.5% high, 5% up from the bottom (title-safe).
+_ASS_LINES = 288
+SUBTITLE_SIZE, SUBTITLE_MARGIN = 0.055, 0.05
+LABEL_MARGIN = 0.05
+
+
+def clip_length(shot: Shot) -> float:
+    """Seconds of clip a shot needs: its time on screen plus the outgoing transition's handle."""
+    return shot.duration_s + (shot.transition_s if shot.transition != "cut" else 0.0)
+
+
+@dataclass
+class EncodeSettings:
+    preset: str = "veryfast"
+    crf: int = 20
+    fps: int = 24
+
+
+@dataclass
+class FilmResult:
+    film: Path
+    srt: Path
+    duration_s: float
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass
+class _Segment:
+    stream: object
+    onscreen: int  # frames on the film's timeline
+    head: int  # first frames, blended with the previous segment's tail
+    tail: int  # frames after ``onscreen``, blended with the next segment's head
+    transition: str  # into the next segment
+
+
+def assemble(
+    plan: Plan,
+    clips: dict[str, Path],
+    out_dir: Path,
+    *,
+    music: Path | None = None,
+    font: FontInfo | None = None,
+    encode: EncodeSettings | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> FilmResult:
+    """Write ``film.mp4`` and ``film.srt`` to ``out_dir``; neither appears unless both succeed."""
+    encode = encode or EncodeSettings()
+    _check_inputs(plan, clips, music)
+    font = font or find_font()
+    out_dir = Path(out_dir).absolute()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps: list[StepRecord] = []
+
+    def record(step: StepRecord) -> None:
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+
+    film, srt = out_dir / "film.mp4", out_dir / "film.srt"
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".assembly-") as work_dir:
+        work = Path(work_dir)
+        events = subtitle_events(plan, encode.fps)
+        write_srt(events, work / "film.srt")
+        argv = film_command(plan, clips, work, font, encode, music, subtitles=bool(events))
+        run_ffmpeg(argv, step="film", output=film, on_step=record)
+        os.replace(work / "film.srt", srt)
+        os.replace(work / "film.mp4", film)
+    return FilmResult(film=film, srt=srt, duration_s=probe(film).duration_s, steps=steps)
+
+
+def film_command(
+    plan: Plan,
+    clips: dict[str, Path],
+    work: Path,
+    font: FontInfo,
+    encode: EncodeSettings,
+    music: Path | None,
+    *,
+    subtitles: bool,
+) -> list[str]:
+    """The ffmpeg arguments that render ``work/film.mp4``; cards are drawn into ``work``."""
+    total = timeline(plan, encode.fps)[-1]
+    video = _join(_segments(plan, clips, work, font, encode.fps), encode.fps)
+    video = _overlay_label(video, plan, work, font)
+    if subtitles:
+        video = video.filter(
+            "subtitles",
+            filename=str(work / "film.srt"),
+            fontsdir=str(_fonts_dir(font, work)),
+            charenc="UTF-8",
+            force_style=_subtitle_style(font),
+        )
+    streams = [video.filter("format", pix_fmts="yuv420p")]
+    audio_args = {}
+    if music is not None:
+        streams.append(_music(music, total / encode.fps))
+        audio_args = {"acodec": "aac", "b:a": "160k"}
+    output = ffmpeg.output(
+        *streams,
+        str(work / "film.mp4"),
+        vcodec="libx264",
+        preset=encode.preset,
+        crf=encode.crf,
+        pix_fmt="yuv420p",
+        r=encode.fps,
+        movflags="+faststart",
+        map_metadata=-1,
+        **{"frames:v": total},
+        **audio_args,
+    )
+    args = output.get_args()
+    return [*args[:-1], *_metadata(plan), args[-1]]
+
+
+# --- segments and transitions ---------------------------------------------------------------
+
+
+def _segments(
+    plan: Plan, clips: dict[str, Path], work: Path, font: FontInfo, fps: int
+) -> list[_Segment]:
+    """Title card, shots, end card, each with its frames on screen and its transitions."""
+    bounds = timeline(plan, fps)
+    onscreen = [b - a for a, b in pairwise(bounds)]
+    tails = [0, *_handles(plan, onscreen, fps), 0]
+    transitions = ["cut", *(s.transition for s in plan.shots), "cut"]
+    transitions = [t if h else "cut" for t, h in zip(transitions, tails, strict=True)]
+    title = save_png(title_card(plan, font), work / "title.png")
+    end = save_png(end_card(plan, font), work / "end.png")
+    streams = [_card(title, onscreen[0], fps, fade_in=True)]
+    for i, stream in enumerate(_clip_inputs([clips[s.id] for s in plan.shots]), start=1):
+        streams.append(_fit_clip(stream, plan, onscreen[i] + tails[i], fps))
+    streams.append(_card(end, onscreen[-1], fps, fade_in=transitions[-2] == "cut"))
+    heads = [0, *tails[:-1]]
+    segments = [
+        _Segment(stream, onscreen[i], heads[i], tails[i], transitions[i])
+        for i, stream in enumerate(streams)
+    ]
+    # A card of zero seconds is left out rather than drawn for no frames.
+    return [s for s in segments if s.onscreen > 0]
+
+
+def _handles(plan: Plan, onscreen: list[int], fps: int) -> list[int]:
+    """Overlap frames after each shot, clamped so a transition never outlasts the next part."""
+    handles = []
+    for i, shot in enumerate(plan.shots):
+        wanted = round(shot.transition_s * fps) if shot.transition != "cut" else 0
+        handles.append(max(0, min(wanted, onscreen[i + 2])))
+    return handles
+
+
+def _join(segments: list[_Segment], fps: int):
+    """One concat of bodies and transitions; only the overlapping frames go through xfade.
+
+    xfade costs per frame even where it only passes frames on, so each transition gets just
+    the tail of one segment and the head of the next, trimmed from split copies.
+    """
+    parts, tail, transition = [], None, "cut"
+    for seg in segments:
+        ranges = {"head": (0, seg.head), "body": (seg.head, seg.onscreen)}
+        ranges["tail"] = (seg.onscreen, seg.onscreen + seg.tail)
+        pieces = _pieces(seg.stream, {k: r for k, r in ranges.items() if r[1] > r[0]})
+        if "head" in pieces:
+            parts.append(_xfade(tail, pieces["head"], transition, seg.head / fps))
+        if "body" in pieces:
+            parts.append(pieces["body"])
+        tail, transition = pieces.get("tail"), seg.transition
+    joined = ffmpeg.concat(*parts, v=1, a=0) if len(parts) > 1 else parts[0]
+    return joined.filter("settb", f"1/{fps}")
+
+
+def _pieces(stream, ranges: dict[str, tuple[int, int]]) -> dict[str, object]:
+    """Frame ranges of one stream, each starting at time zero."""
+    copies = [stream] if len(ranges) == 1 else list(_split(stream, len(ranges)))
+    return {
+        name: copy.filter("trim", start_frame=start, end_frame=end).filter("setpts", "N")
+        for (name, (start, end)), copy in zip(ranges.items(), copies, strict=True)
+    }
+
+
+def _xfade(before, after, transition: str, seconds: float):
+    return ffmpeg.filter(
+        [before, after],
+        "xfade",
+        transition=XFADE[transition],
+        duration=f"{seconds:.6f}",
+        offset=0,
+    )
+
+
+def _card(image: Path, frames: int, fps: int, *, fade_in: bool):
+    fade = min(CARD_FADE_S, frames / fps / 4)
+    stream = _frames(ffmpeg.input(str(image)).video.filter("loop", loop=frames - 1, size=1), fps)
+    if fade_in:
+        stream = stream.filter("fade", t="in", st=0, d=f"{fade:.3f}")
+    return stream.filter("fade", t="out", st=f"{frames / fps - fade:.6f}", d=f"{fade:.3f}")
+
+
+def _clip_inputs(paths: list[Path]) -> list[object]:
+    """One input per file; a file used by several shots is split rather than opened twice."""
+    uses = Counter(str(Path(p).absolute()) for p in paths)
+    pools = {}
+    for path, count in uses.items():
+        stream = ffmpeg.input(path).video
+        pools[path] = [stream] if count == 1 else list(_split(stream, count))
+    return [pools[str(Path(p).absolute())].pop(0) for p in paths]
+
+
+def _split(stream, count: int):
+    node = stream.split()
+    return (node.stream(i) for i in range(count))
+
+
+def _fit_clip(stream, plan: Plan, frames: int, fps: int):
+    """Any clip to the film's size and rate; a short clip holds its last frame."""
+    w, h = plan.bible.width, plan.bible.height
+    stream = (
+        stream.filter("fps", fps)
+        .filter("scale", w=w, h=h, force_original_aspect_ratio="increase")
+        .filter("crop", w=w, h=h)
+        .filter("setsar", "1")
+        .filter("format", pix_fmts="yuv420p")
+        .filter("tpad", stop=-1, stop_mode="clone")
+        .filter("trim", end_frame=frames)
+    )
+    return _frames(stream, fps)
+
+
+def _frames(stream, fps: int):
+    # One time base and frame-numbered timestamps everywhere: xfade and concat then line up
+    # exactly, and offsets computed in frames hold.
+    return (
+        stream.filter("settb", f"1/{fps}")
+        .filter("setpts", "N")
+        .filter("fps", fps)
+        .filter("format", pix_fmts="yuv420p")
+    )
+
+
+# --- label, subtitles, music, metadata ------------------------------------------------------
+
+
+def _overlay_label(video, plan: Plan, work: Path, font: FontInfo):
+    if not plan.cards.label.strip():
+        return video
+    w, h = plan.bible.width, plan.bible.height
+    label = save_png(label_image(plan.cards.label, h, font), work / "label.png")
+    margin_x, margin_y = round(w * LABEL_MARGIN), round(h * LABEL_MARGIN)
+    return ffmpeg.overlay(video, ffmpeg.input(str(label)), x=f"W-w-{margin_x}", y=margin_y)
+
+
+def _fonts_dir(font: FontInfo, work: Path) -> Path:
+    """A folder holding only the film's font: libass loads every file in ``fontsdir``."""
+    folder = work / "fonts"
+    folder.mkdir(exist_ok=True)
+    try:
+        (folder / font.path.name).symlink_to(font.path)
+    except OSError:
+        return font.directory  # no symlinks here; the font's own folder works too
+    return folder
+
+
+def _subtitle_style(font: FontInfo) -> str:
+    size = round(SUBTITLE_SIZE * _ASS_LINES)
+    margin = round(SUBTITLE_MARGIN * _ASS_LINES)
+    return (
+        f"FontName={font.family},FontSize={size},PrimaryColour=&H00FFFFFF,"
+        f"OutlineColour=&H00000000,BorderStyle=1,Outline=1.2,Shadow=0,MarginV={margin}"
+    )
+
+
+def _music(path: Path, seconds: float):
+    fade_in = min(MUSIC_FADE_IN_S, seconds / 4)
+    fade_out = min(MUSIC_FADE_OUT_S, seconds / 4)
+    return (
+        ffmpeg.input(str(Path(path).absolute()), stream_loop=-1)
+        .audio.filter("atrim", end=f"{seconds:.6f}")
+        .filter("asetpts", "N/SR/TB")
+        .filter("afade", t="in", st=0, d=f"{fade_in:.3f}")
+        .filter("afade", t="out", st=f"{seconds - fade_out:.6f}", d=f"{fade_out:.3f}")
+        .filter("volume", MUSIC_VOLUME)
+    )
+
+
+def _metadata(plan: Plan) -> list[str]:
+    """Container tags: the implicit AI-generated label beside the visible one."""
+    label = plan.cards.label.strip()
+    comment = "AI-generated" if label == "AI-generated" else f"AI-generated ({label})"
+    description = f"AI-generated film made with director. {plan.story.logline.strip()}"
+    tags = {"title": plan.cards.title, "comment": comment, "description": description}
+    return [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _check_inputs(plan: Plan, clips: dict[str, Path], music: Path | None) -> None:
+    if plan.cards is None or plan.bible is None:
+        raise AssemblyError(
+            "The plan has no cards or style bible, so the film cannot be assembled.",
+            "Plan the style bible (it sets the cards and the frame size) first.",
+        )
+    if not plan.shots:
+        raise AssemblyError("The plan has no shots.", "Plan the shot list before assembling.")
+    for shot in plan.shots:
+        path = clips.get(shot.id)
+        if path is None or not Path(path).is_file():
+            where = f" ({path} does not exist)" if path is not None else ""
+            raise AssemblyError(
+                f"Shot {shot.id} has no clip{where}.",
+                f"Render the clip for shot {shot.id} (resume the run), then assemble again.",
+            )
+    if music is not None:
+        _check_music(Path(music))
+
+
+def _check_music(path: Path) -> None:
+    try:
+        info = probe(path)
+    except AssemblyError as exc:
+        raise AssemblyError(
+            f"ffmpeg cannot read the music file {path}: {exc.message}",
+            "Use an MP3, WAV, M4A or FLAC file, or leave out --music.",
+        ) from exc
+    if info.audio_codec is None:
+        raise AssemblyError(
+            f"The music file {path} has no audio stream that ffmpeg can read.",
+            "Use an MP3, WAV, M4A or FLAC file, or leave out --music.",
+        )
