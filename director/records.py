@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 
 Language = Literal["en", "zh"]
-ShotSize = Literal["extreme-wide", "wide", "full", "medium", "medium-close-up", "close-up", "insert"]
+ShotSize = Literal[
+    "extreme-wide", "wide", "full", "medium", "medium-close-up", "close-up", "insert"
+]
 ShotRole = Literal["establishing", "wide", "medium", "close-up", "insert", "reaction"]
 Angle = Literal["eye-level", "low-angle", "high-angle", "over-the-shoulder", "birds-eye", "dutch"]
 CameraMove = Literal[
@@ -57,7 +59,9 @@ class Beat(Record):
     index: int
     name: str = Field(description="the structure's name for this beat, e.g. 'Catalyst' or '起'")
     summary: str = Field(description="what happens, with concrete subjects, actions and places")
-    change: str = Field(description="what the beat changes: what the protagonist knows, has or wants")
+    change: str = Field(
+        description="what the beat changes: what the protagonist knows, has or wants"
+    )
     location: str
     start_s: float
     duration_s: float

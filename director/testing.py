@@ -41,7 +41,9 @@ class ScriptedPlanner(Planner):
     def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
         return self.plan.beat_sheet
 
-    def bible(self, story, beat_sheet, *, width: int, height: int, seed: int) -> tuple[StyleBible, Cards]:
+    def bible(
+        self, story, beat_sheet, *, width: int, height: int, seed: int
+    ) -> tuple[StyleBible, Cards]:
         return self.plan.bible, self.plan.cards
 
     def shot_list(self, story, beat_sheet, bible, cards, *, seed: int) -> list[Shot]:
@@ -63,8 +65,11 @@ class ScriptedCritic(Critic):
         failing = count <= self.failures.get(shot.id, 0)
         score = 0.2 + 0.1 * count if failing else 1.0
         reason = f"scripted failure {count} of {self.failures.get(shot.id, 0)}" if failing else "ok"
-        return [CheckResult(name="scripted", score=score, threshold=0.9, passed=not failing,
-                            reason=reason)]
+        return [
+            CheckResult(
+                name="scripted", score=score, threshold=0.9, passed=not failing, reason=reason
+            )
+        ]
 
 
 class SolidImage(ImageBackend):
@@ -75,8 +80,14 @@ class SolidImage(ImageBackend):
 
     def submit(self, request: ImageRequest) -> Job:
         key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
-        return Job(id=key, backend=self.name, model=self.model, kind="image",
-                   request=request.model_dump(mode="json"), params={"seed": request.seed})
+        return Job(
+            id=key,
+            backend=self.name,
+            model=self.model,
+            kind="image",
+            request=request.model_dump(mode="json"),
+            params={"seed": request.seed},
+        )
 
     def collect(self, job: Job, dest: Path) -> None:
         from PIL import Image

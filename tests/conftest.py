@@ -21,36 +21,81 @@ from director.records import (
 def make_plan(shot_count: int = 3, shot_s: float = 3.0, language: str = "en") -> Plan:
     """A complete plan of ``shot_count`` shots in two beats, 320x180."""
     mara = Character(name="Mara", description="a woman of seventy, wiry, grey braid, green coat")
-    story = Story(logline="The last gardener defends her garden from robots.", language=language,
-                  title="The Last Garden", protagonists=[mara], world="Earth, 2075",
-                  want="keep the garden alive", obstacle="robots bulldoze it", theme="care",
-                  tone="quiet", locations=["the garden"])
-    cards = Cards(title="The Last Garden", title_s=1.5, end="THE END", end_s=1.5,
-                  label="AI-generated")
+    story = Story(
+        logline="The last gardener defends her garden from robots.",
+        language=language,
+        title="The Last Garden",
+        protagonists=[mara],
+        world="Earth, 2075",
+        want="keep the garden alive",
+        obstacle="robots bulldoze it",
+        theme="care",
+        tone="quiet",
+        locations=["the garden"],
+    )
+    cards = Cards(
+        title="The Last Garden", title_s=1.5, end="THE END", end_s=1.5, label="AI-generated"
+    )
     first = shot_count // 2 or 1
     durations = [first * shot_s + cards.title_s, (shot_count - first) * shot_s + cards.end_s]
-    beats = [Beat(id=f"b0{i + 1}", index=i, name=n, summary=f"Mara {n.lower()} in the garden",
-                  change="she learns", location="the garden", start_s=sum(durations[:i]),
-                  duration_s=d) for i, (n, d) in enumerate(zip(["Setup", "Turn"], durations))]
-    bible = StyleBible(name="test", suffix="storyboard, muted greens", negative="text, watermark",
-                       palette=["#101820", "#2f4f3f", "#6b8f5e", "#c8b88a", "#f2ead3"],
-                       aspect_ratio="16:9", width=320, height=180, grain=0.1)
+    beats = [
+        Beat(
+            id=f"b0{i + 1}",
+            index=i,
+            name=n,
+            summary=f"Mara {n.lower()} in the garden",
+            change="she learns",
+            location="the garden",
+            start_s=sum(durations[:i]),
+            duration_s=d,
+        )
+        for i, (n, d) in enumerate(zip(["Setup", "Turn"], durations, strict=True))
+    ]
+    bible = StyleBible(
+        name="test",
+        suffix="storyboard, muted greens",
+        negative="text, watermark",
+        palette=["#101820", "#2f4f3f", "#6b8f5e", "#c8b88a", "#f2ead3"],
+        aspect_ratio="16:9",
+        width=320,
+        height=180,
+        grain=0.1,
+    )
     shots = [_shot(i, "b01" if i < first else "b02", shot_s, bible) for i in range(shot_count)]
-    return Plan(story=story, beat_sheet=BeatSheet(structure="three-act", beats=beats),
-                bible=bible, cards=cards, shots=shots)
+    return Plan(
+        story=story,
+        beat_sheet=BeatSheet(structure="three-act", beats=beats),
+        bible=bible,
+        cards=cards,
+        shots=shots,
+    )
 
 
 def _shot(i: int, beat_id: str, seconds: float, bible: StyleBible) -> Shot:
-    prompt = ShotPrompt(subject="Mara, a woman of seventy in a green coat",
-                        action=f"kneels and touches seedling {i + 1}",
-                        environment="a walled garden at dawn, ruins behind",
-                        camera="medium shot, eye level, slow push in", style=bible.suffix,
-                        negative=bible.negative)
+    prompt = ShotPrompt(
+        subject="Mara, a woman of seventy in a green coat",
+        action=f"kneels and touches seedling {i + 1}",
+        environment="a walled garden at dawn, ruins behind",
+        camera="medium shot, eye level, slow push in",
+        style=bible.suffix,
+        negative=bible.negative,
+    )
     line = Line(kind="narration", text=f"Seedling {i + 1} is still alive.") if i % 2 == 0 else None
-    return Shot(id=f"s{i + 1:03d}", beat_id=beat_id, index=i, role="medium", size="medium",
-                angle="eye-level", move="push-in", duration_s=seconds, prompt=prompt,
-                characters=["Mara"], line=line,
-                transition="crossfade" if i == 0 else "cut", transition_s=0.5 if i == 0 else 0.0)
+    return Shot(
+        id=f"s{i + 1:03d}",
+        beat_id=beat_id,
+        index=i,
+        role="medium",
+        size="medium",
+        angle="eye-level",
+        move="push-in",
+        duration_s=seconds,
+        prompt=prompt,
+        characters=["Mara"],
+        line=line,
+        transition="crossfade" if i == 0 else "cut",
+        transition_s=0.5 if i == 0 else 0.0,
+    )
 
 
 @pytest.fixture
@@ -63,7 +108,16 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     """No test reads the user's config file or director environment variables."""
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
-    for name in ("DIRECTOR_CONFIG", "DIRECTOR_RUNS_DIR", "DIRECTOR_SIZE", "DIRECTOR_SEED",
-                 "DIRECTOR_MAX_ATTEMPTS", "DIRECTOR_STRUCTURE", "DIRECTOR_FONT",
-                 "DIRECTOR_LLM", "DIRECTOR_IMAGE", "DIRECTOR_VIDEO"):
+    for name in (
+        "DIRECTOR_CONFIG",
+        "DIRECTOR_RUNS_DIR",
+        "DIRECTOR_SIZE",
+        "DIRECTOR_SEED",
+        "DIRECTOR_MAX_ATTEMPTS",
+        "DIRECTOR_STRUCTURE",
+        "DIRECTOR_FONT",
+        "DIRECTOR_LLM",
+        "DIRECTOR_IMAGE",
+        "DIRECTOR_VIDEO",
+    ):
         monkeypatch.delenv(name, raising=False)

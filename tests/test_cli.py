@@ -15,8 +15,9 @@ LOGLINE = "In 2075 the last human on Earth tends a garden that robots keep bulld
 def director(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300):
     command = [sys.executable, "-m", "director", *args]
     merged = {**os.environ, **(env or {})}
-    return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def assert_clean_error(result, fragment: str) -> None:
@@ -27,17 +28,20 @@ def assert_clean_error(result, fragment: str) -> None:
     assert fragment in lines[0]
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--logline", "   "], "The logline is empty"),
-    (["--logline", "x" * 2001], "limit is 2000"),
-    (["--logline", LOGLINE, "--minutes", "0.1"], "out of range"),
-    (["--logline", LOGLINE, "--minutes", "25"], "out of range"),
-    (["--logline", LOGLINE, "--size", "huge"], "is not WIDTHxHEIGHT"),
-    (["--logline", LOGLINE, "--run-id", "../escape"], "not safe"),
-    (["--logline", LOGLINE, "--structure", "five-act"], "five-act"),
-    (["--logline", LOGLINE, "--music", "/no/such/song.mp3"], "is not a file"),
-    (["--logline", LOGLINE], "--yes"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--logline", "   "], "The logline is empty"),
+        (["--logline", "x" * 2001], "limit is 2000"),
+        (["--logline", LOGLINE, "--minutes", "0.1"], "out of range"),
+        (["--logline", LOGLINE, "--minutes", "25"], "out of range"),
+        (["--logline", LOGLINE, "--size", "huge"], "is not WIDTHxHEIGHT"),
+        (["--logline", LOGLINE, "--run-id", "../escape"], "not safe"),
+        (["--logline", LOGLINE, "--structure", "five-act"], "five-act"),
+        (["--logline", LOGLINE, "--music", "/no/such/song.mp3"], "is not a file"),
+        (["--logline", LOGLINE], "--yes"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, fragment):
     extra = [] if args == ["--logline", LOGLINE] else ["--yes"]
     result = director("run", *args, *extra, "--runs-dir", "runs", cwd=tmp_path)
@@ -48,22 +52,32 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, fragmen
 
 def test_unwritable_runs_folder(tmp_path):
     (tmp_path / "blocker").write_text("a file, not a folder")
-    result = director("run", "--logline", LOGLINE, "--yes", "--runs-dir", "blocker/runs",
-                      cwd=tmp_path)
+    result = director(
+        "run", "--logline", LOGLINE, "--yes", "--runs-dir", "blocker/runs", cwd=tmp_path
+    )
     assert_clean_error(result, "Cannot write to the runs folder")
 
 
 def test_missing_ffmpeg(tmp_path):
-    result = director("run", "--logline", LOGLINE, "--yes", "--runs-dir", "runs", cwd=tmp_path,
-                      env={"DIRECTOR_FFMPEG": str(tmp_path / "no-ffmpeg")})
+    result = director(
+        "run",
+        "--logline",
+        LOGLINE,
+        "--yes",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+        env={"DIRECTOR_FFMPEG": str(tmp_path / "no-ffmpeg")},
+    )
     assert_clean_error(result, "ffmpeg")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_existing_run_id_is_refused(tmp_path):
     (tmp_path / "runs" / "mine").mkdir(parents=True)
-    result = director("run", "--logline", LOGLINE, "--yes", "--runs-dir", "runs",
-                      "--run-id", "mine", cwd=tmp_path)
+    result = director(
+        "run", "--logline", LOGLINE, "--yes", "--runs-dir", "runs", "--run-id", "mine", cwd=tmp_path
+    )
     assert_clean_error(result, "already exists")
 
 
@@ -78,8 +92,10 @@ def test_runs_on_an_empty_folder(tmp_path):
 
 
 def test_help_does_not_import_heavy_modules():
-    code = ("import sys, director.cli; "
-            "heavy = [m for m in ('langgraph', 'PIL', 'numpy', 'rich', 'ffmpeg') if m in sys.modules]; "
-            "print(heavy)")
+    code = (
+        "import sys, director.cli; "
+        "heavy = [m for m in ('langgraph', 'PIL', 'numpy', 'rich', 'ffmpeg') if m in sys.modules]; "
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

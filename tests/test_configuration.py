@@ -31,9 +31,14 @@ def test_unknown_config_keys_are_named(tmp_path, monkeypatch):
         resolve({"logline": LOGLINE})
 
 
-@pytest.mark.parametrize("logline, message", [
-    ("", "empty"), ("   \n ", "empty"), ("x" * 2001, "2001 characters"),
-])
+@pytest.mark.parametrize(
+    "logline, message",
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("x" * 2001, "2001 characters"),
+    ],
+)
 def test_bad_loglines(logline, message):
     with pytest.raises(InputError, match=message):
         resolve({"logline": logline})
@@ -45,8 +50,10 @@ def test_minutes_out_of_range(minutes):
         resolve({"logline": LOGLINE, "minutes": minutes})
 
 
-@pytest.mark.parametrize("text, expected", [("1280x720", (1280, 720)), ("720*1280", (720, 1280)),
-                                            (" 640X360 ", (640, 360))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1280x720", (1280, 720)), ("720*1280", (720, 1280)), (" 640X360 ", (640, 360))],
+)
 def test_sizes(text, expected):
     assert parse_size(text) == expected
 

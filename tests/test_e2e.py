@@ -18,20 +18,44 @@ pytestmark = pytest.mark.slow
 
 
 def _run(tmp_path, logline, run_id, *extra):
-    result = director("run", "--logline", logline, "--yes", "--json", "--runs-dir", "runs",
-                      "--run-id", run_id, *extra, cwd=tmp_path, timeout=600)
+    result = director(
+        "run",
+        "--logline",
+        logline,
+        "--yes",
+        "--json",
+        "--runs-dir",
+        "runs",
+        "--run-id",
+        run_id,
+        *extra,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
 def _check_run(tmp_path, summary, seconds):
     run = tmp_path / "runs" / summary["run_id"]
-    for name in ("film.mp4", "film.srt", "events.jsonl", "plan.json", "workflow.md",
-                 "run.json", "contact_sheet.png", "checkpoints.sqlite"):
+    for name in (
+        "film.mp4",
+        "film.srt",
+        "events.jsonl",
+        "plan.json",
+        "workflow.md",
+        "run.json",
+        "contact_sheet.png",
+        "checkpoints.sqlite",
+    ):
         assert (run / name).is_file(), name
     info = probe(run / "film.mp4")
-    assert (info.video_codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p",
-                                                                          1280, 720)
+    assert (info.video_codec, info.pix_fmt, info.width, info.height) == (
+        "h264",
+        "yuv420p",
+        1280,
+        720,
+    )
     assert abs(info.fps - 24) < 0.01
     assert abs(info.duration_s - seconds) <= 0.02 * seconds
     assert info.audio_codec is None
@@ -63,8 +87,17 @@ def test_english_one_minute_film(tmp_path):
     srt = (run / "film.srt").read_text(encoding="utf-8")
     assert "-->" in srt
     kinds = {e["type"] for e in events}
-    assert {"run_started", "story_developed", "beat_sheet_planned", "approval", "attempt",
-            "critique", "decision", "assembly", "run_finished"} <= kinds
+    assert {
+        "run_started",
+        "story_developed",
+        "beat_sheet_planned",
+        "approval",
+        "attempt",
+        "critique",
+        "decision",
+        "assembly",
+        "run_finished",
+    } <= kinds
     assert all(e["attempt"]["backend"] == "previz" for e in events if e["type"] == "attempt")
 
 
@@ -108,8 +141,9 @@ def test_music_is_laid_under_the_film(tmp_path):
     from director.tools.assemble.ffmpeg_bin import ffmpeg_exe
 
     song = tmp_path / "song.wav"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=40",
-                    str(song)], check=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=40", str(song)], check=True
+    )
     summary = _run(tmp_path, EN, "m", "--minutes", "0.25", "--music", str(song))
     info = probe(tmp_path / "runs" / summary["run_id"] / "film.mp4")
     assert info.audio_codec == "aac"

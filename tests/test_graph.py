@@ -17,22 +17,35 @@ from tests.conftest import make_plan
 
 
 def _options(tmp_path, run_id="g", **extra):
-    flags = {"logline": "Mara defends the last garden from robots", "minutes": 0.25,
-             "size": "320x180", "max_attempts": 3, "runs_dir": str(tmp_path),
-             "run_id": run_id, "yes": True, **extra}
+    flags = {
+        "logline": "Mara defends the last garden from robots",
+        "minutes": 0.25,
+        "size": "320x180",
+        "max_attempts": 3,
+        "runs_dir": str(tmp_path),
+        "run_id": run_id,
+        "yes": True,
+        **extra,
+    }
     return resolve(flags)
 
 
 def _run(tmp_path, failures, run_id="g", critics=None):
     plan = make_plan(4)
-    backends = {"planner": ScriptedPlanner(plan), "image": SolidImage(),
-                "critics": critics or [ScriptedCritic(failures)]}
+    backends = {
+        "planner": ScriptedPlanner(plan),
+        "image": SolidImage(),
+        "critics": critics or [ScriptedCritic(failures)],
+    }
     return plan, start_run(_options(tmp_path, run_id), backends=backends)
 
 
 def _decisions(events, shot_id):
-    return [(e.decision.action, e.decision.attempt) for e in events
-            if isinstance(e, DecisionMade) and e.decision.shot_id == shot_id]
+    return [
+        (e.decision.action, e.decision.attempt)
+        for e in events
+        if isinstance(e, DecisionMade) and e.decision.shot_id == shot_id
+    ]
 
 
 def test_rerolls_until_pass_then_caps_and_flags(tmp_path):
@@ -40,14 +53,25 @@ def test_rerolls_until_pass_then_caps_and_flags(tmp_path):
     events = read_events(result.paths.events)
     assert _decisions(events, "s001") == [("accept", 1)]
     assert _decisions(events, "s002") == [("reroll", 1), ("accept", 2)]
-    assert _decisions(events, "s003") == [("reroll", 1), ("reroll", 2),
-                                          ("accept-below-threshold", 3)]
+    assert _decisions(events, "s003") == [
+        ("reroll", 1),
+        ("reroll", 2),
+        ("accept-below-threshold", 3),
+    ]
     assert result.flagged == ["s003"]
-    seeds = [e.attempt.seed for e in events if isinstance(e, AttemptMade)
-             and e.attempt.shot_id == "s003" and e.attempt.kind == "keyframe"]
+    seeds = [
+        e.attempt.seed
+        for e in events
+        if isinstance(e, AttemptMade)
+        and e.attempt.shot_id == "s003"
+        and e.attempt.kind == "keyframe"
+    ]
     assert len(set(seeds)) == 3
-    assert all((result.paths.root / e.attempt.artifact).is_file()
-               for e in events if isinstance(e, AttemptMade))
+    assert all(
+        (result.paths.root / e.attempt.artifact).is_file()
+        for e in events
+        if isinstance(e, AttemptMade)
+    )
     assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
     assert json.loads(result.paths.plan_json.read_text()) == plan.model_dump(mode="json")
 

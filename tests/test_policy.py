@@ -3,14 +3,26 @@ from director.records import CheckResult, Critique
 
 
 def _critique(passed: bool, attempt: int = 1) -> Critique:
-    check = CheckResult(name="exposure", score=0.02 if passed else 0.3, threshold=0.05,
-                        passed=passed, reason="30% clipped", higher_is_better=False)
+    check = CheckResult(
+        name="exposure",
+        score=0.02 if passed else 0.3,
+        threshold=0.05,
+        passed=passed,
+        reason="30% clipped",
+        higher_is_better=False,
+    )
     return Critique(shot_id="s001", attempt=attempt, checks=[check])
 
 
 def _cand(attempt, margin):
-    return {"attempt": attempt, "artifact": f"k/{attempt}.png", "seed": attempt,
-            "margin": margin, "verdict": "fail", "failed": ["exposure"]}
+    return {
+        "attempt": attempt,
+        "artifact": f"k/{attempt}.png",
+        "seed": attempt,
+        "margin": margin,
+        "verdict": "fail",
+        "failed": ["exposure"],
+    }
 
 
 def test_a_passing_critique_is_accepted():

@@ -89,19 +89,24 @@ def load_config_file(path: Path | None = None) -> dict[str, Any]:
     path = path or config_path()
     if not path.is_file():
         if os.environ.get("DIRECTOR_CONFIG"):
-            raise ConfigError(f"DIRECTOR_CONFIG points to {path}, which does not exist.",
-                              "Fix the path or unset DIRECTOR_CONFIG.")
+            raise ConfigError(
+                f"DIRECTOR_CONFIG points to {path}, which does not exist.",
+                "Fix the path or unset DIRECTOR_CONFIG.",
+            )
         return {}
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Cannot read the config file {path}: {exc}.",
-                          "Fix the TOML or move the file away.") from exc
+        raise ConfigError(
+            f"Cannot read the config file {path}: {exc}.", "Fix the TOML or move the file away."
+        ) from exc
     unknown = sorted(set(data) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"Unknown keys in {path}: {', '.join(unknown)}.",
-                          f"Known keys: {', '.join(sorted(DEFAULTS))}.")
+        raise ConfigError(
+            f"Unknown keys in {path}: {', '.join(unknown)}.",
+            f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+        )
     return data
 
 
@@ -128,15 +133,23 @@ def _pick(key: str, flag: Any, file_value: Any, default: Any) -> Any:
 def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) -> RunOptions:
     minutes = _number(merged.pop("minutes"), "--minutes", float)
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise InputError(f"--minutes {minutes:g} is out of range.",
-                         f"Choose between {MIN_MINUTES:g} and {MAX_MINUTES:g} minutes.")
+        raise InputError(
+            f"--minutes {minutes:g} is out of range.",
+            f"Choose between {MIN_MINUTES:g} and {MAX_MINUTES:g} minutes.",
+        )
     attempts = _number(merged.pop("max_attempts"), "--max-attempts", int)
     if not 1 <= attempts <= 50:
         raise InputError(f"--max-attempts {attempts} is out of range.", "Choose 1 to 50.")
     return RunOptions(
-        logline=logline, minutes=minutes, width=w, height=h, max_attempts=attempts,
-        seed=_number(merged.pop("seed"), "--seed", int), run_id=flags.get("run_id"),
-        yes=bool(flags.get("yes")), runs_dir=str(merged.pop("runs_dir")),
+        logline=logline,
+        minutes=minutes,
+        width=w,
+        height=h,
+        max_attempts=attempts,
+        seed=_number(merged.pop("seed"), "--seed", int),
+        run_id=flags.get("run_id"),
+        yes=bool(flags.get("yes")),
+        runs_dir=str(merged.pop("runs_dir")),
         **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
     )
 
@@ -151,11 +164,15 @@ def _number(value: Any, name: str, kind: type) -> Any:
 def validate_logline(logline: str | None) -> str:
     text = (logline or "").strip()
     if not text:
-        raise InputError("The logline is empty.",
-                         'Pass --logline "A one-sentence story: who wants what, and what stands in the way".')
+        raise InputError(
+            "The logline is empty.",
+            'Pass --logline "A one-sentence story: who wants what, and what stands in the way".',
+        )
     if len(text) > MAX_LOGLINE:
-        raise InputError(f"The logline has {len(text)} characters; the limit is {MAX_LOGLINE}.",
-                         "Shorten it to one or two sentences.")
+        raise InputError(
+            f"The logline has {len(text)} characters; the limit is {MAX_LOGLINE}.",
+            "Shorten it to one or two sentences.",
+        )
     return text
 
 
@@ -165,6 +182,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise InputError(f"--size {text!r} is not WIDTHxHEIGHT.", "Use e.g. --size 1280x720.")
     width, height = int(match[1]), int(match[2])
     if not (256 <= width <= 3840 and 144 <= height <= 3840) or width % 2 or height % 2:
-        raise InputError(f"--size {width}x{height} is not usable for H.264 video.",
-                         "Use even numbers between 256x144 and 3840x3840, e.g. 1280x720.")
+        raise InputError(
+            f"--size {width}x{height} is not usable for H.264 video.",
+            "Use even numbers between 256x144 and 3840x3840, e.g. 1280x720.",
+        )
     return width, height

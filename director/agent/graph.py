@@ -10,8 +10,16 @@ from director.agent.context import RunContext
 from director.agent.state import FilmState
 
 NODES = (
-    "develop", "approve_beats", "bible", "shot_list", "keyframe", "critique", "decide",
-    "animate", "assemble", "document",
+    "develop",
+    "approve_beats",
+    "bible",
+    "shot_list",
+    "keyframe",
+    "critique",
+    "decide",
+    "animate",
+    "assemble",
+    "document",
 )
 
 

@@ -64,8 +64,14 @@ def approve_beats(state: FilmState, runtime: Runtime[RunContext]) -> Command[Lit
             "Pass --yes to approve the beat sheet and every shot automatically.",
         )
     count = len(plan_of(state).beat_sheet.beats)
-    ctx.log.append(Approval(checkpoint="beats", by="auto", decision="approve",
-                            note=f"{count} beats approved automatically (--yes)"))
+    ctx.log.append(
+        Approval(
+            checkpoint="beats",
+            by="auto",
+            decision="approve",
+            note=f"{count} beats approved automatically (--yes)",
+        )
+    )
     return Command(goto="bible")
 
 
@@ -74,7 +80,10 @@ def bible(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["sh
     plan = plan_of(state)
     with ctx.stage("bible"):
         style, cards = ctx.planner.bible(
-            plan.story, plan.beat_sheet, width=ctx.options.width, height=ctx.options.height,
+            plan.story,
+            plan.beat_sheet,
+            width=ctx.options.width,
+            height=ctx.options.height,
             seed=ctx.options.seed,
         )
         ctx.log.append(BiblePlanned(backend=_planner_name(ctx), bible=style, cards=cards))
@@ -92,12 +101,25 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         ctx.log.append(ShotListPlanned(backend=_planner_name(ctx), shots=shots))
     plan = plan.model_copy(update={"shots": shots})
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
-    ctx.log.append(Approval(checkpoint="shots", by="auto", decision="approve",
-                            note=f"{len(shots)} shots approved automatically (--yes)"))
+    ctx.log.append(
+        Approval(
+            checkpoint="shots",
+            by="auto",
+            decision="approve",
+            note=f"{len(shots)} shots approved automatically (--yes)",
+        )
+    )
     ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
     ctx.progress.shots_total(len(shots))
-    update = {"plan": plan.model_dump(mode="json"), "cursor": 0, "candidates": [],
-              "keyframes": {}, "clips": {}, "flagged": [], "stage_started": time.time()}
+    update = {
+        "plan": plan.model_dump(mode="json"),
+        "cursor": 0,
+        "candidates": [],
+        "keyframes": {},
+        "clips": {},
+        "flagged": [],
+        "stage_started": time.time(),
+    }
     return Command(goto="keyframe", update=update)
 
 
@@ -109,15 +131,29 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     seed = policy.shot_seed(ctx.options.seed, shot.index, number)
     ctx.progress.shot(shot.id, f"keyframe {number}")
     request = ImageRequest(
-        shot=shot, bible=plan.bible, seed=seed, width=ctx.options.width,
-        height=ctx.options.height, prompt=shot.prompt.render(),
+        shot=shot,
+        bible=plan.bible,
+        seed=seed,
+        width=ctx.options.width,
+        height=ctx.options.height,
+        prompt=shot.prompt.render(),
         negative_prompt=shot.prompt.render_negative(),
     )
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
     start = time.perf_counter()
     job = ctx.image.generate(request, dest)
-    attempt = _attempt(ctx, shot, "keyframe", number, job, dest, start, request.prompt,
-                       request.negative_prompt, seed)
+    attempt = _attempt(
+        ctx,
+        shot,
+        "keyframe",
+        number,
+        job,
+        dest,
+        start,
+        request.prompt,
+        request.negative_prompt,
+        seed,
+    )
     ctx.log.append(AttemptMade(attempt=attempt))
     pending = {"attempt": number, "artifact": attempt.artifact, "seed": seed}
     return Command(goto="critique", update={"candidates": [*state["candidates"], pending]})
@@ -139,14 +175,22 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
     result = Critique(shot_id=shot.id, attempt=pending["attempt"], checks=checks)
     ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
-    scored: Candidate = {**pending, "margin": round(result.margin(), 6), "verdict": result.verdict,
-                         "failed": [c.name for c in result.failed]}
-    update = {"candidates": [*state["candidates"][:-1], scored],
-              "critique": result.model_dump(mode="json")}
+    scored: Candidate = {
+        **pending,
+        "margin": round(result.margin(), 6),
+        "verdict": result.verdict,
+        "failed": [c.name for c in result.failed],
+    }
+    update = {
+        "candidates": [*state["candidates"][:-1], scored],
+        "critique": result.model_dump(mode="json"),
+    }
     return Command(goto="decide", update=update)
 
 
-def decide(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe", "animate"]]:
+def decide(
+    state: FilmState, runtime: Runtime[RunContext]
+) -> Command[Literal["keyframe", "animate"]]:
     ctx = runtime.context
     plan = plan_of(state)
     shot = plan.shots[state["cursor"]]
@@ -163,7 +207,9 @@ def decide(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["k
     return Command(goto="animate", update=update)
 
 
-def animate(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe", "assemble"]]:
+def animate(
+    state: FilmState, runtime: Runtime[RunContext]
+) -> Command[Literal["keyframe", "assemble"]]:
     from director.tools.assemble.film import clip_length
 
     ctx = runtime.context
@@ -171,9 +217,13 @@ def animate(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     shot = plan.shots[state["cursor"]]
     ctx.progress.shot(shot.id, "clip")
     request = ClipRequest(
-        shot=shot, keyframe=str(ctx.paths.root / state["keyframes"][shot.id]),
-        seed=policy.shot_seed(ctx.options.seed, shot.index, 0), duration_s=clip_length(shot),
-        fps=ctx.options.fps, width=ctx.options.width, height=ctx.options.height,
+        shot=shot,
+        keyframe=str(ctx.paths.root / state["keyframes"][shot.id]),
+        seed=policy.shot_seed(ctx.options.seed, shot.index, 0),
+        duration_s=clip_length(shot),
+        fps=ctx.options.fps,
+        width=ctx.options.width,
+        height=ctx.options.height,
         prompt=f"{shot.prompt.action}; {shot.prompt.camera}",
     )
     dest = _fresh(ctx.paths.clip(shot.id, 1))
@@ -182,8 +232,11 @@ def animate(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     attempt = _attempt(ctx, shot, "clip", 1, job, dest, start, request.prompt, "", request.seed)
     ctx.log.append(AttemptMade(attempt=attempt))
     ctx.progress.shot_done()
-    update = {"clips": {**state["clips"], shot.id: attempt.artifact},
-              "cursor": state["cursor"] + 1, "candidates": []}
+    update = {
+        "clips": {**state["clips"], shot.id: attempt.artifact},
+        "cursor": state["cursor"] + 1,
+        "candidates": [],
+    }
     nxt = "keyframe" if state["cursor"] + 1 < len(plan.shots) else "assemble"
     return Command(goto=nxt, update=update)
 
@@ -194,14 +247,21 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
 
     ctx = runtime.context
     ctx.progress.close()
-    ctx.log.append(StageFinished(stage="shots",
-                                 seconds=round(time.time() - state["stage_started"], 3)))
+    ctx.log.append(
+        StageFinished(stage="shots", seconds=round(time.time() - state["stage_started"], 3))
+    )
     plan = plan_of(state)
     with ctx.stage("assemble"):
         clips = {sid: ctx.paths.root / rel for sid, rel in state["clips"].items()}
         music = Path(ctx.options.music) if ctx.options.music else None
-        result = assemble_film(plan, clips, ctx.paths.root, music=music,
-                               font=_font(ctx), on_step=lambda rec: _log_step(ctx, rec))
+        result = assemble_film(
+            plan,
+            clips,
+            ctx.paths.root,
+            music=music,
+            font=_font(ctx),
+            on_step=lambda rec: _log_step(ctx, rec),
+        )
         items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
         contact_sheet(items, ctx.paths.contact_sheet)
     return Command(goto="document", update={"film": ctx.paths.rel(result.film)})
@@ -213,8 +273,11 @@ def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     ctx = runtime.context
     outputs = {name: ctx.paths.rel(path) for name, path in _outputs(ctx).items() if path.exists()}
     outputs["workflow"] = ctx.paths.rel(ctx.paths.workflow)
-    ctx.log.append(RunFinished(status="completed", seconds=round(time.time() - ctx.started, 3),
-                               outputs=outputs))
+    ctx.log.append(
+        RunFinished(
+            status="completed", seconds=round(time.time() - ctx.started, 3), outputs=outputs
+        )
+    )
     ctx.progress.stage("document")
     write_workflow(ctx.paths)  # after run_finished, so the document tells the run's end
     return Command(goto=END)
@@ -222,8 +285,13 @@ def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
 
 def _outputs(ctx: RunContext) -> dict[str, Path]:
     p = ctx.paths
-    return {"film": p.film, "srt": p.srt, "plan": p.plan_json, "events": p.events,
-            "contact_sheet": p.contact_sheet}
+    return {
+        "film": p.film,
+        "srt": p.srt,
+        "plan": p.plan_json,
+        "events": p.events,
+        "contact_sheet": p.contact_sheet,
+    }
 
 
 def _font(ctx: RunContext):
@@ -236,17 +304,40 @@ def _log_step(ctx: RunContext, record) -> None:
     """Log an ffmpeg command with paths relative to the run folder, so the log travels."""
     root = f"{ctx.paths.root}/"
     command = ["ffmpeg", *(str(a).replace(root, "") for a in record.command[1:])]
-    ctx.log.append(AssemblyStep(step=record.step, command=command,
-                                output=str(record.output).replace(root, ""),
-                                seconds=round(record.seconds, 3)))
+    ctx.log.append(
+        AssemblyStep(
+            step=record.step,
+            command=command,
+            output=str(record.output).replace(root, ""),
+            seconds=round(record.seconds, 3),
+        )
+    )
 
 
-def _attempt(ctx, shot: Shot, kind, number, job, dest: Path, start: float, prompt: str,
-             negative: str, seed: int) -> Attempt:
+def _attempt(
+    ctx,
+    shot: Shot,
+    kind,
+    number,
+    job,
+    dest: Path,
+    start: float,
+    prompt: str,
+    negative: str,
+    seed: int,
+) -> Attempt:
     return Attempt(
-        shot_id=shot.id, kind=kind, number=number, backend=job.backend, model=job.model,
-        params=job.params, seed=seed, prompt=prompt, negative_prompt=negative,
-        artifact=ctx.paths.rel(dest), sha256=sha256_file(dest),
+        shot_id=shot.id,
+        kind=kind,
+        number=number,
+        backend=job.backend,
+        model=job.model,
+        params=job.params,
+        seed=seed,
+        prompt=prompt,
+        negative_prompt=negative,
+        artifact=ctx.paths.rel(dest),
+        sha256=sha256_file(dest),
         seconds=round(time.perf_counter() - start, 3),
     )
 

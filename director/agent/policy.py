@@ -14,14 +14,29 @@ def shot_seed(base_seed: int, shot_index: int, attempt: int) -> int:
 def decide(critique: Critique, candidates: list[Candidate], max_attempts: int) -> Decision:
     """Accept a passing attempt; reroll while attempts remain; else take the best one."""
     if critique.verdict == "pass":
-        return Decision(shot_id=critique.shot_id, action="accept", by="policy",
-                        attempt=critique.attempt, reason=_passed_reason(critique))
+        return Decision(
+            shot_id=critique.shot_id,
+            action="accept",
+            by="policy",
+            attempt=critique.attempt,
+            reason=_passed_reason(critique),
+        )
     if len(candidates) < max_attempts:
-        return Decision(shot_id=critique.shot_id, action="reroll", by="policy",
-                        attempt=critique.attempt, reason=_reroll_reason(critique))
+        return Decision(
+            shot_id=critique.shot_id,
+            action="reroll",
+            by="policy",
+            attempt=critique.attempt,
+            reason=_reroll_reason(critique),
+        )
     best = best_candidate(candidates)
-    return Decision(shot_id=critique.shot_id, action="accept-below-threshold", by="policy",
-                    attempt=best["attempt"], reason=_below_reason(best, max_attempts))
+    return Decision(
+        shot_id=critique.shot_id,
+        action="accept-below-threshold",
+        by="policy",
+        attempt=best["attempt"],
+        reason=_below_reason(best, max_attempts),
+    )
 
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:
@@ -42,5 +57,7 @@ def _reroll_reason(critique: Critique) -> str:
 
 
 def _below_reason(best: Candidate, max_attempts: int) -> str:
-    return (f"no attempt passed in {max_attempts}; using attempt {best['attempt']}, the closest "
-            f"(still failing {', '.join(best['failed'])}); flagged below threshold")
+    return (
+        f"no attempt passed in {max_attempts}; using attempt {best['attempt']}, the closest "
+        f"(still failing {', '.join(best['failed'])}); flagged below threshold"
+    )

@@ -26,8 +26,14 @@ class RichProgress(Progress):
         from rich.progress import Progress as Bar
 
         self.console = Console(stderr=True)
-        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), console=self.console, transient=True)
+        self.bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
         self.task: Any = None
 
     def stage(self, name: str, detail: str = "") -> None:

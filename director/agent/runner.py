@@ -43,8 +43,9 @@ class RunResult:
     flagged: list[str]
 
 
-def start_run(options: RunOptions, progress: Progress | None = None,
-              backends: dict | None = None) -> RunResult:
+def start_run(
+    options: RunOptions, progress: Progress | None = None, backends: dict | None = None
+) -> RunResult:
     """Run the whole film. ``backends`` replaces any of the configured planner, image, video
     or critics (library use and tests)."""
     progress = progress or Progress()
@@ -52,8 +53,9 @@ def start_run(options: RunOptions, progress: Progress | None = None,
     runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
     run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
     paths = create_run(runs_dir, run_id)
-    ctx = RunContext(options=options, paths=paths, log=EventLog(paths.events),
-                     progress=progress, **backends)
+    ctx = RunContext(
+        options=options, paths=paths, log=EventLog(paths.events), progress=progress, **backends
+    )
     _record_start(ctx)
     try:
         state = _invoke(ctx)
@@ -108,12 +110,21 @@ def _invoke(ctx: RunContext) -> dict:
 def _record_start(ctx: RunContext) -> None:
     versions = package_versions()
     options = ctx.options.model_dump(mode="json")
-    write_json_atomic(ctx.paths.run_json, {
-        "run_id": ctx.paths.run_id, "director": __version__, "options": options,
-        "versions": versions, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
-    ctx.log.append(RunStarted(run_id=ctx.paths.run_id, logline=ctx.options.logline,
-                              options=options, versions=versions))
+    write_json_atomic(
+        ctx.paths.run_json,
+        {
+            "run_id": ctx.paths.run_id,
+            "director": __version__,
+            "options": options,
+            "versions": versions,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
+    ctx.log.append(
+        RunStarted(
+            run_id=ctx.paths.run_id, logline=ctx.options.logline, options=options, versions=versions
+        )
+    )
 
 
 def _record_failure(ctx: RunContext, exc: BaseException) -> None:

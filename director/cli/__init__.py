@@ -45,7 +45,10 @@ def main() -> None:
     except Exception as exc:  # a bug: say so in one line, keep the traceback on request
         if os.environ.get("DIRECTOR_DEBUG"):
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in director; "
-                   "the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
-                   "traceback and please report it.", err=True)
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in director; "
+            "the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
+            "traceback and please report it.",
+            err=True,
+        )
         sys.exit(1)

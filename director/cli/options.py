@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 runs_dir_option = click.option(
-    "--runs-dir", type=click.Path(file_okay=False), default=None,
+    "--runs-dir",
+    type=click.Path(file_okay=False),
+    default=None,
     help="Folder that holds the runs [env DIRECTOR_RUNS_DIR; default ./runs].",
 )
 

@@ -11,7 +11,11 @@ from director.cli.options import resolve_runs_dir, runs_dir_option
 
 @click.command("replay")
 @click.argument("run")
-@click.option("--html", is_flag=True, help="Also write workflow.html, one self-contained page with thumbnails.")
+@click.option(
+    "--html",
+    is_flag=True,
+    help="Also write workflow.html, one self-contained page with thumbnails.",
+)
 @runs_dir_option
 def replay_command(run: str, html: bool, runs_dir: str | None) -> None:
     """Write RUN's workflow document from its event log (RUN: a run id or a run folder)."""
@@ -42,9 +46,17 @@ def runs_command(runs_dir: str | None, as_json: bool) -> None:
 
 
 def _row(r) -> dict:
-    return {"run_id": r.run_id, "status": r.status, "started": r.started, "seconds": r.seconds,
-            "shots": r.shots, "attempts": r.attempts, "rerolls": r.rerolls,
-            "logline": r.logline, "path": str(r.path)}
+    return {
+        "run_id": r.run_id,
+        "status": r.status,
+        "started": r.started,
+        "seconds": r.seconds,
+        "shots": r.shots,
+        "attempts": r.attempts,
+        "rerolls": r.rerolls,
+        "logline": r.logline,
+        "path": str(r.path),
+    }
 
 
 def _print_table(runs) -> None:
@@ -54,6 +66,14 @@ def _print_table(runs) -> None:
     table = Table("run", "status", "started", "time", "shots", "attempts", "rerolls", "logline")
     for r in runs:
         seconds = f"{r.seconds:.0f} s" if r.seconds is not None else "-"
-        table.add_row(r.run_id, r.status, r.started[:19], seconds, str(r.shots),
-                      str(r.attempts), str(r.rerolls), r.logline[:50])
+        table.add_row(
+            r.run_id,
+            r.status,
+            r.started[:19],
+            seconds,
+            str(r.shots),
+            str(r.attempts),
+            str(r.rerolls),
+            r.logline[:50],
+        )
     Console().print(table)

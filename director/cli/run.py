@@ -15,17 +15,48 @@ STRUCTURE_HELP = (
 
 
 @click.command("run")
-@click.option("--logline", "-l", required=True, help="The story in one or two sentences (English or Chinese).")
-@click.option("--minutes", type=float, default=None, help="Target runtime, 0.25 to 20 [default: 3].")
+@click.option(
+    "--logline", "-l", required=True, help="The story in one or two sentences (English or Chinese)."
+)
+@click.option(
+    "--minutes", type=float, default=None, help="Target runtime, 0.25 to 20 [default: 3]."
+)
 @click.option("--structure", default=None, help=STRUCTURE_HELP)
-@click.option("--seed", type=int, default=None, help="Base seed; same logline, options and seed give the same plan and keyframes [default: 2075].")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Base seed; same logline, options and seed give the same plan and keyframes [default: 2075].",
+)
 @click.option("--size", default=None, help="Frame size WIDTHxHEIGHT [default: 1280x720].")
-@click.option("--max-attempts", type=int, default=None, help="Keyframe attempts per shot before the best one is taken and flagged [default: 4].")
+@click.option(
+    "--max-attempts",
+    type=int,
+    default=None,
+    help="Keyframe attempts per shot before the best one is taken and flagged [default: 4].",
+)
 @runs_dir_option
-@click.option("--run-id", default=None, help="Name of the run folder [default: time, logline and a hash].")
-@click.option("--music", type=click.Path(dir_okay=False), default=None, help="Audio file laid under the film, trimmed and faded.")
-@click.option("--font", type=click.Path(dir_okay=False), default=None, help="Font file for titles and subtitles [default: bundled Noto Sans CJK].")
-@click.option("--yes", "-y", is_flag=True, help="Approve the beat sheet and shots automatically (logged as automatic).")
+@click.option(
+    "--run-id", default=None, help="Name of the run folder [default: time, logline and a hash]."
+)
+@click.option(
+    "--music",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Audio file laid under the film, trimmed and faded.",
+)
+@click.option(
+    "--font",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Font file for titles and subtitles [default: bundled Noto Sans CJK].",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Approve the beat sheet and shots automatically (logged as automatic).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def run_command(**flags) -> None:
@@ -51,20 +82,35 @@ def run_command(**flags) -> None:
 def _summary(result) -> dict:
     s, paths = result.summary, result.paths
     return {
-        "run_id": s.run_id, "status": s.status, "seconds": s.seconds,
-        "paths": {"run": str(paths.root), "film": str(paths.film), "srt": str(paths.srt),
-                  "plan": str(paths.plan_json), "events": str(paths.events),
-                  "workflow": str(paths.workflow), "contact_sheet": str(paths.contact_sheet)},
-        "counts": {"shots": s.shots, "attempts": s.attempts, "rerolls": s.rerolls,
-                   "below_threshold": len(result.flagged)},
+        "run_id": s.run_id,
+        "status": s.status,
+        "seconds": s.seconds,
+        "paths": {
+            "run": str(paths.root),
+            "film": str(paths.film),
+            "srt": str(paths.srt),
+            "plan": str(paths.plan_json),
+            "events": str(paths.events),
+            "workflow": str(paths.workflow),
+            "contact_sheet": str(paths.contact_sheet),
+        },
+        "counts": {
+            "shots": s.shots,
+            "attempts": s.attempts,
+            "rerolls": s.rerolls,
+            "below_threshold": len(result.flagged),
+        },
         "below_threshold": result.flagged,
     }
 
 
 def _print_result(result) -> None:
     s, paths = result.summary, result.paths
-    click.echo(f"Run {s.run_id} {s.status} in {s.seconds:.1f} s: {s.shots} shots, "
-               f"{s.attempts} keyframe attempts, {s.rerolls} rerolls.", err=True)
+    click.echo(
+        f"Run {s.run_id} {s.status} in {s.seconds:.1f} s: {s.shots} shots, "
+        f"{s.attempts} keyframe attempts, {s.rerolls} rerolls.",
+        err=True,
+    )
     if result.flagged:
         click.echo(f"Below threshold: {', '.join(result.flagged)} (see workflow.md).", err=True)
     click.echo(f"Film:     {paths.film}\nWorkflow: {paths.workflow}")

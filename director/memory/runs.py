@@ -166,9 +166,7 @@ def summarise(paths: RunPaths) -> RunSummary:
     started = next((e for e in events if isinstance(e, RunStarted)), None)
     finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
     keyframes = [e for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"]
-    rerolls = [
-        e for e in events if isinstance(e, DecisionMade) and e.decision.action == "reroll"
-    ]
+    rerolls = [e for e in events if isinstance(e, DecisionMade) and e.decision.action == "reroll"]
     return RunSummary(
         run_id=paths.run_id,
         path=paths.root,

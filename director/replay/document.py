@@ -74,8 +74,10 @@ def _md_block(block) -> str:
 
 
 def _md_table(table: Table) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in table.headers) + " |",
-             "|" + "---|" * len(table.headers)]
+    lines = [
+        "| " + " | ".join(_md_cell(h) for h in table.headers) + " |",
+        "|" + "---|" * len(table.headers),
+    ]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
 
@@ -100,8 +102,9 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
         return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Table):
         head = "".join(f"<th>{esc(h)}</th>" for h in block.headers)
-        rows = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>"
-                       for r in block.rows)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in block.rows
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     if isinstance(block, Figure):
         return _html_figure(block, root, thumb_width)

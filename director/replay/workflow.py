@@ -46,8 +46,18 @@ def write_workflow(paths: RunPaths, html: bool = False) -> list[Path]:
 def build_document(r: RunRecord) -> Document:
     title = r.story.title if r.story else (r.started.run_id if r.started else "run")
     doc = Document(title=f"{title}: workflow")
-    for section in (_overview, _story, _beats, _bible, _backends, _shots, _problems,
-                    _assembly, _totals, _conventions):
+    for section in (
+        _overview,
+        _story,
+        _beats,
+        _bible,
+        _backends,
+        _shots,
+        _problems,
+        _assembly,
+        _totals,
+        _conventions,
+    ):
         section(doc, r)
     return doc
 
@@ -58,8 +68,13 @@ def _overview(doc: Document, r: RunRecord) -> None:
     status = r.finished.status if r.finished else "incomplete (no run_finished event)"
     seconds = f"{r.finished.seconds:.1f} s" if r.finished else "unknown"
     opts = r.started.options
-    doc.add(Para(f"Logline: {r.started.logline}"), Table(["run", "status", "started", "time"], [
-        [r.started.run_id, status, r.started.ts, seconds]]))
+    doc.add(
+        Para(f"Logline: {r.started.logline}"),
+        Table(
+            ["run", "status", "started", "time"],
+            [[r.started.run_id, status, r.started.ts, seconds]],
+        ),
+    )
     if "previz" in (opts.get("image"), opts.get("video")):
         doc.add(Para(f"Note: {PREVIZ_NOTE}"))
     for error in r.errors:
@@ -70,11 +85,22 @@ def _story(doc: Document, r: RunRecord) -> None:
     if r.story is None:
         return
     s = r.story
-    doc.add(Heading(2, "Story"), Table(["field", "value"], [
-        ["title", s.title], ["language", s.language], ["world", s.world], ["want", s.want],
-        ["obstacle", s.obstacle], ["theme", s.theme], ["tone", s.tone],
-        ["locations", "; ".join(s.locations)],
-    ]))
+    doc.add(
+        Heading(2, "Story"),
+        Table(
+            ["field", "value"],
+            [
+                ["title", s.title],
+                ["language", s.language],
+                ["world", s.world],
+                ["want", s.want],
+                ["obstacle", s.obstacle],
+                ["theme", s.theme],
+                ["tone", s.tone],
+                ["locations", "; ".join(s.locations)],
+            ],
+        ),
+    )
     doc.add(Bullets([f"{c.name}: {c.description}" for c in s.protagonists]))
 
 
@@ -82,36 +108,57 @@ def _beats(doc: Document, r: RunRecord) -> None:
     if r.beat_sheet is None:
         return
     sheet = r.beat_sheet
-    rows = [[b.id, b.name, f"{b.start_s:.1f}", f"{b.duration_s:.1f}", b.summary, b.change,
-             b.location] for b in sheet.beats]
-    doc.add(Heading(2, f"Beat sheet: {sheet.structure}, {sheet.total_s:.1f} s"),
-            Table(["beat", "name", "start s", "length s", "what happens", "what changes",
-                   "where"], rows))
+    rows = [
+        [b.id, b.name, f"{b.start_s:.1f}", f"{b.duration_s:.1f}", b.summary, b.change, b.location]
+        for b in sheet.beats
+    ]
+    doc.add(
+        Heading(2, f"Beat sheet: {sheet.structure}, {sheet.total_s:.1f} s"),
+        Table(
+            ["beat", "name", "start s", "length s", "what happens", "what changes", "where"], rows
+        ),
+    )
     for approval in r.approvals:
-        doc.add(Para(f"Approval at {approval.checkpoint}: {approval.decision} by "
-                     f"{approval.by}. {approval.note}".strip()))
+        doc.add(
+            Para(
+                f"Approval at {approval.checkpoint}: {approval.decision} by "
+                f"{approval.by}. {approval.note}".strip()
+            )
+        )
 
 
 def _bible(doc: Document, r: RunRecord) -> None:
     if r.bible is None or r.started is None:
         return
     b, opts = r.bible, r.started.options
-    rows = [["style suffix", b.suffix], ["negative prompt", b.negative],
-            ["palette", " ".join(b.palette)], ["frame", f"{b.width}x{b.height} ({b.aspect_ratio})"],
-            ["frame rate", f"{opts.get('fps', 24)} fps"], ["grain", f"{b.grain:.2f}"],
-            ["base seed", str(opts.get("seed"))], ["seed policy", b.seed_policy],
-            ["max attempts per shot", str(opts.get("max_attempts"))],
-            ["runtime", f"{opts.get('minutes')} min"]]
+    rows = [
+        ["style suffix", b.suffix],
+        ["negative prompt", b.negative],
+        ["palette", " ".join(b.palette)],
+        ["frame", f"{b.width}x{b.height} ({b.aspect_ratio})"],
+        ["frame rate", f"{opts.get('fps', 24)} fps"],
+        ["grain", f"{b.grain:.2f}"],
+        ["base seed", str(opts.get("seed"))],
+        ["seed policy", b.seed_policy],
+        ["max attempts per shot", str(opts.get("max_attempts"))],
+        ["runtime", f"{opts.get('minutes')} min"],
+    ]
     if r.cards:
-        rows += [["title card", f"{r.cards.title} ({r.cards.title_s:.1f} s)"],
-                 ["end card", f"{r.cards.end} ({r.cards.end_s:.1f} s)"],
-                 ["label", r.cards.label]]
+        rows += [
+            ["title card", f"{r.cards.title} ({r.cards.title_s:.1f} s)"],
+            ["end card", f"{r.cards.end} ({r.cards.end_s:.1f} s)"],
+            ["label", r.cards.label],
+        ]
     doc.add(Heading(2, "Style bible and key parameters"), Table(["parameter", "value"], rows))
-    thresholds = [[c.name, _num(c.threshold), "at least" if c.higher_is_better else "at most"]
-                  for c in r.thresholds()]
+    thresholds = [
+        [c.name, _num(c.threshold), "at least" if c.higher_is_better else "at most"]
+        for c in r.thresholds()
+    ]
     if thresholds:
-        doc.add(Heading(3, "Critique thresholds"),
-                Table(["check", "threshold", "passes when the score is"], thresholds))
+        doc.add(
+            Heading(3, "Critique thresholds"),
+            Table(["check", "threshold", "passes when the score is"], thresholds),
+        )
 
 
 def _backends(doc: Document, r: RunRecord) -> None:
@@ -124,7 +171,9 @@ def _backends(doc: Document, r: RunRecord) -> None:
 
 
 def _backend_note(used: list[str]) -> str:
-    return "previz (storyboard, not generative)" if any(u.startswith("previz") for u in used) else ""
+    return (
+        "previz (storyboard, not generative)" if any(u.startswith("previz") for u in used) else ""
+    )
 
 
 def _shots(doc: Document, r: RunRecord) -> None:
@@ -142,8 +191,7 @@ def _shots(doc: Document, r: RunRecord) -> None:
 
 
 def _shot(doc: Document, r: RunRecord, shot: Shot) -> None:
-    doc.add(Heading(4, f"{shot.id}: {shot.role}, {shot.duration_s:.2f} s, "
-                       f"then {shot.transition}"))
+    doc.add(Heading(4, f"{shot.id}: {shot.role}, {shot.duration_s:.2f} s, then {shot.transition}"))
     chosen = r.chosen_keyframe(shot.id)
     if chosen:
         doc.add(Figure(chosen.artifact, f"{shot.id} keyframe, attempt {chosen.number}"))
@@ -168,9 +216,15 @@ def _attempt_table(r: RunRecord, shot_id: str) -> Table:
         critique = r.critiques.get((shot_id, attempt.number))
         scores = [_score(critique, name) for name in checks]
         decision = decisions.get(attempt.number)
-        rows.append([str(attempt.number), str(attempt.seed), *scores,
-                     critique.verdict if critique else "not critiqued",
-                     f"{decision.action}: {decision.reason}" if decision else ""])
+        rows.append(
+            [
+                str(attempt.number),
+                str(attempt.seed),
+                *scores,
+                critique.verdict if critique else "not critiqued",
+                f"{decision.action}: {decision.reason}" if decision else "",
+            ]
+        )
     return Table(["attempt", "seed", *checks, "verdict", "decision"], rows)
 
 
@@ -187,8 +241,11 @@ def _problems(doc: Document, r: RunRecord) -> None:
     for shot in r.shots:
         items.extend(_shot_problems(r, shot.id))
     items.extend(f"{e.stage}: {e.message}" for e in r.errors)
-    doc.add(Bullets(items) if items else Para("No critique failed: every keyframe passed on its "
-                                              "first attempt."))
+    doc.add(
+        Bullets(items)
+        if items
+        else Para("No critique failed: every keyframe passed on its first attempt.")
+    )
 
 
 def _shot_problems(r: RunRecord, shot_id: str) -> list[str]:
@@ -196,14 +253,19 @@ def _shot_problems(r: RunRecord, shot_id: str) -> list[str]:
     failed = [(a, c) for a, c in failed if c is not None and c.verdict == "fail"]
     if not failed:
         return []
-    lines = [f"{shot_id} attempt {a.number} (seed {a.seed}) failed "
-             + "; ".join(_failure(c) for c in crit.failed) for a, crit in failed]
+    lines = [
+        f"{shot_id} attempt {a.number} (seed {a.seed}) failed "
+        + "; ".join(_failure(c) for c in crit.failed)
+        for a, crit in failed
+    ]
     final = r.final_decision(shot_id)
     if final is None:
         lines.append(f"{shot_id}: unresolved when the run stopped")
     elif final.action == "accept":
-        lines.append(f"{shot_id}: solved by rerolling with new seeds; attempt {final.attempt} "
-                     f"passed ({final.reason})")
+        lines.append(
+            f"{shot_id}: solved by rerolling with new seeds; attempt {final.attempt} "
+            f"passed ({final.reason})"
+        )
     else:
         lines.append(f"{shot_id}: not solved; {final.reason}")
     return lines
@@ -228,15 +290,21 @@ def _quote(arg: str) -> str:
 def _totals(doc: Document, r: RunRecord) -> None:
     per_shot = [len(r.keyframes.get(s.id, [])) for s in r.shots]
     rerolls = [max(n - 1, 0) for n in per_shot]
-    flagged = [s.id for s in r.shots if (d := r.final_decision(s.id))
-               and d.action == "accept-below-threshold"]
+    flagged = [
+        s.id
+        for s in r.shots
+        if (d := r.final_decision(s.id)) and d.action == "accept-below-threshold"
+    ]
     cost = sum(a.cost for lst in [*r.keyframes.values(), *r.clips.values()] for a in lst)
-    rows = [["shots", str(len(r.shots))], ["keyframe attempts", str(sum(per_shot))],
-            ["rerolls", str(sum(rerolls))],
-            ["rerolls per shot", f"mean {mean(rerolls):.2f}, max {max(rerolls)}" if rerolls else "-"],
-            ["shots below threshold", ", ".join(flagged) or "none"],
-            ["clips", str(sum(len(v) for v in r.clips.values()))],
-            ["cost", f"{cost:.2f}"]]
+    rows = [
+        ["shots", str(len(r.shots))],
+        ["keyframe attempts", str(sum(per_shot))],
+        ["rerolls", str(sum(rerolls))],
+        ["rerolls per shot", f"mean {mean(rerolls):.2f}, max {max(rerolls)}" if rerolls else "-"],
+        ["shots below threshold", ", ".join(flagged) or "none"],
+        ["clips", str(sum(len(v) for v in r.clips.values()))],
+        ["cost", f"{cost:.2f}"],
+    ]
     rows += [[f"time: {stage}", f"{seconds:.1f} s"] for stage, seconds in r.stages.items()]
     if r.finished:
         rows.append(["time: total", f"{r.finished.seconds:.1f} s"])
@@ -245,18 +313,23 @@ def _totals(doc: Document, r: RunRecord) -> None:
 
 def _conventions(doc: Document, r: RunRecord) -> None:
     structure = r.beat_sheet.structure if r.beat_sheet else "?"
-    doc.add(Heading(2, "Conventions the plan rests on"), Bullets([
-        f"Story structure: {structure}, beats as fractions of the runtime "
-        "(three acts about 25/50/25 %; qi-cheng-zhuan-he about 20/30/30/20 %).",
-        "Shot grammar: open a location on an establishing wide shot, move in as emotion rises, "
-        "cut to a reaction after an event, inserts for the object that matters; one camera move "
-        "per shot.",
-        "Prompts: five slots; the subject's identity block and the style suffix are identical "
-        "in every shot.",
-        "Subtitles: at most 2 lines, 42 characters a line in English and 16 in Chinese, 5/6 s "
-        "to 7 s an event, never across a cut.",
-        "Labels: a visible AI-generated corner label and AI-generated container metadata.",
-    ]))
+    doc.add(
+        Heading(2, "Conventions the plan rests on"),
+        Bullets(
+            [
+                f"Story structure: {structure}, beats as fractions of the runtime "
+                "(three acts about 25/50/25 %; qi-cheng-zhuan-he about 20/30/30/20 %).",
+                "Shot grammar: open a location on an establishing wide shot, move in as emotion rises, "
+                "cut to a reaction after an event, inserts for the object that matters; one camera move "
+                "per shot.",
+                "Prompts: five slots; the subject's identity block and the style suffix are identical "
+                "in every shot.",
+                "Subtitles: at most 2 lines, 42 characters a line in English and 16 in Chinese, 5/6 s "
+                "to 7 s an event, never across a cut.",
+                "Labels: a visible AI-generated corner label and AI-generated container metadata.",
+            ]
+        ),
+    )
 
 
 def _num(value: float | None) -> str:

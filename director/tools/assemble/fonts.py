@@ -87,7 +87,9 @@ def _family_name(path: Path, index: int) -> str:
     try:
         return ImageFont.truetype(str(path), 12, index=index).getname()[0]
     except OSError as exc:
-        raise ToolMissing(f"Font file {path} cannot be read: {exc}.", "Pass another --font.") from exc
+        raise ToolMissing(
+            f"Font file {path} cannot be read: {exc}.", "Pass another --font."
+        ) from exc
 
 
 def pil_font(size: int, explicit: str | os.PathLike[str] | None = None):
