@@ -286,6 +286,17 @@ class Approval(_Event):
     who: str = ""
 
 
+class JobSubmitted(_Event):
+    """A generation job was submitted; logged before anything waits on it."""
+
+    type: Literal["job_submitted"] = "job_submitted"
+    shot_id: str
+    kind: Literal["keyframe", "clip"]
+    job_id: str
+    backend: str
+    model: str
+
+
 class AttemptMade(_Event):
     type: Literal["attempt"] = "attempt"
     attempt: Attempt
@@ -333,6 +344,7 @@ Event = Annotated[
     | BiblePlanned
     | ShotListPlanned
     | Approval
+    | JobSubmitted
     | AttemptMade
     | CritiqueMade
     | DecisionMade

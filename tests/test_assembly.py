@@ -20,7 +20,7 @@ from director.records import (
     StyleBible,
 )
 from director.tools.assemble.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
-from director.tools.assemble.film import FilmResult, assemble, clip_length
+from director.tools.assemble.film import SUBTITLE_MARGIN, FilmResult, assemble, clip_length
 from director.tools.assemble.probe import probe
 from director.tools.assemble.subtitles import srt_text, subtitle_events
 from director.tools.base import ClipRequest
@@ -311,7 +311,8 @@ def test_chinese_subtitles_render_real_glyphs(tmp_path):
     result = assemble(plan, {"s001": clip, "s002": clip}, out)
     frames = _frames(result.film)
     assert len(frames) == round(plan.runtime_s * FPS)
-    band = (slice(290, 350), slice(160, 480))
+    bottom = round(360 * (1 - SUBTITLE_MARGIN)) + 4  # subtitles sit on this margin
+    band = (slice(bottom - 64, bottom), slice(160, 480))
     first, second = frames[TITLE + 30][band], frames[TITLE + 48 + 30][band]
     for text in (first, second):
         assert (text.min(axis=2) > 200).sum() > 150  # white ink on the dark frame

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from director.errors import BackendError
+from director.errors import AssemblyError, BackendError
 from director.records import Shot, ShotPrompt
 from director.tools.assemble.probe import probe
 from director.tools.base import ClipRequest
@@ -161,10 +161,47 @@ def test_clip_renders_at_1280x720(keyframe, tmp_path):
 
 def test_missing_keyframe_fails_and_writes_nothing(keyframe, tmp_path):
     backend = PrevizVideo()
-    job = backend.submit(_request(keyframe).model_copy(update={"keyframe": str(tmp_path / "x")}))
+    request = _request(keyframe).model_copy(update={"keyframe": str(tmp_path / "x")})
     with pytest.raises(BackendError, match="s001"):
-        backend.collect(job, tmp_path / "out.mp4")
+        backend.submit(request)
+    job = PrevizVideo().submit(_request(keyframe))
+    job.request["keyframe"] = str(tmp_path / "x")  # a record from elsewhere, keyframe gone
+    with pytest.raises(BackendError, match="s001"):
+        PrevizVideo().collect(job, tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_submitted_clips_render_in_the_background_and_collect_in_any_order(keyframe, tmp_path):
+    backend = PrevizVideo()
+    jobs = [backend.submit(_request(keyframe, move)) for move in ("pan-left", "push-in")]
+    assert len(backend._running) == 2
+    backend.collect(jobs[1], tmp_path / "b.mp4")
+    backend.collect(jobs[0], tmp_path / "a.mp4")
+    assert backend._running == {}
+    assert probe(tmp_path / "a.mp4", count_frames=True).frames == 24
+    assert probe(tmp_path / "b.mp4", count_frames=True).frames == 24
+    spool = backend._spool
+    backend.close()
+    assert spool is not None and not spool.exists()
+
+
+def test_a_background_render_that_fails_raises_at_collect_and_writes_nothing(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png at all")
+    backend = PrevizVideo()
+    job = backend.submit(_request(broken))
+    with pytest.raises(AssemblyError, match="ffmpeg failed"):
+        backend.collect(job, tmp_path / "out" / "c.mp4")
+    assert list((tmp_path / "out").iterdir()) == []
+    backend.close()
+
+
+def test_close_stops_clips_still_rendering(keyframe, tmp_path):
+    backend = PrevizVideo()
+    backend.submit(_request(keyframe, "tracking"))
+    spool = backend._spool
+    backend.close()
+    assert backend._running == {} and not spool.exists()
 
 
 def test_collect_redoes_a_job_from_its_record(keyframe, tmp_path):

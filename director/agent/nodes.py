@@ -26,6 +26,7 @@ from director.records import (
     Critique,
     CritiqueMade,
     DecisionMade,
+    JobSubmitted,
     Plan,
     RunFinished,
     Shot,
@@ -34,7 +35,7 @@ from director.records import (
     StageStarted,
     StoryDeveloped,
 )
-from director.tools.base import ClipRequest, CriticContext, ImageRequest
+from director.tools.base import ClipRequest, CriticContext, ImageRequest, Job
 
 
 def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["approve_beats"]]:
@@ -210,6 +211,7 @@ def decide(
 def animate(
     state: FilmState, runtime: Runtime[RunContext]
 ) -> Command[Literal["keyframe", "assemble"]]:
+    """Submit the shot's clip and move on; clips render while later shots are keyframed."""
     from director.tools.assemble.film import clip_length
 
     ctx = runtime.context
@@ -226,14 +228,23 @@ def animate(
         height=ctx.options.height,
         prompt=f"{shot.prompt.action}; {shot.prompt.camera}",
     )
-    dest = _fresh(ctx.paths.clip(shot.id, 1))
-    start = time.perf_counter()
-    job = ctx.video.generate(request, dest)
-    attempt = _attempt(ctx, shot, "clip", 1, job, dest, start, request.prompt, "", request.seed)
-    ctx.log.append(AttemptMade(attempt=attempt))
-    ctx.progress.shot_done()
+    submitted = time.time()
+    job = ctx.video.submit(request)
+    ctx.log.append(
+        JobSubmitted(
+            shot_id=shot.id, kind="clip", job_id=job.id, backend=job.backend, model=job.model
+        )
+    )
+    pending = [
+        *state.get("pending_clips", []),
+        {"shot_id": shot.id, "job": job.model_dump(mode="json"), "submitted": submitted},
+    ]
+    clips = dict(state["clips"])
+    while len(pending) > max(ctx.video.max_in_flight, 1):
+        clips.update(_collect_clip(ctx, pending.pop(0)))
     update = {
-        "clips": {**state["clips"], shot.id: attempt.artifact},
+        "clips": clips,
+        "pending_clips": pending,
         "cursor": state["cursor"] + 1,
         "candidates": [],
     }
@@ -241,18 +252,44 @@ def animate(
     return Command(goto=nxt, update=update)
 
 
+def _collect_clip(ctx: RunContext, pending) -> dict[str, str]:
+    job = Job.model_validate(pending["job"])
+    request = ClipRequest.model_validate(job.request)
+    dest = _fresh(ctx.paths.clip(pending["shot_id"], 1))
+    ctx.video.collect(job, dest)
+    attempt = Attempt(
+        shot_id=pending["shot_id"],
+        kind="clip",
+        number=1,
+        backend=job.backend,
+        model=job.model,
+        params=job.params,
+        seed=request.seed,
+        prompt=request.prompt,
+        artifact=ctx.paths.rel(dest),
+        sha256=sha256_file(dest),
+        seconds=round(time.time() - pending["submitted"], 3),
+    )
+    ctx.log.append(AttemptMade(attempt=attempt))
+    ctx.progress.shot_done()
+    return {pending["shot_id"]: attempt.artifact}
+
+
 def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["document"]]:
     from director.tools.assemble.film import assemble as assemble_film
     from director.tools.image.contact_sheet import contact_sheet
 
     ctx = runtime.context
+    plan = plan_of(state)
+    done = dict(state["clips"])
+    for pending in state.get("pending_clips", []):
+        done.update(_collect_clip(ctx, pending))
     ctx.progress.close()
     ctx.log.append(
         StageFinished(stage="shots", seconds=round(time.time() - state["stage_started"], 3))
     )
-    plan = plan_of(state)
     with ctx.stage("assemble"):
-        clips = {sid: ctx.paths.root / rel for sid, rel in state["clips"].items()}
+        clips = {sid: ctx.paths.root / rel for sid, rel in done.items()}
         music = Path(ctx.options.music) if ctx.options.music else None
         result = assemble_film(
             plan,
@@ -264,7 +301,8 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         )
         items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
         contact_sheet(items, ctx.paths.contact_sheet)
-    return Command(goto="document", update={"film": ctx.paths.rel(result.film)})
+    update = {"film": ctx.paths.rel(result.film), "clips": done, "pending_clips": []}
+    return Command(goto="document", update=update)
 
 
 def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["__end__"]]:

@@ -64,6 +64,7 @@ def start_run(
         raise
     finally:
         progress.close()
+        ctx.video.close()
     return RunResult(paths=paths, summary=summarise(paths), flagged=state.get("flagged", []))
 
 

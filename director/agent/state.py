@@ -16,6 +16,12 @@ class Candidate(TypedDict):
     failed: list[str]
 
 
+class PendingClip(TypedDict):
+    shot_id: str
+    job: dict[str, Any]
+    submitted: float
+
+
 class FilmState(TypedDict, total=False):
     plan: dict[str, Any]
     cursor: int
@@ -23,6 +29,7 @@ class FilmState(TypedDict, total=False):
     critique: dict[str, Any]
     keyframes: dict[str, str]
     clips: dict[str, str]
+    pending_clips: list[PendingClip]
     flagged: list[str]
     stage_started: float
     film: str

@@ -107,6 +107,8 @@ class ImageBackend(ABC):
 class VideoBackend(ABC):
     name: ClassVar[str]
     model: str
+    # How many submitted jobs the graph may leave running while it works on other shots.
+    max_in_flight: int = 1
 
     @abstractmethod
     def submit(self, request: ClipRequest) -> Job: ...
@@ -119,6 +121,9 @@ class VideoBackend(ABC):
         job = self.submit(request)
         self.collect(job, dest)
         return job
+
+    def close(self) -> None:  # noqa: B027 (optional hook; most backends hold nothing)
+        """Release what the backend holds (running jobs, temporary files); idempotent."""
 
 
 # --- critics ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,24 +105,53 @@ def run_ffmpeg(
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> StepRecord:
     """Run one ffmpeg command; raises AssemblyError with the end of ffmpeg's complaint."""
-    argv = ffmpeg_argv(stream_or_argv)
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, errors="replace")
-    except OSError as exc:
-        raise ToolMissing(f"ffmpeg cannot run: {exc}.", _FIX) from exc
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        error = AssemblyError(
-            f"ffmpeg failed while making {step} ({output.name}): {_tail(done.stderr)}",
-            "Check that the input files exist and play; error.command holds the full command.",
+    return start_ffmpeg(stream_or_argv, step=step, output=output).wait(on_step)
+
+
+class RunningFfmpeg:
+    """An ffmpeg command running in the background; ``wait`` finishes it like run_ffmpeg."""
+
+    def __init__(self, argv: list[str], step: str, output: Path) -> None:
+        self.argv, self.step, self.output = argv, step, output
+        self.started = time.perf_counter()
+        # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed in wait/kill)
+        try:
+            self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        except OSError as exc:
+            self._stderr.close()
+            raise ToolMissing(f"ffmpeg cannot run: {exc}.", _FIX) from exc
+
+    def wait(self, on_step: Callable[[StepRecord], None] | None = None) -> StepRecord:
+        code = self._process.wait()
+        seconds = time.perf_counter() - self.started
+        self._stderr.seek(0)
+        stderr = self._stderr.read()
+        self._stderr.close()
+        if code != 0:
+            error = AssemblyError(
+                f"ffmpeg failed while making {self.step} ({self.output.name}): {_tail(stderr)}",
+                "Check that the input files exist and play; error.command holds the full command.",
+            )
+            error.command = self.argv
+            raise error
+        record = StepRecord(
+            step=self.step, command=self.argv, output=str(self.output), seconds=round(seconds, 3)
         )
-        error.command = argv
-        raise error
-    record = StepRecord(step=step, command=argv, output=str(output), seconds=round(seconds, 3))
-    if on_step is not None:
-        on_step(record)
-    return record
+        if on_step is not None:
+            on_step(record)
+        return record
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._stderr.close()
+
+
+def start_ffmpeg(stream_or_argv: Any, *, step: str, output: Path) -> RunningFfmpeg:
+    """Start one ffmpeg command without waiting for it."""
+    return RunningFfmpeg(ffmpeg_argv(stream_or_argv), step, output)
 
 
 def _tail(stderr: str) -> str:

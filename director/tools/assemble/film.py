@@ -32,7 +32,9 @@ MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S, MUSIC_VOLUME = 1.5, 2.5, 0.6
 # libass lays out SRT text on a 288-line script and scales it to the frame, so these sizes are
 # fractions of the frame height: text about 5.5% high, 5% up from the bottom (title-safe).
 _ASS_LINES = 288
-SUBTITLE_SIZE, SUBTITLE_MARGIN = 0.055, 0.05
+# Subtitles sit above the bottom 17% of the frame, clear of a storyboard caption band (14%),
+# on a translucent box so they read over any picture.
+SUBTITLE_SIZE, SUBTITLE_MARGIN = 0.055, 0.17
 LABEL_MARGIN = 0.05
 
 
@@ -296,7 +298,8 @@ def _subtitle_style(font: FontInfo) -> str:
     margin = round(SUBTITLE_MARGIN * _ASS_LINES)
     return (
         f"FontName={font.family},FontSize={size},PrimaryColour=&H00FFFFFF,"
-        f"OutlineColour=&H00000000,BorderStyle=1,Outline=1.2,Shadow=0,MarginV={margin}"
+        f"OutlineColour=&H60000000,BackColour=&H60000000,BorderStyle=3,Outline=3,Shadow=0,"
+        f"MarginV={margin}"
     )
 
 

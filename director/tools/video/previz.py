@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +26,12 @@ import ffmpeg
 
 from director.errors import BackendError
 from director.records import CameraMove, Shot
-from director.tools.assemble.ffmpeg_bin import StepRecord, run_ffmpeg
+from director.tools.assemble.ffmpeg_bin import (
+    RunningFfmpeg,
+    StepRecord,
+    run_ffmpeg,
+    start_ffmpeg,
+)
 from director.tools.base import ClipRequest, Job, VideoBackend
 
 
@@ -68,6 +75,10 @@ class PrevizVideo(VideoBackend):
         self.preset = preset
         self.crf = crf
         self.on_step = on_step
+        # Each clip's ffmpeg mostly uses one core, so one job per core keeps the machine busy.
+        self.max_in_flight = max(1, os.cpu_count() or 1)
+        self._running: dict[str, tuple[RunningFfmpeg, Path]] = {}
+        self._spool: Path | None = None
 
     def submit(self, request: ClipRequest) -> Job:
         _check_size(request.width, request.height)
@@ -82,7 +93,7 @@ class PrevizVideo(VideoBackend):
             "preset": self.preset,
             "crf": self.crf,
         }
-        return Job(
+        job = Job(
             id=f"previz-{digest[:16]}",
             backend=self.name,
             model=self.model,
@@ -90,17 +101,51 @@ class PrevizVideo(VideoBackend):
             request=payload,
             params=params,
         )
+        self._start(job, request)
+        return job
+
+    def _start(self, job: Job, request: ClipRequest) -> None:
+        """Begin rendering in the background; collect() waits for it."""
+        if job.id in self._running:
+            return
+        keyframe = _keyframe(request)
+        if self._spool is None:
+            self._spool = Path(tempfile.mkdtemp(prefix="director-clips-"))
+        temp = self._spool / f"{job.id}.mp4"
+        stream = clip_stream(request, keyframe, temp, preset=self.preset, crf=self.crf)
+        running = start_ffmpeg(stream, step=f"clip {request.shot.id}", output=temp)
+        self._running[job.id] = (running, temp)
 
     def collect(self, job: Job, dest: Path) -> None:
+        dest = Path(dest).absolute()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        started = self._running.pop(job.id, None)
+        if started is None:  # submitted by another process: render it here
+            self._render(job, dest)
+            return
+        running, temp = started
+        try:
+            running.wait(self.on_step)
+            part = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.part.mp4")
+            shutil.move(temp, part)
+            os.replace(part, dest)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Stop clips still rendering and remove their temporary files."""
+        for running, temp in self._running.values():
+            running.kill()
+            temp.unlink(missing_ok=True)
+        self._running.clear()
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
+            self._spool = None
+
+    def _render(self, job: Job, dest: Path) -> None:
         request = ClipRequest.model_validate(job.request)
         _check_size(request.width, request.height)
-        keyframe = Path(request.keyframe)
-        if not keyframe.is_file():
-            raise BackendError(
-                f"Keyframe {keyframe} for shot {request.shot.id} does not exist.",
-                "Render the shot's keyframe again, then collect the clip.",
-            )
-        dest = Path(dest).absolute()
+        keyframe = _keyframe(request)
         dest.parent.mkdir(parents=True, exist_ok=True)
         temp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.part.mp4")
         try:
@@ -109,6 +154,16 @@ class PrevizVideo(VideoBackend):
             os.replace(temp, dest)
         finally:
             temp.unlink(missing_ok=True)
+
+
+def _keyframe(request: ClipRequest) -> Path:
+    keyframe = Path(request.keyframe)
+    if not keyframe.is_file():
+        raise BackendError(
+            f"Keyframe {keyframe} for shot {request.shot.id} does not exist.",
+            "Render the shot's keyframe again, then collect the clip.",
+        )
+    return keyframe
 
 
 def frame_count(duration_s: float, fps: int) -> int:
