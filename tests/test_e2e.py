@@ -109,6 +109,45 @@ def test_chinese_film_renders_chinese_subtitles(tmp_path):
     assert plan["beat_sheet"]["structure"] == "qi-cheng-zhuan-he"
     srt = (run / "film.srt").read_text(encoding="utf-8")
     assert any("\u4e00" <= ch <= "\u9fff" for ch in srt)
+    assert _subtitle_ink(run, srt) > 200  # white strokes on the translucent subtitle box
+
+
+def _subtitle_ink(run, srt: str) -> int:
+    """Bright pixels in the subtitle band, mid-way through the first subtitle."""
+    import numpy as np
+    from PIL import Image
+
+    from director.tools.assemble.ffmpeg_bin import ffmpeg_exe
+    from director.tools.assemble.film import SUBTITLE_MARGIN
+
+    start, end = (_seconds(t) for t in srt.split("\n")[1].split(" --> "))
+    frame = run / "subtitle.png"
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{(start + end) / 2:.3f}",
+            "-i",
+            str(run / "film.mp4"),
+            "-frames:v",
+            "1",
+            "-update",
+            "1",
+            str(frame),
+        ],
+        check=True,
+    )
+    pixels = np.asarray(Image.open(frame).convert("RGB")).astype(int)
+    bottom = round(720 * (1 - SUBTITLE_MARGIN))
+    band = pixels[bottom - 60 : bottom, 240:1040]
+    return int((band.min(axis=2) > 220).sum())
+
+
+def _seconds(stamp: str) -> float:
+    h, m, rest = stamp.strip().split(":")
+    return int(h) * 3600 + int(m) * 60 + float(rest.replace(",", "."))
 
 
 def test_same_logline_and_seed_give_the_same_plan_and_keyframes(tmp_path):
