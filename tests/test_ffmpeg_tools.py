@@ -123,6 +123,16 @@ def test_run_records_a_quiet_timed_step(tmp_path):
     assert out.stat().st_size > 0
 
 
+def test_progress_reports_seconds_written_while_ffmpeg_runs(tmp_path):
+    seen: list[float] = []
+    out = tmp_path / "p.mp4"
+    args = ["-f", "lavfi", "-i", "testsrc2=s=64x36:r=24:d=3", "-pix_fmt", "yuv420p", str(out)]
+    record = run_ffmpeg(args, step="progress", output=out, on_progress=seen.append)
+    assert seen and seen == sorted(seen)
+    assert abs(seen[-1] - 3.0) < 0.1
+    assert "-progress" not in record.command  # the logged command is the one that was asked
+
+
 def test_run_accepts_an_ffmpeg_python_stream(tmp_path):
     import ffmpeg
 

@@ -298,7 +298,9 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
             music=music,
             font=_font(ctx),
             on_step=lambda rec: _log_step(ctx, rec),
+            on_progress=lambda seconds: ctx.progress.encoding(seconds, plan.runtime_s),
         )
+        ctx.progress.close()
         items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
         contact_sheet(items, ctx.paths.contact_sheet)
     update = {"film": ctx.paths.rel(result.film), "clips": done, "pending_clips": []}

@@ -16,6 +16,8 @@ class Progress:
 
     def shot_done(self) -> None: ...
 
+    def encoding(self, seconds: float, total: float) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -51,7 +53,14 @@ class RichProgress(Progress):
         if self.task is not None:
             self.bar.advance(self.task)
 
+    def encoding(self, seconds: float, total: float) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("encoding film (s)", total=round(total))
+        self.bar.update(self.task, completed=min(round(seconds), round(total)))
+
     def close(self) -> None:
         if self.task is not None:
+            self.bar.remove_task(self.task)
             self.bar.stop()
             self.task = None

@@ -103,26 +103,45 @@ def run_ffmpeg(
     step: str,
     output: Path,
     on_step: Callable[[StepRecord], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> StepRecord:
-    """Run one ffmpeg command; raises AssemblyError with the end of ffmpeg's complaint."""
-    return start_ffmpeg(stream_or_argv, step=step, output=output).wait(on_step)
+    """Run one ffmpeg command; raises AssemblyError with the end of ffmpeg's complaint.
+
+    ``on_progress`` is called with the seconds of output written so far, as ffmpeg reports them.
+    """
+    running = start_ffmpeg(stream_or_argv, step=step, output=output, progress=on_progress)
+    return running.wait(on_step)
 
 
 class RunningFfmpeg:
     """An ffmpeg command running in the background; ``wait`` finishes it like run_ffmpeg."""
 
-    def __init__(self, argv: list[str], step: str, output: Path) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        step: str,
+        output: Path,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         self.argv, self.step, self.output = argv, step, output
+        self.progress = progress
+        if progress is not None:  # key=value lines on stdout, read while waiting
+            argv = [argv[0], "-progress", "pipe:1", "-nostats", *argv[1:]]
         self.started = time.perf_counter()
         # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed in wait/kill)
         try:
-            self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self._stderr)
+            stdout = subprocess.PIPE if progress is not None else subprocess.DEVNULL
+            self._process = subprocess.Popen(
+                argv, stdout=stdout, stderr=self._stderr, text=progress is not None
+            )
         except OSError as exc:
             self._stderr.close()
             raise ToolMissing(f"ffmpeg cannot run: {exc}.", _FIX) from exc
 
     def wait(self, on_step: Callable[[StepRecord], None] | None = None) -> StepRecord:
+        if self.progress is not None:
+            self._follow_progress()
         code = self._process.wait()
         seconds = time.perf_counter() - self.started
         self._stderr.seek(0)
@@ -142,6 +161,12 @@ class RunningFfmpeg:
             on_step(record)
         return record
 
+    def _follow_progress(self) -> None:
+        for line in self._process.stdout:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                self.progress(int(value) / 1e6)
+
     def kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
@@ -149,9 +174,15 @@ class RunningFfmpeg:
         self._stderr.close()
 
 
-def start_ffmpeg(stream_or_argv: Any, *, step: str, output: Path) -> RunningFfmpeg:
+def start_ffmpeg(
+    stream_or_argv: Any,
+    *,
+    step: str,
+    output: Path,
+    progress: Callable[[float], None] | None = None,
+) -> RunningFfmpeg:
     """Start one ffmpeg command without waiting for it."""
-    return RunningFfmpeg(ffmpeg_argv(stream_or_argv), step, output)
+    return RunningFfmpeg(ffmpeg_argv(stream_or_argv), step, output, progress)
 
 
 def _tail(stderr: str) -> str:

@@ -76,8 +76,12 @@ def assemble(
     font: FontInfo | None = None,
     encode: EncodeSettings | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> FilmResult:
-    """Write ``film.mp4`` and ``film.srt`` to ``out_dir``; neither appears unless both succeed."""
+    """Write ``film.mp4`` and ``film.srt`` to ``out_dir``; neither appears unless both succeed.
+
+    ``on_progress`` receives the seconds of film encoded so far while the film renders.
+    """
     encode = encode or EncodeSettings()
     _check_inputs(plan, clips, music)
     font = font or find_font()
@@ -96,7 +100,7 @@ def assemble(
         events = subtitle_events(plan, encode.fps)
         write_srt(events, work / "film.srt")
         argv = film_command(plan, clips, work, font, encode, music, subtitles=bool(events))
-        run_ffmpeg(argv, step="film", output=film, on_step=record)
+        run_ffmpeg(argv, step="film", output=film, on_step=record, on_progress=on_progress)
         os.replace(work / "film.srt", srt)
         os.replace(work / "film.mp4", film)
     return FilmResult(film=film, srt=srt, duration_s=probe(film).duration_s, steps=steps)
