@@ -195,6 +195,28 @@ class CheckResult(Record):
     reason: str
     higher_is_better: bool = True
 
+    @classmethod
+    def measured(
+        cls,
+        name: str,
+        score: float,
+        threshold: float,
+        reason: str,
+        *,
+        higher_is_better: bool = True,
+        digits: int = 4,
+    ) -> CheckResult:
+        """A check that ran: passes when the score is on the right side of the threshold."""
+        passed = score >= threshold if higher_is_better else score <= threshold
+        return cls(
+            name=name,
+            score=round(float(score), digits),
+            threshold=threshold,
+            passed=bool(passed),
+            reason=reason,
+            higher_is_better=higher_is_better,
+        )
+
 
 class Critique(Record):
     shot_id: str

@@ -54,12 +54,11 @@ class DuplicateCritic(Critic):
         value, limit = distances[nearest], self.thresholds["min_distance"]
         verdict = "a near-duplicate of" if value < limit else "distinct from"
         return [
-            CheckResult(
-                name="near_duplicate",
-                score=float(value),
-                threshold=float(limit),
-                passed=value >= limit,
-                reason=f"{verdict} shot {nearest}'s keyframe: hashes differ in {value} of 64 bits "
+            CheckResult.measured(
+                "near_duplicate",
+                value,
+                limit,
+                f"{verdict} shot {nearest}'s keyframe: hashes differ in {value} of 64 bits "
                 f"(at least {limit} needed; compared with {len(readable)} accepted)",
             )
         ]

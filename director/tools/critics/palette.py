@@ -67,12 +67,11 @@ class PaletteCritic(Critic):
         mine = histogram(colours)
         value = float(np.mean([np.minimum(mine, h).sum() for h in hists]))
         limit = self.thresholds["min_anchor_overlap"]
-        return CheckResult(
-            name="style_palette",
-            score=round(value, 4),
-            threshold=limit,
-            passed=value >= limit,
-            reason=f"colour distribution overlaps the {len(hists)} style anchor(s) by "
+        return CheckResult.measured(
+            "style_palette",
+            value,
+            limit,
+            f"colour distribution overlaps the {len(hists)} style anchor(s) by "
             f"{value:.0%} on average (min {limit:.0%})",
         )
 
@@ -85,13 +84,11 @@ class PaletteCritic(Critic):
             )[0]
         radius, limit = self.thresholds["palette_delta_e"], self.thresholds["min_on_palette"]
         value = float(np.mean(ramp_distance(colours, ramp) <= radius))
-        return CheckResult(
-            name="style_palette",
-            score=round(value, 4),
-            threshold=limit,
-            passed=value >= limit,
-            reason=f"{value:.0%} of pixels within ΔE {radius:g} of the bible's palette "
-            f"(min {limit:.0%})",
+        return CheckResult.measured(
+            "style_palette",
+            value,
+            limit,
+            f"{value:.0%} of pixels within ΔE {radius:g} of the bible's palette (min {limit:.0%})",
         )
 
     def _anchor_hist(self, path: str) -> np.ndarray | None:

@@ -62,24 +62,24 @@ class TechnicalCritic(Critic):
     def exposure(self, y: np.ndarray) -> CheckResult:
         black, white = float(np.mean(y <= BLACK)), float(np.mean(y >= WHITE))
         clipped, limit = black + white, self.thresholds["max_clipped"]
-        return CheckResult(
-            name="exposure",
-            score=round(clipped, 5),
-            threshold=limit,
-            passed=clipped <= limit,
-            reason=f"{clipped:.1%} of pixels clipped ({black:.1%} to black, {white:.1%} to white;"
+        return CheckResult.measured(
+            "exposure",
+            clipped,
+            limit,
+            f"{clipped:.1%} of pixels clipped ({black:.1%} to black, {white:.1%} to white;"
             f" max {limit:.1%})",
             higher_is_better=False,
+            digits=5,
         )
 
     def contrast(self, y: np.ndarray) -> CheckResult:
         value, limit = float(y.std() / 255.0), self.thresholds["min_contrast"]
-        return CheckResult(
-            name="contrast",
-            score=round(value, 5),
-            threshold=limit,
-            passed=value >= limit,
-            reason=f"RMS contrast {value:.3f} (min {limit:.3f})",
+        return CheckResult.measured(
+            "contrast",
+            value,
+            limit,
+            f"RMS contrast {value:.3f} (min {limit:.3f})",
+            digits=5,
         )
 
     def sharpness(self, image: Any) -> CheckResult:
@@ -93,24 +93,23 @@ class TechnicalCritic(Critic):
                 reason=f"a {small.width}x{small.height} image is too small to measure sharpness",
             )
         value, limit = laplacian_variance(luma(pixels(small))), self.thresholds["min_sharpness"]
-        return CheckResult(
-            name="sharpness",
-            score=round(value, 3),
-            threshold=limit,
-            passed=value >= limit,
-            reason=f"Laplacian variance {value:.1f} at {small.width} px wide (min {limit:.1f})",
+        return CheckResult.measured(
+            "sharpness",
+            value,
+            limit,
+            f"Laplacian variance {value:.1f} at {small.width} px wide (min {limit:.1f})",
+            digits=3,
         )
 
     def resolution(self, width: int, height: int, context: CriticContext) -> CheckResult:
         want_w, want_h = context.bible.width, context.bible.height
         value = min(width / want_w, height / want_h)
         limit = self.thresholds["min_resolution"]
-        return CheckResult(
-            name="resolution",
-            score=round(value, 4),
-            threshold=limit,
-            passed=value >= limit,
-            reason=f"{width}x{height} px for {want_w}x{want_h} asked: {value:.2f} of the size "
+        return CheckResult.measured(
+            "resolution",
+            value,
+            limit,
+            f"{width}x{height} px for {want_w}x{want_h} asked: {value:.2f} of the size "
             f"per side (min {limit:.2f})",
         )
 
