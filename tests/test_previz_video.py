@@ -238,3 +238,20 @@ def test_steps_are_reported(keyframe, tmp_path):
 )
 def test_camera_slot_names_the_move(camera, planned, expected):
     assert camera_move(_shot(planned, camera)) == expected
+
+
+@pytest.mark.parametrize("held, still", [(40, True), (0, False)])
+def test_a_caption_band_is_held_still_while_the_picture_moves(tmp_path, held, still):
+    image = Image.new("RGB", (W, H), (30, 60, 90))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, W, 24):  # stripes everywhere, so any move shows in every region
+        draw.rectangle((x, 0, x + 11, H), fill=(230, 230, 230))
+    path = tmp_path / "captioned.png"
+    image.save(path)
+    out = tmp_path / "c.mp4"
+    PrevizVideo().generate(_request(path, "push-in", hold_bottom_px=held), out)
+    frames = _frames(out)
+    first, last = frames[0].astype(int), frames[-1].astype(int)
+    assert np.abs(first[: H - 60] - last[: H - 60]).mean() > 10  # the picture moved
+    band = np.abs(first[H - 36 :] - last[H - 36 :]).mean()
+    assert bool(band < 3) is still

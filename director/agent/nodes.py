@@ -156,7 +156,12 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         seed,
     )
     ctx.log.append(AttemptMade(attempt=attempt))
-    pending = {"attempt": number, "artifact": attempt.artifact, "seed": seed}
+    pending = {
+        "attempt": number,
+        "artifact": attempt.artifact,
+        "seed": seed,
+        "caption_px": int(job.params.get("caption_px", 0)),
+    }
     return Command(goto="critique", update={"candidates": [*state["candidates"], pending]})
 
 
@@ -202,7 +207,10 @@ def decide(
     if decision.action == "reroll":
         return Command(goto="keyframe")
     chosen = next(c for c in candidates if c["attempt"] == decision.attempt)
-    update = {"keyframes": {**state["keyframes"], shot.id: chosen["artifact"]}}
+    update = {
+        "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
+        "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
+    }
     if decision.action == "accept-below-threshold":
         update["flagged"] = [*state["flagged"], shot.id]
     return Command(goto="animate", update=update)
@@ -227,6 +235,7 @@ def animate(
         width=ctx.options.width,
         height=ctx.options.height,
         prompt=f"{shot.prompt.action}; {shot.prompt.camera}",
+        hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
     )
     submitted = time.time()
     job = ctx.video.submit(request)

@@ -7,10 +7,11 @@ from typing import Any, TypedDict
 from director.records import Plan
 
 
-class Candidate(TypedDict):
+class Candidate(TypedDict, total=False):
     attempt: int
     artifact: str
     seed: int
+    caption_px: int
     margin: float
     verdict: str
     failed: list[str]
@@ -28,6 +29,7 @@ class FilmState(TypedDict, total=False):
     candidates: list[Candidate]
     critique: dict[str, Any]
     keyframes: dict[str, str]
+    captions: dict[str, int]
     clips: dict[str, str]
     pending_clips: list[PendingClip]
     flagged: list[str]

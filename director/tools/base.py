@@ -74,6 +74,9 @@ class ClipRequest(Record):
     width: int
     height: int
     prompt: str = ""
+    hold_bottom_px: int = Field(
+        default=0, ge=0, description="rows at the bottom of the keyframe (a caption) kept still"
+    )
 
 
 class Job(Record):

@@ -132,6 +132,8 @@ class PrevizImage(ImageBackend):
             "height": request.height,
             "seed": request.seed,
             "renderer": RENDERER,
+            # The caption band at the bottom: clips hold it still while the picture moves.
+            "caption_px": caption_height(request.height),
         }
         return Job(
             id=f"previz-{digest[:20]}",

@@ -89,6 +89,7 @@ class PrevizVideo(VideoBackend):
             "duration_s": request.duration_s,
             "frames": frame_count(request.duration_s, request.fps),
             "move": camera_move(request.shot),
+            "held_bottom_rows": _held_rows(request.hold_bottom_px, request.height),
             "codec": "libx264",
             "preset": self.preset,
             "crf": self.crf,
@@ -185,9 +186,7 @@ def clip_stream(request: ClipRequest, keyframe: Path, out: Path, *, preset: str,
     )
     path = MOVES[camera_move(request.shot)]
     if path is not None:
-        video = video.filter(
-            "perspective", interpolation="linear", eval="frame", **move_corners(path, frames)
-        )
+        video = _move(video, path, frames, w, h, _held_rows(request.hold_bottom_px, h))
     return ffmpeg.output(
         video,
         str(out),
@@ -199,6 +198,29 @@ def clip_stream(request: ClipRequest, keyframe: Path, out: Path, *, preset: str,
         an=None,
         **{"frames:v": frames},
     )
+
+
+def _move(video, path: MovePath, frames: int, w: int, h: int, held: int):
+    """Apply the move to the picture; ``held`` rows at the bottom (a caption) stay still."""
+    if not held:
+        return _perspective(video, path, frames)
+    split = video.split()
+    picture, caption = split[0], split[1]
+    moving = _perspective(picture.filter("crop", w=w, h=h - held, x=0, y=0), path, frames)
+    still = caption.filter("crop", w=w, h=held, x=0, y=h - held)
+    return ffmpeg.filter([moving, still], "vstack")
+
+
+def _perspective(video, path: MovePath, frames: int):
+    return video.filter(
+        "perspective", interpolation="linear", eval="frame", **move_corners(path, frames)
+    )
+
+
+def _held_rows(rows: int, height: int) -> int:
+    """Even (for yuv420p) and leaving most of the frame to move; 0 when nothing is held."""
+    rows -= rows % 2
+    return rows if 0 < rows <= height // 2 else 0
 
 
 def move_corners(path: MovePath, frames: int) -> dict[str, str]:
