@@ -50,7 +50,15 @@ def load(kind: str, spec: str, **kwargs: Any) -> Any:
             f"No {kind} backend named {provider!r}.", f"Installed {kind} backends: {choices}."
         )
     cls = _import(target)
-    return cls(model=model, **kwargs) if model else cls(**kwargs)
+    if not model or model == getattr(cls, "model", None):
+        return cls(**kwargs)
+    try:
+        return cls(model=model, **kwargs)
+    except TypeError as exc:  # the backend has one fixed model
+        raise UnknownBackend(
+            f"The {kind} backend {provider!r} has no model {model!r}.",
+            f"Use {provider!r} or {provider}:{getattr(cls, 'model', '')}.",
+        ) from exc
 
 
 def _import(target: str) -> Any:
