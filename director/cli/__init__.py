@@ -9,6 +9,7 @@ import sys
 import click
 
 from director import __version__
+from director.cli.cast import cast_group
 from director.cli.replay import replay_command, runs_command
 from director.cli.run import run_command
 
@@ -22,6 +23,7 @@ def cli() -> None:
 cli.add_command(run_command)
 cli.add_command(replay_command)
 cli.add_command(runs_command)
+cli.add_command(cast_group)
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""Identity: is each character in frame the person of their reference images, and is the face a
+render rather than the reference photo pasted in?
+
+Identity compares face embeddings, so it passes a new photo or render of the same person. The
+copy-paste guard compares aligned face crops pixel by pixel: pasting the reference scores highest
+on identity, and only a pixel comparison tells it from a genuinely new image of the face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from director.records import Character, CheckResult, Shot
+from director.tools.base import Critic, CriticContext
+from director.tools.critics.faces import Face, FaceBackend, Match, assign, chip_similarity
+from director.tools.critics.imaging import pixels
+
+DEFAULTS: dict[str, float] = {
+    # Chip similarity (normalised cross-correlation of the grey centres of aligned 150 px crops)
+    # above which a face is the reference photo pasted in. The reference pasted into a larger
+    # frame measures 0.997; copies rescaled to half size, rotated 4 degrees, brightened or
+    # relit with a left-to-right gradient, on new backgrounds, 0.96-0.99. The same face warped
+    # by a few pixels (a changed expression) and colour-quantised measures 0.82-0.84, mirrored
+    # 0.24, and other people 0.60 at most.
+    "copy_paste_chip": 0.95,
+    # Embedding similarity above which the face can only be the same photo. Identical pixels
+    # give 1.00; the reference pasted at full size already drops to 0.955 when the detector
+    # frames it differently, a resampled copy to 0.80-0.82, so the chip comparison does most of
+    # the work and this rule only catches the exact pixels.
+    "copy_paste_embedding": 0.97,
+}
+
+
+class IdentityCritic(Critic):
+    name = "identity"
+    checks = ("identity", "copy_paste")
+
+    def __init__(
+        self, backend: FaceBackend, characters: dict[str, list[str]], **thresholds: float
+    ) -> None:
+        unknown = set(thresholds) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown thresholds {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.thresholds = {**DEFAULTS, **thresholds}
+        self.backend = backend
+        # Reference faces are read once: every keyframe of the film is compared with them.
+        self.references: dict[str, list[tuple[str, Face]]] = {
+            name: [(Path(p).name, backend.reference_face(p)) for p in paths]
+            for name, paths in characters.items()
+            if paths
+        }
+
+    @classmethod
+    def from_characters(
+        cls, backend: FaceBackend, characters: Iterable[Character], **thresholds: float
+    ) -> IdentityCritic:
+        return cls(backend, {c.name: list(c.references) for c in characters}, **thresholds)
+
+    def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
+        expected = [n for n in dict.fromkeys(shot.characters) if n in self.references]
+        if not expected:
+            return self.not_run("not run: no character with references in frame")
+        faces = self.backend.detect(pixels(image), expect=len(expected))
+        embeddings = {n: [f.embedding for _, f in self.references[n]] for n in expected}
+        matches = assign(faces, embeddings, self.backend)
+        several = len(expected) > 1
+        results = [self.identity(n, matches[n], len(faces), several) for n in expected]
+        return [*results, self.copy_paste({n: matches[n] for n in expected})]
+
+    def identity(self, name: str, match: Match, detected: int, several: bool) -> CheckResult:
+        check = f"identity:{name}" if several else "identity"
+        threshold, backend = self.backend.threshold, self.backend.name
+        if match.face is None or match.best is None:
+            return CheckResult(
+                name=check,
+                score=None,
+                threshold=threshold,
+                passed=False,
+                reason=f"{name}'s face not found: {detected} face(s) detected ({backend})",
+            )
+        return CheckResult.measured(
+            check,
+            match.best,
+            threshold,
+            f"{name}: similarity to the references best {match.best:.3f}, mean "
+            f"{match.mean:.3f} (min {threshold:.2f}, {backend})",
+        )
+
+    def copy_paste(self, matches: dict[str, Match]) -> CheckResult:
+        found = {n: m.face for n, m in matches.items() if m.face is not None}
+        if not found:
+            return CheckResult(
+                name="copy_paste",
+                score=None,
+                threshold=None,
+                passed=None,
+                reason="not run: no character's face found to compare with the references",
+            )
+        name, ref, chip, embedding = max(
+            (self._closest(n, face) for n, face in found.items()), key=lambda t: t[2]
+        )
+        chip_limit = self.thresholds["copy_paste_chip"]
+        embedding_limit = self.thresholds["copy_paste_embedding"]
+        pasted = chip > chip_limit or embedding > embedding_limit
+        verdict = "is the reference pasted in" if pasted else "is a new image of"
+        return CheckResult(
+            name="copy_paste",
+            score=round(chip, 4),
+            threshold=chip_limit,
+            passed=not pasted,
+            reason=f"{name}'s face {verdict} {ref}: chip similarity {chip:.3f} (max "
+            f"{chip_limit:.2f}), embedding similarity {embedding:.3f} (max {embedding_limit:.2f})",
+            higher_is_better=False,
+        )
+
+    def _closest(self, name: str, face: Face) -> tuple[str, str, float, float]:
+        """The reference a face is most nearly a copy of: (name, file, chip, embedding)."""
+        scored = [
+            (name, ref, chip_similarity(face.chip, r.chip), self._similar(face, r))
+            for ref, r in self.references[name]
+        ]
+        return max(scored, key=lambda t: (t[2], t[3]))
+
+    def _similar(self, a: Face, b: Face) -> float:
+        return self.backend.similarity(a.embedding, b.embedding)
