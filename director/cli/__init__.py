@@ -11,6 +11,7 @@ import click
 from director import __version__
 from director.cli.cast import cast_group
 from director.cli.critique import critique_command
+from director.cli.doctor import doctor_command
 from director.cli.replay import replay_command, runs_command
 from director.cli.run import run_command
 
@@ -26,6 +27,7 @@ cli.add_command(replay_command)
 cli.add_command(runs_command)
 cli.add_command(cast_group)
 cli.add_command(critique_command)
+cli.add_command(doctor_command)
 
 
 def main() -> None:

@@ -1,0 +1,103 @@
+"""``director doctor``: what this installation can do, and what is missing with how to fix it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import click
+
+
+@dataclass
+class Finding:
+    area: str
+    name: str
+    ok: bool
+    detail: str
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def doctor_command(as_json: bool) -> None:
+    """Check ffmpeg, fonts, backends and face models; say how to fix what is missing."""
+    findings = [check() for check in CHECKS] + backend_findings()
+    if as_json:
+        click.echo(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=2))
+        return
+    for f in findings:
+        mark = "ok " if f.ok else "-- "
+        click.echo(f"{mark} {f.area:<8} {f.name:<22} {f.detail}")
+
+
+def _guard(area: str, name: str, probe: Callable[[], str]) -> Finding:
+    from director.errors import DirectorError
+
+    try:
+        return Finding(area, name, True, probe())
+    except DirectorError as exc:
+        return Finding(area, name, False, str(exc))
+    except ImportError as exc:
+        return Finding(area, name, False, f"not installed ({exc.name}).")
+
+
+def _ffmpeg() -> Finding:
+    from director.tools.assemble.ffmpeg_bin import check_ffmpeg, ffmpeg_exe
+
+    return _guard("tools", "ffmpeg", lambda: f"{check_ffmpeg()} ({ffmpeg_exe()})")
+
+
+def _font() -> Finding:
+    from director.tools.assemble.fonts import find_font
+
+    return _guard("tools", "font", lambda: f"{find_font().family} ({find_font().path})")
+
+
+def _dlib() -> Finding:
+    def probe() -> str:
+        from director.tools.critics.face_dlib import DlibFaces, model_folder
+
+        DlibFaces()
+        return f"identity critic usable; weights in {model_folder()}"
+
+    return _guard("critics", "identity: dlib", probe)
+
+
+def _insightface() -> Finding:
+    return Finding(
+        "critics",
+        "identity: insightface",
+        False,
+        "not in this version. Its pretrained model packs are licensed for "
+        "non-commercial research only.",
+    )
+
+
+def _clip() -> Finding:
+    return Finding(
+        "critics",
+        "clip",
+        False,
+        "not in this version: prompt adherence and CLIP style checks are not run.",
+    )
+
+
+CHECKS = (_ffmpeg, _font, _dlib, _insightface, _clip)
+
+
+def backend_findings() -> list[Finding]:
+    from director import registry
+
+    found = []
+    for kind in registry.KINDS:
+        for name in sorted(registry.available(kind)):
+            found.append(_guard(kind, name, lambda k=kind, n=name: _load(k, n)))
+    return found
+
+
+def _load(kind: str, name: str) -> str:
+    from director import registry
+
+    backend = registry.load(kind, name)
+    model = getattr(backend, "model", "")
+    return f"usable{f' (model {model})' if model else ''}"
