@@ -35,7 +35,7 @@ class ScriptedPlanner(Planner):
         self.plan = plan
         self.model = "playback"
 
-    def develop(self, logline: str, *, language: Language, seed: int) -> Story:
+    def develop(self, logline: str, *, language: Language, seed: int, cast=()) -> Story:
         return self.plan.story
 
     def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
@@ -77,6 +77,7 @@ class SolidImage(ImageBackend):
 
     name = "solid"
     model = "flat-v1"
+    renders_faces = False
 
     def submit(self, request: ImageRequest) -> Job:
         key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]

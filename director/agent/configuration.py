@@ -71,6 +71,8 @@ class RunOptions(BaseModel):
     video: str
     fps: int = 24
     yes: bool = False
+    cast: list[str] = Field(default_factory=list, description="cast members from `director cast`")
+    characters: list[str] = Field(default_factory=list, description="NAME=IMAGE references")
 
     @property
     def runtime_s(self) -> float:
@@ -149,6 +151,8 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         seed=_number(merged.pop("seed"), "--seed", int),
         run_id=flags.get("run_id"),
         yes=bool(flags.get("yes")),
+        cast=list(flags.get("cast") or []),
+        characters=list(flags.get("character") or []),
         runs_dir=str(merged.pop("runs_dir")),
         **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
     )

@@ -14,7 +14,7 @@ from director.agent.configuration import RunOptions
 from director.agent.progress import Progress
 from director.memory.events import EventLog
 from director.memory.runs import RunPaths
-from director.records import StageFinished, StageStarted
+from director.records import Character, StageFinished, StageStarted
 from director.tools.base import Critic, ImageBackend, Planner, VideoBackend
 
 
@@ -29,6 +29,7 @@ class RunContext:
     critics: list[Critic]
     progress: Progress = field(default_factory=Progress)
     started: float = field(default_factory=time.time)
+    cast: list[Character] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str, detail: str = "") -> Iterator[None]:

@@ -47,7 +47,8 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     language = detect_language(opts.logline)
     structure = resolve_structure(opts.structure, language)
     with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
-        story = ctx.planner.develop(opts.logline, language=language, seed=opts.seed)
+        story = ctx.planner.develop(opts.logline, language=language, seed=opts.seed, cast=ctx.cast)
+        story = _with_references(story, ctx.cast)
         ctx.log.append(StoryDeveloped(backend=_planner_name(ctx), story=story))
         sheet = ctx.planner.beat_sheet(
             story, structure=structure, runtime_s=opts.runtime_s, seed=opts.seed
@@ -55,6 +56,16 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
         ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
     plan = Plan(story=story, beat_sheet=sheet)
     return Command(goto="approve_beats", update={"plan": plan.model_dump(mode="json")})
+
+
+def _with_references(story, cast):
+    """Keep the cast's reference photos on the story's characters, so the plan records them."""
+    refs = {c.name: c.references for c in cast}
+    people = [
+        p.model_copy(update={"references": refs.get(p.name, p.references)})
+        for p in story.protagonists
+    ]
+    return story.model_copy(update={"protagonists": people})
 
 
 def approve_beats(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["bible"]]:

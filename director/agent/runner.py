@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from director import __version__, registry
+from director.agent.cast import identity_critic, resolve_cast
 from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
 from director.agent.graph import build_graph, recursion_limit
@@ -50,11 +51,20 @@ def start_run(
     or critics (library use and tests)."""
     progress = progress or Progress()
     backends = {**_preflight(options, skip=set(backends or {})), **(backends or {})}
+    cast = resolve_cast(options.cast, options.characters)
+    identity = identity_critic(backends["image"], cast)
+    if identity is not None:
+        backends["critics"] = [*backends["critics"], identity]
     runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
     run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
     paths = create_run(runs_dir, run_id)
     ctx = RunContext(
-        options=options, paths=paths, log=EventLog(paths.events), progress=progress, **backends
+        options=options,
+        paths=paths,
+        log=EventLog(paths.events),
+        progress=progress,
+        cast=cast,
+        **backends,
     )
     _record_start(ctx)
     try:

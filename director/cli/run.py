@@ -40,6 +40,17 @@ STRUCTURE_HELP = (
     "--run-id", default=None, help="Name of the run folder [default: time, logline and a hash]."
 )
 @click.option(
+    "--cast",
+    multiple=True,
+    help="A cast member (see `director cast`) who plays in the film; the first is the lead.",
+)
+@click.option(
+    "--character",
+    multiple=True,
+    metavar="NAME=IMG",
+    help="A character and a reference photo with exactly one face; repeat for more.",
+)
+@click.option(
     "--music",
     type=click.Path(dir_okay=False),
     default=None,

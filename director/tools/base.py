@@ -8,6 +8,7 @@ can collect a result it did not submit in this process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from pydantic import Field
 from director.records import (
     BeatSheet,
     Cards,
+    Character,
     CheckResult,
     Language,
     Record,
@@ -34,7 +36,10 @@ class Planner(ABC):
     model: str = ""
 
     @abstractmethod
-    def develop(self, logline: str, *, language: Language, seed: int) -> Story: ...
+    def develop(
+        self, logline: str, *, language: Language, seed: int, cast: Sequence[Character] = ()
+    ) -> Story:
+        """The story; ``cast`` (from the user) are its protagonists, names and identity blocks."""
 
     @abstractmethod
     def beat_sheet(
@@ -93,6 +98,8 @@ class Job(Record):
 class ImageBackend(ABC):
     name: ClassVar[str]
     model: str
+    # Whether frames show real faces that a face-identity critic can judge.
+    renders_faces: ClassVar[bool] = True
 
     @abstractmethod
     def submit(self, request: ImageRequest) -> Job: ...

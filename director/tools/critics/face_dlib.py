@@ -75,7 +75,7 @@ def _models() -> _Models:
     try:
         import dlib
     except ImportError as exc:
-        raise ToolMissing("the dlib face backend needs the dlib package", INSTALL) from exc
+        raise ToolMissing("The dlib face backend needs the dlib package.", INSTALL) from exc
     folder = model_folder()
     return _Models(
         detector=dlib.get_frontal_face_detector(),
@@ -91,12 +91,12 @@ def model_folder() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ToolMissing(
-            "the dlib face backend needs the face_recognition_models package", INSTALL
+            "The dlib face backend needs the face_recognition_models package.", INSTALL
         )
     folder = Path(list(spec.submodule_search_locations)[0]) / "models"
     missing = [n for n in (LANDMARKS, EMBEDDING) if not (folder / n).is_file()]
     if missing:
         raise ToolMissing(
-            f"face_recognition_models lacks {', '.join(missing)} in {folder}", INSTALL
+            f"face_recognition_models lacks {', '.join(missing)} in {folder}.", INSTALL
         )
     return folder

@@ -55,14 +55,14 @@ class FaceBackend(ABC):
         image = open_rgb(path)
         if image is None:
             raise InputError(
-                f"cannot read the reference image {path}",
+                f"Cannot read the reference image {path}.",
                 "Give the path of a PNG or JPEG file that exists.",
             )
         faces = self.detect(pixels(image), expect=1)
         if len(faces) != 1:
             found = "no face" if not faces else f"{len(faces)} faces"
             raise InputError(
-                f"the reference image {path} shows {found}; a reference must show exactly one",
+                f"The reference image {path} shows {found}; a reference must show exactly one.",
                 "Use a photo or render of the character alone, face to camera, face at least "
                 "80 pixels tall.",
             )

@@ -125,3 +125,18 @@ class IdentityCritic(Critic):
 
     def _similar(self, a: Face, b: Face) -> float:
         return self.backend.similarity(a.embedding, b.embedding)
+
+
+class IdentityNotRun(Critic):
+    """Stands in for identity when the image backend draws no real faces (storyboards)."""
+
+    name = "identity"
+    checks = ("identity",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
+        if not shot.characters:
+            return self.not_run("not run: no character in frame")
+        return self.not_run(f"not run: {self.reason}")

@@ -112,6 +112,7 @@ class PrevizImage(ImageBackend):
     """Storyboard frames with no model: a drawing of the shot, captioned as previz."""
 
     name = "previz"
+    renders_faces = False  # storyboard figures: an identity critic has no face to judge
 
     def __init__(self, model: str = MODEL) -> None:
         if model != MODEL:

@@ -13,6 +13,7 @@ import hashlib
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,11 +79,13 @@ class OfflinePlanner(Planner):
     name = "offline"
     model = "rules-v1"
 
-    def develop(self, logline: str, *, language: Language, seed: int) -> Story:
+    def develop(
+        self, logline: str, *, language: Language, seed: int, cast: Sequence[Character] = ()
+    ) -> Story:
         _check_language(language)
         reading = read_logline(logline, language)
         rng = _rng("develop", logline, language, seed)
-        return _develop(logline, reading, language, rng)
+        return _develop(logline, reading, language, rng, list(cast))
 
     def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
         name = resolve_structure(structure, story.language)
@@ -302,23 +305,33 @@ def _definite_action(action: str, language: Language) -> str:
     return re.sub(r"\b(a|an)\s", "the ", action)
 
 
-def _develop(logline: str, reading: Reading, language: Language, rng: random.Random) -> Story:
+def _develop(
+    logline: str, reading: Reading, language: Language, rng: random.Random, cast: list[Character]
+) -> Story:
     kit = _base_kit(reading, language)
     home_kind = _choose_places(kit, reading, rng)
     kit.gender, age = _gender_age(reading, rng)
     kit.name = reading.hero_name or rng.choice(
         kit.text["names"]["machine" if age == "machine" else kit.gender]
     )
+    if cast:  # the user's cast plays the lead: their name, and their identity block if given
+        kit.name = cast[0].name
     kit.places["refuge"] = fill(
         rng.choice(kit.text["kinds"][home_kind]["refuge"]), {"name": kit.name}
     )
     kit.description, kit.thing = _identity(kit, age, home_kind, rng)
+    if cast and cast[0].description.strip():
+        kit.description = cast[0].description.strip()
+        kit.thing = _thing_from(kit)
     kit.theme = rng.choice(_force_data(kit)["theme"])
     return Story(
         logline=logline,
         language=language,
         title=_title(kit, reading, home_kind, rng),
-        protagonists=[Character(name=kit.name, description=kit.description)],
+        protagonists=[
+            Character(name=kit.name, description=kit.description),
+            *(Character(name=c.name, description=c.description) for c in cast[1:]),
+        ],
         world=_world_sentence(kit, rng),
         want=_end(fill(kit.text["story"]["want"], kit.slots()), language),
         obstacle=_obstacle(kit, reading),

@@ -1,0 +1,62 @@
+"""The film's cast: from the cast store (``--cast``) and from reference photos (``--character``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from director.errors import InputError
+from director.records import Character
+from director.tools.base import Critic, ImageBackend
+
+
+def resolve_cast(cast: list[str], characters: list[str]) -> list[Character]:
+    """Characters in order of appearance on the command line; references checked for one face."""
+    found: dict[str, Character] = {}
+    if cast:
+        from director.memory.cast import CastStore
+
+        store = CastStore()
+        for name in cast:
+            found[name] = store.get(name)
+    for spec in characters:
+        name, image = _parse(spec)
+        _one_face(image)
+        current = found.get(name) or Character(name=name, description="")
+        refs = [*current.references, str(image.resolve())]
+        found[name] = current.model_copy(update={"references": refs})
+    return list(found.values())
+
+
+def _parse(spec: str) -> tuple[str, Path]:
+    from director.memory.cast import validate_name
+
+    name, sep, path = spec.partition("=")
+    if not sep or not path.strip():
+        raise InputError(
+            f"--character {spec!r} is not NAME=IMAGE.", "Write it as --character Mara=mara.jpg."
+        )
+    return validate_name(name), Path(path.strip()).expanduser()
+
+
+def _one_face(image: Path) -> None:
+    from director.tools.critics.face_dlib import DlibFaces
+
+    if not image.is_file():
+        raise InputError(f"Reference image {image} does not exist.", "Pass an existing image file.")
+    DlibFaces().embed_reference(image)
+
+
+def identity_critic(image: ImageBackend, cast: list[Character]) -> Critic | None:
+    """The identity check for this film, or a stand-in that says why it cannot run."""
+    if not cast:
+        return None
+    from director.tools.critics.identity import IdentityCritic, IdentityNotRun
+
+    if not image.renders_faces:
+        return IdentityNotRun(
+            f"the {image.name} image backend draws storyboard figures, not "
+            "faces, so identity cannot be judged on its frames"
+        )
+    from director.tools.critics.face_dlib import DlibFaces
+
+    return IdentityCritic.from_characters(DlibFaces(), cast)
