@@ -80,15 +80,7 @@ class SolidImage(ImageBackend):
     renders_faces = False
 
     def submit(self, request: ImageRequest) -> Job:
-        key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
-        return Job(
-            id=key,
-            backend=self.name,
-            model=self.model,
-            kind="image",
-            request=request.model_dump(mode="json"),
-            params={"seed": request.seed},
-        )
+        return local_job(self, request)
 
     def collect(self, job: Job, dest: Path) -> None:
         from PIL import Image
@@ -96,3 +88,16 @@ class SolidImage(ImageBackend):
         request = ImageRequest.model_validate(job.request)
         digest = hashlib.sha256(str(request.seed).encode()).digest()
         Image.new("RGB", (request.width, request.height), tuple(digest[:3])).save(dest)
+
+
+def local_job(backend: ImageBackend, request: ImageRequest) -> Job:
+    """The job record of a backend that renders in collect(): its id is the request's hash."""
+    key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
+    return Job(
+        id=key,
+        backend=backend.name,
+        model=backend.model,
+        kind="image",
+        request=request.model_dump(mode="json"),
+        params={"seed": request.seed},
+    )

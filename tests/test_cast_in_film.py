@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from director.agent.configuration import resolve
 from director.agent.runner import start_run
 from director.memory.events import read_events
 from director.records import Character, CritiqueMade
-from director.testing import ScriptedPlanner
+from director.testing import ScriptedPlanner, local_job
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.llm.offline import OfflinePlanner
 from tests.conftest import make_plan
@@ -80,14 +79,7 @@ class PastedPhoto(ImageBackend):
         self.photo = photo
 
     def submit(self, request: ImageRequest) -> Job:
-        key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:12]
-        return Job(
-            id=key,
-            backend=self.name,
-            model=self.model,
-            kind="image",
-            request=request.model_dump(mode="json"),
-        )
+        return local_job(self, request)
 
     def collect(self, job: Job, dest: Path) -> None:
         request = ImageRequest.model_validate(job.request)
