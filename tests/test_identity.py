@@ -147,7 +147,7 @@ def test_embed_reference_refuses_no_face_two_faces_and_unreadable(backend, tmp_p
         backend.embed_reference(cat)
     with pytest.raises(InputError, match="[2-9] faces"):
         backend.embed_reference(pair)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="Cannot read"):
         backend.embed_reference(text)
 
 
