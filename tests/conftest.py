@@ -98,6 +98,74 @@ def _shot(i: int, beat_id: str, seconds: float, bible: StyleBible) -> Shot:
     )
 
 
+def plain_shot(
+    i: int,
+    seconds: float,
+    *,
+    move: str = "static",
+    line: Line | None = None,
+    transition: str = "cut",
+    transition_s: float = 0.0,
+) -> Shot:
+    """Shot ``i`` of a one-beat plan: only what timing and assembly read is set."""
+    prompt = ShotPrompt(
+        subject="Mara",
+        action="waits",
+        environment="garden",
+        camera="medium shot",
+        style="storyboard",
+    )
+    return Shot(
+        id=f"s{i + 1:03d}",
+        beat_id="b01",
+        index=i,
+        role="medium",
+        size="medium",
+        angle="eye-level",
+        move=move,
+        duration_s=seconds,
+        prompt=prompt,
+        line=line,
+        transition=transition,
+        transition_s=transition_s,
+    )
+
+
+def one_beat_plan(
+    shots: list[Shot], cards: Cards, *, language: str = "en", bible: StyleBible | None = None
+) -> Plan:
+    """A plan of one beat that holds the cards and every shot."""
+    story = Story(
+        logline="The last gardener defends her garden.",
+        language=language,
+        title="Garden",
+        protagonists=[],
+        world="2075",
+        want="w",
+        obstacle="o",
+        theme="t",
+        tone="quiet",
+    )
+    total = cards.title_s + sum(s.duration_s for s in shots) + cards.end_s
+    beat = Beat(
+        id="b01",
+        index=0,
+        name="All",
+        summary="s",
+        change="c",
+        location="garden",
+        start_s=0.0,
+        duration_s=total,
+    )
+    return Plan(
+        story=story,
+        beat_sheet=BeatSheet(structure="x", beats=[beat]),
+        bible=bible,
+        cards=cards,
+        shots=shots,
+    )
+
+
 @pytest.fixture
 def tiny_plan() -> Plan:
     return make_plan()

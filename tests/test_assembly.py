@@ -8,23 +8,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from director.errors import AssemblyError
-from director.records import (
-    Beat,
-    BeatSheet,
-    Cards,
-    Line,
-    Plan,
-    Shot,
-    ShotPrompt,
-    Story,
-    StyleBible,
-)
+from director.records import Cards, Line, Plan, StyleBible
 from director.tools.assemble.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from director.tools.assemble.film import SUBTITLE_MARGIN, FilmResult, assemble, clip_length
 from director.tools.assemble.probe import probe
 from director.tools.assemble.subtitles import srt_text, subtitle_events
 from director.tools.base import ClipRequest
 from director.tools.video.previz import PrevizVideo
+from tests.conftest import one_beat_plan, plain_shot
 
 W, H = 320, 180
 FPS = 24
@@ -41,17 +32,6 @@ SAMPLE = (slice(70, 110), slice(5, 40))  # rows, columns: background, clear of t
 
 
 def make_plan(specs, language: str = "en", shot_s: float = 1.5, size=(W, H)) -> Plan:
-    story = Story(
-        logline="The last gardener defends her garden.",
-        language=language,
-        title="Garden",
-        protagonists=[],
-        world="2075",
-        want="w",
-        obstacle="o",
-        theme="t",
-        tone="quiet",
-    )
     cards = Cards(
         title="The Last Garden" if language == "en" else "最后的花园",
         title_s=1.0,
@@ -70,51 +50,17 @@ def make_plan(specs, language: str = "en", shot_s: float = 1.5, size=(W, H)) -> 
         grain=0.0,
     )
     shots = [
-        _shot(i, move, transition, line, shot_s)
+        plain_shot(
+            i,
+            shot_s,
+            move=move,
+            line=line,
+            transition=transition,
+            transition_s=0.5 if transition != "cut" else 0.0,
+        )
         for i, (_, move, transition, line) in enumerate(specs)
     ]
-    total = cards.title_s + shot_s * len(shots) + cards.end_s
-    beat = Beat(
-        id="b01",
-        index=0,
-        name="All",
-        summary="s",
-        change="c",
-        location="garden",
-        start_s=0.0,
-        duration_s=total,
-    )
-    return Plan(
-        story=story,
-        beat_sheet=BeatSheet(structure="x", beats=[beat]),
-        bible=bible,
-        cards=cards,
-        shots=shots,
-    )
-
-
-def _shot(i: int, move: str, transition: str, line: Line | None, seconds: float) -> Shot:
-    prompt = ShotPrompt(
-        subject="Mara",
-        action="waits",
-        environment="garden",
-        camera="medium shot",
-        style="storyboard",
-    )
-    return Shot(
-        id=f"s{i + 1:03d}",
-        beat_id="b01",
-        index=i,
-        role="medium",
-        size="medium",
-        angle="eye-level",
-        move=move,
-        duration_s=seconds,
-        prompt=prompt,
-        line=line,
-        transition=transition,
-        transition_s=0.5 if transition != "cut" else 0.0,
-    )
+    return one_beat_plan(shots, cards, language=language, bible=bible)
 
 
 def _keyframe(path, colour, size=(W, H)) -> str:

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from director.errors import InputError
-from director.records import Beat, BeatSheet, Cards, Line, Plan, Shot, ShotPrompt, Story
+from director.records import Cards, Line, Plan
 from director.tools.assemble.subtitles import (
     RULES,
     SubtitleEvent,
@@ -22,6 +22,7 @@ from director.tools.assemble.subtitles import (
     timeline,
     write_srt,
 )
+from tests.conftest import one_beat_plan, plain_shot
 
 FRAME = 1 / 24
 EPS = 1e-9
@@ -35,48 +36,12 @@ HANZI = "机器人在黎明时分到来山谷里没有听见直到第一堵墙�
 
 
 def make_plan(lines: list[Line | None], durations: list[float], language: str = "en") -> Plan:
-    story = Story(
-        logline="A gardener and the robots.",
-        language=language,
-        title="Garden",
-        protagonists=[],
-        world="2075",
-        want="w",
-        obstacle="o",
-        theme="t",
-        tone="quiet",
-    )
     cards = Cards(title="Garden", title_s=2.0, end="END", end_s=2.0, label="AI-generated")
-    total = cards.title_s + sum(durations) + cards.end_s
-    beat = Beat(
-        id="b01",
-        index=0,
-        name="All",
-        summary="s",
-        change="c",
-        location="l",
-        start_s=0.0,
-        duration_s=total,
-    )
-    prompt = ShotPrompt(subject="s", action="a", environment="e", camera="c", style="st")
     shots = [
-        Shot(
-            id=f"s{i + 1:03d}",
-            beat_id="b01",
-            index=i,
-            role="medium",
-            size="medium",
-            angle="eye-level",
-            move="static",
-            duration_s=d,
-            prompt=prompt,
-            line=line,
-        )
+        plain_shot(i, d, line=line)
         for i, (line, d) in enumerate(zip(lines, durations, strict=True))
     ]
-    return Plan(
-        story=story, beat_sheet=BeatSheet(structure="x", beats=[beat]), cards=cards, shots=shots
-    )
+    return one_beat_plan(shots, cards, language=language)
 
 
 def _windows(plan: Plan) -> list[tuple[float, float]]:

@@ -29,7 +29,6 @@ from director.records import (
     JobSubmitted,
     Plan,
     RunFinished,
-    Shot,
     ShotListPlanned,
     StageFinished,
     StageStarted,
@@ -154,18 +153,7 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
     start = time.perf_counter()
     job = ctx.image.generate(request, dest)
-    attempt = _attempt(
-        ctx,
-        shot,
-        "keyframe",
-        number,
-        job,
-        dest,
-        start,
-        request.prompt,
-        request.negative_prompt,
-        seed,
-    )
+    attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number)
     ctx.log.append(AttemptMade(attempt=attempt))
     pending = {
         "attempt": number,
@@ -274,22 +262,9 @@ def animate(
 
 def _collect_clip(ctx: RunContext, pending) -> dict[str, str]:
     job = Job.model_validate(pending["job"])
-    request = ClipRequest.model_validate(job.request)
     dest = _fresh(ctx.paths.clip(pending["shot_id"], 1))
     ctx.video.collect(job, dest)
-    attempt = Attempt(
-        shot_id=pending["shot_id"],
-        kind="clip",
-        number=1,
-        backend=job.backend,
-        model=job.model,
-        params=job.params,
-        seed=request.seed,
-        prompt=request.prompt,
-        artifact=ctx.paths.rel(dest),
-        sha256=sha256_file(dest),
-        seconds=round(time.time() - pending["submitted"], 3),
-    )
+    attempt = _attempt(ctx, job, "clip", dest, time.time() - pending["submitted"])
     ctx.log.append(AttemptMade(attempt=attempt))
     ctx.progress.shot_done()
     return {pending["shot_id"]: attempt.artifact}
@@ -375,30 +350,23 @@ def _log_step(ctx: RunContext, record) -> None:
 
 
 def _attempt(
-    ctx,
-    shot: Shot,
-    kind,
-    number,
-    job,
-    dest: Path,
-    start: float,
-    prompt: str,
-    negative: str,
-    seed: int,
+    ctx: RunContext, job: Job, kind: str, dest: Path, seconds: float, number: int = 1
 ) -> Attempt:
+    """The logged record of a finished job; shot, seed and prompt come from its request."""
+    request = job.request
     return Attempt(
-        shot_id=shot.id,
+        shot_id=request["shot"]["id"],
         kind=kind,
         number=number,
         backend=job.backend,
         model=job.model,
         params=job.params,
-        seed=seed,
-        prompt=prompt,
-        negative_prompt=negative,
+        seed=request["seed"],
+        prompt=request.get("prompt", ""),
+        negative_prompt=request.get("negative_prompt", ""),
         artifact=ctx.paths.rel(dest),
         sha256=sha256_file(dest),
-        seconds=round(time.perf_counter() - start, 3),
+        seconds=round(seconds, 3),
     )
 
 
