@@ -194,6 +194,11 @@ class CheckResult(Record):
     passed: bool | None = Field(description="None when the check did not run")
     reason: str
     higher_is_better: bool = True
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="measurements behind the score that the ladder reads (per-slot scores, "
+        "face size), JSON values only",
+    )
 
     @classmethod
     def measured(
@@ -205,6 +210,7 @@ class CheckResult(Record):
         *,
         higher_is_better: bool = True,
         digits: int = 4,
+        details: dict[str, Any] | None = None,
     ) -> CheckResult:
         """A check that ran: passes when the score is on the right side of the threshold."""
         passed = score >= threshold if higher_is_better else score <= threshold
@@ -215,6 +221,7 @@ class CheckResult(Record):
             passed=bool(passed),
             reason=reason,
             higher_is_better=higher_is_better,
+            details=details or {},
         )
 
 
