@@ -1,11 +1,14 @@
-"""Calibrate the critics that need no weights (technical, palette, duplicate) on storyboard frames.
+"""Calibrate the critics that need no weights (technical, palette, duplicate) on storyboard frames
+and real photos.
 
 Renders about 200 previz frames over every environment kind, time of day and weather, every shot
 size and angle, several frame sizes (landscape and portrait) and three style bibles, plus a set of
 broken images, scores them all with the default thresholds, and prints a table:
-pass rates per check on the sound frames, and the verdict on each broken image.
+pass rates per check on the sound frames, and the verdict on each broken image. Then the
+technical checks on real photos (scikit-image's and insightface's sample photos, and every image
+under ``--photos DIR``), as they are and brightened or darkened until they are badly exposed.
 
-    PYTHONPATH=. python bench/calibrate_pixel_critics.py [--frames 198]
+    PYTHONPATH=. python bench/calibrate_pixel_critics.py [--frames 198] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -144,6 +147,7 @@ def score(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=198)
+    parser.add_argument("--photos", help="folder of more real photos to score (searched deeply)")
     args = parser.parse_args()
     critics = TechnicalCritic(), PaletteCritic(), DuplicateCritic()
     with tempfile.TemporaryDirectory(prefix="calibrate-") as folder:
@@ -155,6 +159,7 @@ def main() -> None:
         _rerolls(frames[:30])
         _cross_palette(frames, anchors, critics[1])
         _broken(frames, *critics, tmp)
+    _real_photos(critics[0], real_photos(args.photos))
 
 
 def _score_frames(n: int, critics: tuple, tmp: Path) -> tuple[dict, list, dict]:
@@ -355,6 +360,114 @@ def _cell(check) -> str:
     value = check.score
     text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return f"{text}{mark}"
+
+
+# --- real photos ---------------------------------------------------------------------------
+
+# scikit-image's sample photos of scenes, people and things; its scans (page, text), microscope
+# images and the horse silhouette are not photos a film would hold. ``clock`` is a photo blurred
+# by camera motion: a real photo that should fail sharpness.
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "moon",
+    "hubble_deep_field",
+    "retina",
+    "coins",
+    "grass",
+    "gravel",
+    "brick",
+    "immunohistochemistry",
+    "clock",
+)
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# Badly exposed versions of every photo: encoded pixel values scaled, as an exposure slider
+# does (x2 is about two stops over in sRGB, x0.15 about five and a half under).
+EXPOSURES = {"x2 (two stops over)": 2.0, "x3": 3.0, "x0.15 (5.5 stops under)": 0.15}
+
+
+def real_photos(folder: str | None) -> dict[str, Image.Image]:
+    import importlib.util
+
+    import numpy as np
+    from skimage import data
+
+    photos = {}
+    for name in SKIMAGE_PHOTOS:
+        pixels = np.asarray(getattr(data, name)())
+        if pixels.ndim == 2:
+            pixels = np.stack([pixels] * 3, axis=-1)
+        photos[f"skimage {name}"] = Image.fromarray(pixels[..., :3])
+    spec = importlib.util.find_spec("insightface")
+    if spec is not None and spec.submodule_search_locations:
+        images = Path(list(spec.submodule_search_locations)[0]) / "data" / "images"
+        photos |= _photos_in(images, "insightface ")
+    if folder:
+        photos |= _photos_in(Path(folder), "")
+    return photos
+
+
+def _photos_in(folder: Path, prefix: str) -> dict[str, Image.Image]:
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in PHOTO_SUFFIXES:
+            with Image.open(path) as img:
+                found[f"{prefix}{path.relative_to(folder)}"] = img.convert("RGB")
+    return found
+
+
+def _real_photos(technical: TechnicalCritic, photos: dict[str, Image.Image]) -> None:
+    print(f"\nreal photos ({len(photos)}), technical checks as they are:")
+    print(
+        f"    {'photo':38} {'size':>9} {'black':>6} {'white':>6} {'exposure':>9} "
+        f"{'contrast':>9} {'sharp':>9}"
+    )
+    for label, img in photos.items():
+        checks = _technical(technical, img)
+        black, white = (checks["exposure"].details[k] for k in ("black", "white"))
+        cells = [_cell(checks[n]) for n in ("exposure", "contrast", "sharpness")]
+        print(
+            f"    {label[:38]:38} {f'{img.width}x{img.height}':>9} {black:>6.1%} {white:>6.1%} "
+            + " ".join(f"{c:>9}" for c in cells)
+        )
+    _badly_exposed(technical, photos)
+
+
+def _badly_exposed(technical: TechnicalCritic, photos: dict[str, Image.Image]) -> None:
+    print("\nthe same photos badly exposed:")
+    cases = {
+        **{k: _scaled(f) for k, f in EXPOSURES.items()},
+        "all black": lambda im: Image.new("RGB", im.size, (0, 0, 0)),
+        "all white": lambda im: Image.new("RGB", im.size, (255, 255, 255)),
+    }
+    for label, change in cases.items():
+        checks = {name: _technical(technical, change(img)) for name, img in photos.items()}
+        exposure = {name: c["exposure"] for name, c in checks.items()}
+        failed = [name for name, c in exposure.items() if c.passed is False]
+        flat = sum(c["contrast"].passed is False for c in checks.values())
+        scores = sorted(c.score for c in exposure.values())
+        print(
+            f"    {label:24} exposure fails {len(failed)}/{len(checks)} (score min / median / "
+            f"max {scores[0]:.3g} / {statistics.median(scores):.3g} / {scores[-1]:.3g}); "
+            f"contrast fails {flat}/{len(checks)}"
+        )
+        odd = failed if len(failed) <= len(checks) / 2 else set(checks) - set(failed)
+        if odd:
+            verdict = "failed" if len(failed) <= len(checks) / 2 else "passed"
+            print(f"        exposure {verdict}: {', '.join(sorted(odd))}")
+
+
+def _scaled(factor: float):
+    return lambda im: Image.eval(im, lambda v: min(255, int(v * factor)))
+
+
+def _technical(technical: TechnicalCritic, img: Image.Image) -> dict:
+    b = bible("photo", [], (img.width, img.height))
+    shot = request(0, "photo", [], seed=0).shot
+    return {c.name: c for c in technical.check(img, shot, CriticContext(bible=b))}
 
 
 if __name__ == "__main__":

@@ -241,15 +241,24 @@ class Critique(Record):
 
     def margin(self) -> float:
         """How close to passing: the sum of normalised shortfalls (0 when passing; larger is worse)."""
-        return sum(_shortfall(c) for c in self.failed)
+        return sum(shortfall(c) for c in self.failed)
+
+
+# The escalation ladder, climbed in this order when an attempt fails the gate.
+Rung = Literal["reseed", "repair", "references", "edit", "reframe", "human"]
 
 
 class Decision(Record):
     shot_id: str | None = None
-    action: Literal["accept", "reroll", "accept-below-threshold", "approve", "reject"]
+    action: Literal["accept", "reroll", "skip", "accept-below-threshold", "approve", "reject"]
     by: Literal["policy", "auto", "human", "llm"]
     reason: str
     attempt: int | None = None
+    kind: Literal["keyframe", "clip"] = "keyframe"
+    rung: Rung | None = Field(default=None, description="the ladder's rung this decision climbs")
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="what the next attempt changes: seed, slot text, size"
+    )
 
 
 # --- events -------------------------------------------------------------------------------
@@ -388,7 +397,7 @@ def _is_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _shortfall(check: CheckResult) -> float:
+def shortfall(check: CheckResult) -> float:
     if check.score is None or check.threshold is None:
         return 1.0
     scale = max(abs(check.threshold), 1e-6)

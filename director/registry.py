@@ -25,6 +25,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "technical": "director.tools.critics.technical:TechnicalCritic",
         "palette": "director.tools.critics.palette:PaletteCritic",
         "duplicate": "director.tools.critics.duplicate:DuplicateCritic",
+        "clip": "director.tools.critics.clip:ClipCritic",
     },
 }
 

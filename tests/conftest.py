@@ -187,5 +187,15 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "DIRECTOR_LLM",
         "DIRECTOR_IMAGE",
         "DIRECTOR_VIDEO",
+        "DIRECTOR_CLIP_WEIGHTS",
+        "DIRECTOR_CLIP_MODEL",
+        "DIRECTOR_MAX_RUN_ATTEMPTS",
+        "DIRECTOR_MAX_COST",
     ):
         monkeypatch.delenv(name, raising=False)
+    # Nor anything under the user's home (open_clip's ~/.cache/clip, ~/.insightface).
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    # Nor CLIP weights in the user's Hugging Face cache: without them prompt and style are not run.
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("no-hub-cache")))
+    # Nor the user's insightface packs: without a root naming one, identity uses dlib.
+    monkeypatch.setenv("DIRECTOR_INSIGHTFACE_ROOT", str(tmp_path_factory.mktemp("no-packs")))

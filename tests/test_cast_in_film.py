@@ -11,7 +11,7 @@ from PIL import Image
 from director.agent.configuration import resolve
 from director.agent.runner import start_run
 from director.memory.events import read_events
-from director.records import Character, CritiqueMade
+from director.records import Character, CritiqueMade, DecisionMade
 from director.testing import ScriptedPlanner, local_job
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.llm.offline import OfflinePlanner
@@ -116,7 +116,82 @@ def test_a_pasted_reference_passes_identity_but_is_caught_as_copy_paste(tmp_path
     checks = {c.name: c for c in critiques[0].checks}
     assert checks["identity"].passed is True
     assert checks["copy_paste"].passed is False
-    assert len(critiques) == 8  # every shot used both attempts
+    keyframes = [c for c in critiques if c.kind == "keyframe"]
+    assert len(keyframes) == 8  # every shot used both attempts
+    clips = [c for c in critiques if c.kind == "clip"]
+    assert len(clips) == 4 and all(c.verdict == "pass" for c in clips)
+    assert all("copy_paste" not in {x.name for x in c.checks} for c in clips)
     assert sorted(result.flagged) == ["s001", "s002", "s003", "s004"]
     text = result.paths.workflow.read_text(encoding="utf-8")
     assert "copy_paste (Mara's face is the reference pasted in" in text
+
+
+class Studio(ImageBackend):
+    """A generator that climbs every rung: it takes references and edits. Its frames show the
+    face too small to identify until the shot is framed closer, then a re-rendered face."""
+
+    name = "studio"
+    model = "ladder-v1"
+    accepts_references = True
+    edits = True
+
+    def __init__(self, photo: Path) -> None:
+        self.photo = photo
+        self.requests: list[ImageRequest] = []
+
+    def submit(self, request: ImageRequest) -> Job:
+        self.requests.append(request)
+        return local_job(self, request)
+
+    def collect(self, job: Job, dest: Path) -> None:
+        from tests.test_identity import re_render
+
+        request = ImageRequest.model_validate(job.request)
+        lifted = Image.eval(Image.open(self.photo).convert("RGB"), lambda v: 30 + v * 0.8)
+        face = re_render(lifted)  # no pure black: the exposure check passes
+        if request.shot.size != "medium-close-up":
+            face = face.resize((face.width // 8, face.height // 8))
+        frame = Image.new("RGB", (request.width, request.height), (60, 80, 70))
+        frame.paste(face, (0, 0))
+        frame.save(dest)
+
+
+def test_the_ladder_climbs_rung_by_rung_until_a_closer_frame_passes(tmp_path):
+    photo = tmp_path / "mara.png"
+    Image.fromarray(skdata.astronaut()).save(photo)
+    plan = make_plan(1, shot_s=15.0)
+    plan.bible.width, plan.bible.height = 640, 480
+    options = resolve(
+        {
+            "logline": LOGLINE,
+            "minutes": 0.25,
+            "size": "640x480",
+            "runs_dir": str(tmp_path),
+            "run_id": "l",
+            "yes": True,
+            "character": [f"Mara={photo}"],
+        }
+    )
+    studio = Studio(photo)
+    result = start_run(options, backends={"planner": ScriptedPlanner(plan), "image": studio})
+    decisions = [
+        e.decision for e in read_events(result.paths.events) if isinstance(e, DecisionMade)
+    ]
+    steps = [(d.action, d.rung) for d in decisions if d.kind == "keyframe"]
+    assert steps == [
+        ("reroll", "reseed"),
+        ("reroll", "repair"),
+        ("reroll", "references"),
+        ("skip", "edit"),
+        ("reroll", "reframe"),
+        ("accept", None),
+    ]
+    assert "face region" in decisions[3].reason  # no face found, so nothing to repaint
+    first, repaired, referenced, reframed = studio.requests[0], *studio.requests[2:5]
+    assert first.references == [] and first.shot.size == "medium"
+    assert "face clearly visible" in repaired.prompt and "face clearly visible" not in first.prompt
+    assert referenced.references == [str(photo.resolve())]
+    assert referenced.reference_strength == 0.6
+    assert reframed.shot.size == "medium-close-up" and "medium close-up" in reframed.prompt
+    assert json.loads(result.paths.plan_json.read_text())["shots"][0]["size"] == "medium"
+    assert result.flagged == []

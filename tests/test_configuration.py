@@ -8,8 +8,29 @@ LOGLINE = "A lighthouse keeper finds a robot on the rocks."
 
 def test_defaults():
     o = resolve({"logline": LOGLINE})
-    assert (o.minutes, o.width, o.height, o.max_attempts, o.seed) == (3.0, 1280, 720, 4, 2075)
+    assert (o.minutes, o.width, o.height, o.max_attempts, o.seed) == (3.0, 1280, 720, 6, 2075)
     assert (o.llm, o.image, o.video, o.runs_dir) == ("offline", "previz", "previz", "runs")
+    assert (o.max_run_attempts, o.max_cost) == (None, None)
+
+
+def test_run_caps_come_from_flags_environment_or_config(tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("max_run_attempts = 40\nmax_cost = 2.5\n")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    o = resolve({"logline": LOGLINE})
+    assert (o.max_run_attempts, o.max_cost) == (40, 2.5)
+    monkeypatch.setenv("DIRECTOR_MAX_COST", "0.75")
+    o = resolve({"logline": LOGLINE, "max_run_attempts": 12})
+    assert (o.max_run_attempts, o.max_cost) == (12, 0.75)
+
+
+@pytest.mark.parametrize(
+    "key, value", [("max_run_attempts", 0), ("max_cost", -1), ("max_cost", "x")]
+)
+def test_run_caps_must_be_positive_numbers(key, value):
+    flag = "--" + key.replace("_", "-")
+    with pytest.raises(InputError, match=flag):
+        resolve({"logline": LOGLINE, key: value})
 
 
 def test_flag_beats_environment_beats_config_file(tmp_path, monkeypatch):
@@ -62,3 +83,49 @@ def test_sizes(text, expected):
 def test_bad_sizes(text):
     with pytest.raises(InputError):
         parse_size(text)
+
+
+def test_style_references_must_exist_and_are_recorded_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "look.png").write_bytes(b"png")
+    o = resolve({"logline": LOGLINE, "style_ref": ["look.png"]})
+    assert o.style_refs == [str(tmp_path / "look.png")]
+    with pytest.raises(InputError, match="Style reference missing.png does not exist"):
+        resolve({"logline": LOGLINE, "style_ref": ["missing.png"]})
+
+
+def test_thresholds_merge_the_config_table_and_the_flags(tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[thresholds]\nmin_sharpness = 30\nmax_flicker = 8\n")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    o = resolve({"logline": LOGLINE, "threshold": ["max_flicker=4.5", "identity=0.5"]})
+    assert o.thresholds == {"min_sharpness": 30.0, "max_flicker": 4.5, "identity": 0.5}
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("[thresholds]\nsharp = 3\n", "Unknown thresholds .*sharp"),
+        ('[thresholds]\nmin_sharpness = "high"\n', "not a number"),
+        ("thresholds = 3\n", "not a table"),
+    ],
+)
+def test_bad_threshold_tables_are_refused(tmp_path, monkeypatch, table, message):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(table)
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=message):
+        resolve({"logline": LOGLINE})
+
+
+def test_every_critic_owns_its_thresholds():
+    from director.tools.critics.thresholds import OWNERS, for_critic, known
+
+    table = known()
+    owners = {owner for owner, _ in table.values()}
+    assert owners == set(OWNERS)
+    assert table["identity"] == ("identity", None)
+    assert table["copy_paste_chip"][0] == "identity" and table["min_clipscore"][0] == "clip"
+    values = {"min_sharpness": 9.0, "max_flicker": 3.0}
+    assert for_critic(values, "technical") == {"min_sharpness": 9.0}
+    assert for_critic(values, "clipgate") == {"max_flicker": 3.0}

@@ -70,3 +70,38 @@ def test_bad_input_exits_2(tmp_path):
         env={"DIRECTOR_HOME": str(tmp_path / "home")},
     )
     assert_clean_error(result, "No character 'Nobody'")
+
+
+def test_thresholds_come_from_the_config_file_and_the_flag(tmp_path):
+    _photos(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text("[thresholds]\nmin_sharpness = 1e9\nidentity = 0.999\n")
+    env = {"DIRECTOR_CONFIG": str(config)}
+    result = director(
+        "critique", "astronaut.png", "--ref", "astronaut.png", "--json", cwd=tmp_path, env=env
+    )
+    out = json.loads(result.stdout)
+    assert out["checks"]["sharpness"]["threshold"] == 1e9
+    assert out["checks"]["sharpness"]["passed"] is False
+    assert out["checks"]["identity"]["threshold"] == 0.999
+    flagged = director(
+        "critique",
+        "astronaut.png",
+        "--threshold",
+        "min_sharpness=5",
+        "--json",
+        cwd=tmp_path,
+        env=env,
+    )
+    sharpness = json.loads(flagged.stdout)["checks"]["sharpness"]
+    assert sharpness["score"] == out["checks"]["sharpness"]["score"]
+    assert (sharpness["threshold"], sharpness["passed"]) == (5.0, True)
+
+
+def test_an_unknown_or_malformed_threshold_is_refused_with_the_known_names(tmp_path):
+    _photos(tmp_path)
+    bad = director("critique", "astronaut.png", "--threshold", "sharpnes=5", cwd=tmp_path)
+    assert_clean_error(bad, "Unknown thresholds in --threshold: sharpnes")
+    assert "min_sharpness" in bad.stderr and "max_flicker" in bad.stderr
+    worse = director("critique", "astronaut.png", "--threshold", "min_sharpness", cwd=tmp_path)
+    assert_clean_error(worse, "is not NAME=NUMBER")

@@ -40,11 +40,14 @@ def _run(tmp_path, failures, run_id="g", critics=None):
     return plan, start_run(_options(tmp_path, run_id), backends=backends)
 
 
-def _decisions(events, shot_id):
+def _decisions(events, shot_id, kind="keyframe"):
     return [
         (e.decision.action, e.decision.attempt)
         for e in events
-        if isinstance(e, DecisionMade) and e.decision.shot_id == shot_id
+        if isinstance(e, DecisionMade)
+        and e.decision.shot_id == shot_id
+        and e.decision.kind == kind
+        and e.decision.action != "skip"
     ]
 
 
@@ -82,8 +85,10 @@ def test_workflow_names_every_shot_and_every_failed_attempt(tmp_path):
     for shot in plan.shots:
         assert f"#### {shot.id}" in text
     assert "s002 attempt 1 (seed" in text and "scripted failure 1 of 1" in text
-    assert "s002: solved by rerolling" in text
-    assert "Flagged below threshold" in text and "s003: not solved" in text
+    assert "s002: solved on the ladder (reseed); attempt 2 passed" in text
+    assert "skip repair: no failed check is fixed by rewording" in text
+    assert "| ladder rungs climbed | reseed 3 |" in text
+    assert "Keyframe flagged below threshold" in text and "s003: not solved" in text
     assert "keyframes/s003/3.png" in text  # the chosen attempt is the closest one
 
 
@@ -125,3 +130,101 @@ def test_a_copied_run_folder_replays_to_the_same_document(tmp_path):
     page = written[1].read_text(encoding="utf-8")
     assert page.count('src="data:image/jpeg;base64,') == 4
     assert str(tmp_path) not in original
+
+
+class AnchorSpy(ScriptedCritic):
+    """Records the style anchors each shot's critique was given."""
+
+    def __init__(self, failures):
+        super().__init__(failures)
+        self.anchors: dict[str, list[str]] = {}
+
+    def check(self, image, shot, context):
+        self.anchors.setdefault(shot.id, list(context.style_anchors))
+        return super().check(image, shot, context)
+
+
+def test_the_first_keyframe_that_passes_anchors_the_films_look(tmp_path):
+    spy = AnchorSpy({"s001": 9})  # s001 never passes, so s002 sets the look
+    _, result = _run(tmp_path, {}, critics=[spy])
+    root = result.paths.root
+    assert spy.anchors["s001"] == [] and spy.anchors["s002"] == []
+    assert spy.anchors["s003"] == [str(root / "keyframes/s002/1.png")]
+    assert spy.anchors["s004"] == spy.anchors["s003"]
+
+
+def test_style_references_from_the_user_replace_the_films_own_anchor(tmp_path):
+    from PIL import Image
+
+    ref = tmp_path / "look.png"
+    Image.new("RGB", (64, 36), (200, 120, 40)).save(ref)
+    spy = AnchorSpy({})
+    options = _options(tmp_path, style_ref=[str(ref)])
+    start_run(
+        options,
+        backends={
+            "planner": ScriptedPlanner(make_plan(4)),
+            "image": SolidImage(),
+            "critics": [spy],
+        },
+    )
+    assert all(anchors == [str(ref)] for anchors in spy.anchors.values())
+
+
+class FlickeringOnce:
+    """A clip gate that fails the first clip of chosen shots on flicker, and records what it
+    was asked to compare each clip with."""
+
+    def __init__(self, shots):
+        self.shots, self.seen, self.previous = set(shots), set(), {}
+
+    def check_clip(self, clip_path, shot, previous_clip_path, context):
+        from director.records import CheckResult
+
+        self.previous[clip_path.name, shot.id] = previous_clip_path
+        failing = shot.id in self.shots and shot.id not in self.seen
+        self.seen.add(shot.id)
+        return [
+            CheckResult.measured(
+                "flicker", 20.0 if failing else 1.0, 6.0, "measured", higher_is_better=False
+            )
+        ]
+
+
+def test_a_clip_that_fails_its_gate_is_retried_on_the_ladder_and_the_retry_is_used(tmp_path):
+    gate = FlickeringOnce({"s002"})
+    plan = make_plan(4)
+    backends = {
+        "planner": ScriptedPlanner(plan),
+        "image": SolidImage(),
+        "critics": [ScriptedCritic({})],
+        "clip_gate": gate,
+    }
+    result = start_run(_options(tmp_path), backends=backends)
+    events = read_events(result.paths.events)
+    assert _decisions(events, "s002", kind="clip") == [("reroll", 1), ("accept", 2)]
+    clips = [e.attempt for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "clip"]
+    retried = [a for a in clips if a.shot_id == "s002"]
+    assert [a.number for a in retried] == [1, 2] and retried[0].seed != retried[1].seed
+    assert gate.previous["1.mp4", "s003"] == result.paths.root / "clips/s002/2.mp4"
+    assembly = " ".join(" ".join(e.command) for e in events if e.type == "assembly")
+    assert "clips/s002/2.mp4" in assembly and "clips/s002/1.mp4" not in assembly
+    text = result.paths.workflow.read_text(encoding="utf-8")
+    assert "s002 clip attempt 1" in text and "s002 clip: solved on the ladder (reseed)" in text
+
+
+def test_configured_thresholds_reach_the_keyframe_and_clip_gates(tmp_path):
+    from director.records import CritiqueMade
+
+    options = _options(tmp_path, threshold=["min_sharpness=12.5", "max_flicker=7.5"])
+    backends = {"planner": ScriptedPlanner(make_plan(4)), "image": SolidImage()}
+    result = start_run(options, backends=backends)
+    thresholds = {
+        (e.critique.kind, c.name): c.threshold
+        for e in read_events(result.paths.events)
+        if isinstance(e, CritiqueMade)
+        for c in e.critique.checks
+    }
+    assert thresholds["keyframe", "sharpness"] == 12.5
+    assert thresholds["clip", "flicker"] == 7.5
+    assert thresholds["keyframe", "contrast"] == 0.05  # the rest keep their defaults

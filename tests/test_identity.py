@@ -15,6 +15,7 @@ import pytest
 import skimage.data as skdata
 from PIL import Image, ImageEnhance
 
+from director.agent.ladder import MIN_FACE_PX
 from director.errors import InputError, ToolMissing
 from director.records import Character, Shot, ShotPrompt, StyleBible
 from director.tools.base import CriticContext
@@ -220,6 +221,9 @@ def test_re_rendered_face_passes_identity_and_copy_paste(critic):
     assert results["copy_paste"].passed is True, results["copy_paste"].reason
     assert results["copy_paste"].score < 0.9
     assert "dlib" in results["identity"].reason and "mean" in results["identity"].reason
+    left, top, right, bottom = results["identity"].details["box"]
+    assert 0 <= left < right and 0 <= top < bottom  # where an edit would repaint
+    assert results["identity"].details["face_px"] == bottom - top >= MIN_FACE_PX
 
 
 def test_another_person_fails_identity(critic):
@@ -232,6 +236,7 @@ def test_another_person_fails_identity(critic):
 def test_expected_face_not_found_fails(critic):
     results = by_name(critic.check(Image.fromarray(skdata.chelsea()), shot("Astro"), CONTEXT))
     assert results["identity"].passed is False and "not found" in results["identity"].reason
+    assert results["identity"].details == {"faces": 0}  # the ladder reframes closer
     assert results["copy_paste"].passed is None
 
 

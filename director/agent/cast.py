@@ -9,8 +9,11 @@ from director.records import Character
 from director.tools.base import Critic, ImageBackend
 
 
-def resolve_cast(cast: list[str], characters: list[str]) -> list[Character]:
-    """Characters in order of appearance on the command line; references checked for one face."""
+def resolve_cast(
+    cast: list[str], characters: list[str], insightface_root: str | None = None
+) -> list[Character]:
+    """Characters in order of appearance on the command line; references checked for one face
+    by the face backend the run uses."""
     found: dict[str, Character] = {}
     if cast:
         from director.memory.cast import CastStore
@@ -20,7 +23,7 @@ def resolve_cast(cast: list[str], characters: list[str]) -> list[Character]:
             found[name] = store.get(name)
     for spec in characters:
         name, image = _parse(spec)
-        _one_face(image)
+        _one_face(image, insightface_root)
         current = found.get(name) or Character(name=name, description="")
         refs = [*current.references, str(image.resolve())]
         found[name] = current.model_copy(update={"references": refs})
@@ -38,16 +41,23 @@ def _parse(spec: str) -> tuple[str, Path]:
     return validate_name(name), Path(path.strip()).expanduser()
 
 
-def _one_face(image: Path) -> None:
-    from director.tools.critics.face_dlib import DlibFaces
+def _one_face(image: Path, insightface_root: str | None = None) -> None:
+    from director.tools.critics.face_choice import choose_face_backend
 
     if not image.is_file():
         raise InputError(f"Reference image {image} does not exist.", "Pass an existing image file.")
-    DlibFaces().embed_reference(image)
+    choose_face_backend(insightface_root).embed_reference(image)
 
 
-def identity_critic(image: ImageBackend, cast: list[Character]) -> Critic | None:
-    """The identity check for this film, or a stand-in that says why it cannot run."""
+def identity_critic(
+    image: ImageBackend,
+    cast: list[Character],
+    insightface_root: str | None = None,
+    thresholds: dict[str, float] | None = None,
+) -> Critic | None:
+    """The identity check for this film, or a stand-in that says why it cannot run. It uses
+    insightface where a model pack is present under ``insightface_root``, else dlib;
+    ``thresholds`` replace the identity and copy-paste defaults."""
     if not cast:
         return None
     from director.tools.critics.identity import IdentityCritic, IdentityNotRun
@@ -57,6 +67,7 @@ def identity_critic(image: ImageBackend, cast: list[Character]) -> Critic | None
             f"the {image.name} image backend draws storyboard figures, not "
             "faces, so identity cannot be judged on its frames"
         )
-    from director.tools.critics.face_dlib import DlibFaces
+    from director.tools.critics.face_choice import choose_face_backend
 
-    return IdentityCritic.from_characters(DlibFaces(), cast)
+    backend = choose_face_backend(insightface_root)
+    return IdentityCritic.from_characters(backend, cast, **(thresholds or {}))

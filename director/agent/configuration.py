@@ -26,12 +26,17 @@ ENV_VARS = {
     "runs_dir": "DIRECTOR_RUNS_DIR",
     "size": "DIRECTOR_SIZE",
     "max_attempts": "DIRECTOR_MAX_ATTEMPTS",
+    "max_run_attempts": "DIRECTOR_MAX_RUN_ATTEMPTS",
+    "max_cost": "DIRECTOR_MAX_COST",
     "structure": "DIRECTOR_STRUCTURE",
     "seed": "DIRECTOR_SEED",
     "font": "DIRECTOR_FONT",
     "llm": "DIRECTOR_LLM",
     "image": "DIRECTOR_IMAGE",
     "video": "DIRECTOR_VIDEO",
+    "insightface_root": "DIRECTOR_INSIGHTFACE_ROOT",
+    "clip_weights": "DIRECTOR_CLIP_WEIGHTS",
+    "clip_model": "DIRECTOR_CLIP_MODEL",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -39,7 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "structure": None,  # by language: qi-cheng-zhuan-he for Chinese, three-act for English
     "seed": 2075,
     "size": "1280x720",
-    "max_attempts": 4,
+    "max_attempts": 6,
+    "max_run_attempts": None,  # 3 per shot (keyframe, clip, a retry) + one whole ladder
+    "max_cost": None,  # no cap on what hosted backends report they charged
     "runs_dir": "runs",
     "font": None,
     "music": None,
@@ -47,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "image": "previz",
     "video": "previz",
     "fps": 24,
+    "thresholds": None,  # a [thresholds] table: gate thresholds by name (docs/critics.md)
+    "insightface_root": None,  # ~/.insightface: packs are looked for in <root>/models/<pack>
+    "clip_weights": None,  # the model's weights in the Hugging Face cache or ~/.cache/clip
+    "clip_model": None,  # ViT-B-32-quickgelu, matching OpenAI's ViT-B/32 weights
 }
 
 
@@ -62,6 +73,10 @@ class RunOptions(BaseModel):
     width: int
     height: int
     max_attempts: int = Field(ge=1, le=50)
+    max_run_attempts: int | None = Field(
+        default=None, ge=1, description="generations (keyframes and clips) per run"
+    )
+    max_cost: float | None = Field(default=None, ge=0, description="spend per run, in USD")
     runs_dir: str
     run_id: str | None = None
     font: str | None = None
@@ -73,6 +88,17 @@ class RunOptions(BaseModel):
     yes: bool = False
     cast: list[str] = Field(default_factory=list, description="cast members from `director cast`")
     characters: list[str] = Field(default_factory=list, description="NAME=IMAGE references")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="gate thresholds that replace the defaults, by name"
+    )
+    style_refs: list[str] = Field(
+        default_factory=list, description="images every keyframe's look is compared with"
+    )
+    insightface_root: str | None = Field(
+        default=None, description="folder holding models/<pack> for the insightface backend"
+    )
+    clip_weights: str | None = Field(default=None, description="open_clip weights file")
+    clip_model: str | None = Field(default=None, description="open_clip architecture")
 
     @property
     def runtime_s(self) -> float:
@@ -148,14 +174,59 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         width=w,
         height=h,
         max_attempts=attempts,
+        max_run_attempts=_positive(merged.pop("max_run_attempts"), "--max-run-attempts", int),
+        max_cost=_positive(merged.pop("max_cost"), "--max-cost", float),
         seed=_number(merged.pop("seed"), "--seed", int),
         run_id=flags.get("run_id"),
         yes=bool(flags.get("yes")),
         cast=list(flags.get("cast") or []),
         characters=list(flags.get("character") or []),
+        style_refs=_style_refs(flags.get("style_ref") or []),
+        thresholds=_thresholds(merged.pop("thresholds"), flags.get("threshold") or []),
         runs_dir=str(merged.pop("runs_dir")),
         **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
     )
+
+
+def resolve_thresholds(flags: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """Thresholds for commands other than run: the config file's table, then the flags."""
+    return _thresholds(load_config_file().get("thresholds"), list(flags))
+
+
+def _thresholds(table: Any, flags: list[str]) -> dict[str, float]:
+    """The config file's [thresholds] table, with --threshold flags on top."""
+    from director.tools.critics import thresholds
+
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(
+            f"thresholds in {config_path()} is not a table.",
+            "Write it as a [thresholds] section with NAME = NUMBER lines.",
+        )
+    from_file = thresholds.validate(table or {}, str(config_path()))
+    return {**from_file, **thresholds.parse_flags(flags)}
+
+
+def _style_refs(paths: list[str]) -> list[str]:
+    """Absolute paths of readable style references, so the run folder records where they were."""
+    found = []
+    for path in paths:
+        image = Path(path).expanduser()
+        if not image.is_file():
+            raise InputError(
+                f"Style reference {path} does not exist.", "Pass the path of a PNG or JPEG file."
+            )
+        found.append(str(image.resolve()))
+    return found
+
+
+def _positive(value: Any, name: str, kind: type) -> Any:
+    """An optional cap: None stays None; anything else must be a number above zero."""
+    if value is None:
+        return None
+    number = _number(value, name, kind)
+    if number <= 0:
+        raise InputError(f"{name} {value} must be above zero.", f"Pass a positive {kind.__name__}.")
+    return number
 
 
 def _number(value: Any, name: str, kind: type) -> Any:

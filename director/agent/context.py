@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from director.agent.configuration import RunOptions
 from director.agent.progress import Progress
@@ -30,6 +31,8 @@ class RunContext:
     progress: Progress = field(default_factory=Progress)
     started: float = field(default_factory=time.time)
     cast: list[Character] = field(default_factory=list)
+    # Checks every clip on its frames (director.tools.critics.clipgate.ClipGate).
+    clip_gate: Any = None
 
     @contextmanager
     def stage(self, name: str, detail: str = "") -> Iterator[None]:

@@ -11,9 +11,9 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from director.agent import policy
+from director.agent import ladder, policy
 from director.agent.context import RunContext
-from director.agent.state import Candidate, FilmState, plan_of
+from director.agent.state import Candidate, FilmState, PendingClip, Variant, plan_of
 from director.errors import InputError
 from director.memory.runs import write_json_atomic
 from director.records import (
@@ -23,18 +23,24 @@ from director.records import (
     AttemptMade,
     BeatSheetPlanned,
     BiblePlanned,
+    CheckResult,
     Critique,
     CritiqueMade,
     DecisionMade,
     JobSubmitted,
     Plan,
     RunFinished,
+    Shot,
     ShotListPlanned,
     StageFinished,
     StageStarted,
     StoryDeveloped,
 )
 from director.tools.base import ClipRequest, CriticContext, ImageRequest, Job
+
+# The run's default cap on generations: a keyframe, a clip and one retry per shot on average,
+# plus enough for one shot to climb the whole ladder.
+RUN_ATTEMPTS_PER_SHOT = 3
 
 
 def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["approve_beats"]]:
@@ -126,6 +132,10 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         "plan": plan.model_dump(mode="json"),
         "cursor": 0,
         "candidates": [],
+        "rung": -1,
+        "variant": {},
+        "attempts_made": 0,
+        "spent": 0.0,
         "keyframes": {},
         "clips": {},
         "flagged": [],
@@ -137,8 +147,9 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
 def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["critique"]]:
     ctx = runtime.context
     plan = plan_of(state)
-    shot = plan.shots[state["cursor"]]
     number = len(state["candidates"]) + 1
+    variant = state.get("variant") or {}
+    shot = varied_shot(plan.shots[state["cursor"]], variant)
     seed = policy.shot_seed(ctx.options.seed, shot.index, number)
     ctx.progress.shot(shot.id, f"keyframe {number}")
     request = ImageRequest(
@@ -149,6 +160,7 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         height=ctx.options.height,
         prompt=shot.prompt.render(),
         negative_prompt=shot.prompt.render_negative(),
+        **_ladder_request(ctx, variant),
     )
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
     start = time.perf_counter()
@@ -161,7 +173,36 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "seed": seed,
         "caption_px": int(job.params.get("caption_px", 0)),
     }
-    return Command(goto="critique", update={"candidates": [*state["candidates"], pending]})
+    update = {
+        "candidates": [*state["candidates"], pending],
+        "attempts_made": state.get("attempts_made", 0) + 1,
+        "spent": state.get("spent", 0.0) + job.cost,
+    }
+    return Command(goto="critique", update=update)
+
+
+def varied_shot(shot: Shot, variant: Variant) -> Shot:
+    """The shot as the ladder changed it for this attempt: repaired slots, a closer size."""
+    update: dict = {}
+    if variant.get("slots"):
+        update["prompt"] = shot.prompt.model_copy(update=variant["slots"])
+    if variant.get("size"):
+        update["size"] = variant["size"]
+    return shot.model_copy(update=update) if update else shot
+
+
+def _ladder_request(ctx: RunContext, variant: Variant) -> dict:
+    """The request fields of the ladder's stronger rungs, for backends that declared them."""
+    fields: dict = {}
+    if ctx.image.accepts_references and variant.get("references"):
+        fields["references"] = variant["references"]
+        fields["reference_strength"] = variant.get("reference_strength")
+    if ctx.image.edits and variant.get("edit_source"):
+        left, top, right, bottom = variant["edit_region"]
+        w, h = ctx.options.width, ctx.options.height
+        fields["edit_source"] = str(ctx.paths.root / variant["edit_source"])
+        fields["edit_region"] = [max(0, left), max(0, top), min(w, right), min(h, bottom)]
+    return fields
 
 
 def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["decide"]]:
@@ -173,6 +214,8 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     pending = state["candidates"][-1]
     context = CriticContext(
         bible=plan.bible,
+        style_anchors=ctx.options.style_refs
+        or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
         accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
     )
     with Image.open(ctx.paths.root / pending["artifact"]) as img:
@@ -201,73 +244,228 @@ def decide(
     shot = plan.shots[state["cursor"]]
     candidates = state["candidates"]
     critique = Critique.model_validate(state["critique"])
-    decision = policy.decide(critique, candidates, ctx.options.max_attempts)
-    ctx.log.append(DecisionMade(decision=decision))
-    if decision.action == "reroll":
-        return Command(goto="keyframe")
-    chosen = next(c for c in candidates if c["attempt"] == decision.attempt)
+    step = ladder.climb(
+        critique,
+        candidates,
+        shot,
+        rung=state.get("rung", -1),
+        variant=state.get("variant") or {},
+        backend=_ladder_backend(ctx, shot),
+        limits=_limits(
+            ctx, state.get("attempts_made", 0), state.get("spent", 0.0), len(plan.shots)
+        ),
+        planner=ctx.planner,
+    )
+    for decision in step.decisions:
+        ctx.log.append(DecisionMade(decision=decision))
+    if step.variant is not None:
+        return Command(goto="keyframe", update={"rung": step.rung, "variant": step.variant})
+    chosen = next(c for c in candidates if c["attempt"] == step.final.attempt)
     update = {
         "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
         "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
     }
-    if decision.action == "accept-below-threshold":
+    if step.flagged:
         update["flagged"] = [*state["flagged"], shot.id]
+        failed = {**state.get("keyframe_failed", {}), shot.id: chosen.get("failed", [])}
+        update["keyframe_failed"] = failed
+    elif not state.get("anchors"):
+        update["anchors"] = [chosen["artifact"]]  # the film's look, for the style check
     return Command(goto="animate", update=update)
+
+
+def _ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
+    in_frame = set(shot.characters)
+    refs = [r for c in ctx.cast if c.name in in_frame for r in c.references]
+    return ladder.Backend(
+        name=ctx.image.name,
+        accepts_references=ctx.image.accepts_references,
+        edits=ctx.image.edits,
+        references=tuple(refs),
+    )
+
+
+def _limits(ctx: RunContext, attempts: int, spent: float, shots: int) -> ladder.Limits:
+    opts = ctx.options
+    cap = opts.max_run_attempts or RUN_ATTEMPTS_PER_SHOT * shots + opts.max_attempts
+    return ladder.Limits(
+        max_attempts=opts.max_attempts,
+        run_attempts_left=cap - attempts,
+        cost_left=None if opts.max_cost is None else opts.max_cost - spent,
+    )
 
 
 def animate(
     state: FilmState, runtime: Runtime[RunContext]
 ) -> Command[Literal["keyframe", "assemble"]]:
     """Submit the shot's clip and move on; clips render while later shots are keyframed."""
-    from director.tools.assemble.film import clip_length
-
     ctx = runtime.context
     plan = plan_of(state)
     shot = plan.shots[state["cursor"]]
     ctx.progress.shot(shot.id, "clip")
-    request = ClipRequest(
-        shot=shot,
-        keyframe=str(ctx.paths.root / state["keyframes"][shot.id]),
-        seed=policy.shot_seed(ctx.options.seed, shot.index, 0),
-        duration_s=clip_length(shot),
-        fps=ctx.options.fps,
-        width=ctx.options.width,
-        height=ctx.options.height,
-        prompt=f"{shot.prompt.action}; {shot.prompt.camera}",
-        hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
-    )
-    submitted = time.time()
-    job = ctx.video.submit(request)
-    ctx.log.append(
-        JobSubmitted(
-            shot_id=shot.id, kind="clip", job_id=job.id, backend=job.backend, model=job.model
-        )
-    )
-    pending = [
-        *state.get("pending_clips", []),
-        {"shot_id": shot.id, "job": job.model_dump(mode="json"), "submitted": submitted},
-    ]
+    tally = Tally(state)
+    pending = [*state.get("pending_clips", []), _submit_clip(ctx, state, shot, {}, 1, tally)]
     clips = dict(state["clips"])
+    flagged = list(state["flagged"])
     while len(pending) > max(ctx.video.max_in_flight, 1):
-        clips.update(_collect_clip(ctx, pending.pop(0)))
+        _finish_clip(ctx, state, pending.pop(0), clips, flagged, tally)
     update = {
         "clips": clips,
+        "flagged": flagged,
         "pending_clips": pending,
         "cursor": state["cursor"] + 1,
         "candidates": [],
+        "rung": -1,
+        "variant": {},
+        **tally.update(),
     }
     nxt = "keyframe" if state["cursor"] + 1 < len(plan.shots) else "assemble"
     return Command(goto=nxt, update=update)
 
 
-def _collect_clip(ctx: RunContext, pending) -> dict[str, str]:
-    job = Job.model_validate(pending["job"])
-    dest = _fresh(ctx.paths.clip(pending["shot_id"], 1))
-    ctx.video.collect(job, dest)
-    attempt = _attempt(ctx, job, "clip", dest, time.time() - pending["submitted"])
-    ctx.log.append(AttemptMade(attempt=attempt))
+class Tally:
+    """The run's generations and spend, counted as clips are submitted and retried."""
+
+    def __init__(self, state: FilmState) -> None:
+        self.attempts = state.get("attempts_made", 0)
+        self.spent = state.get("spent", 0.0)
+
+    def add(self, job: Job) -> None:
+        self.attempts += 1
+        self.spent += job.cost
+
+    def update(self) -> dict:
+        return {"attempts_made": self.attempts, "spent": self.spent}
+
+
+def _submit_clip(
+    ctx: RunContext, state: FilmState, shot: Shot, variant: Variant, number: int, tally: Tally
+) -> PendingClip:
+    from director.tools.assemble.film import clip_length
+
+    varied = varied_shot(shot, variant)
+    request = ClipRequest(
+        shot=varied,
+        keyframe=str(ctx.paths.root / state["keyframes"][shot.id]),
+        seed=policy.clip_seed(ctx.options.seed, shot.index, number),
+        duration_s=clip_length(shot),
+        fps=ctx.options.fps,
+        width=ctx.options.width,
+        height=ctx.options.height,
+        prompt=f"{varied.prompt.action}; {varied.prompt.camera}",
+        hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
+    )
+    submitted = time.time()
+    job = ctx.video.submit(request)
+    tally.add(job)
+    ctx.log.append(
+        JobSubmitted(
+            shot_id=shot.id, kind="clip", job_id=job.id, backend=job.backend, model=job.model
+        )
+    )
+    return {
+        "shot_id": shot.id,
+        "job": job.model_dump(mode="json"),
+        "submitted": submitted,
+        "attempt": number,
+    }
+
+
+def _finish_clip(
+    ctx: RunContext,
+    state: FilmState,
+    pending: PendingClip,
+    clips: dict[str, str],
+    flagged: list[str],
+    tally: Tally,
+) -> None:
+    """Collect a clip and gate it; a failure climbs the ladder here, retrying in place, so the
+    next shot's continuity check always sees this shot's final clip."""
+    plan = plan_of(state)
+    shot = plan.shot(pending["shot_id"])
+    candidates: list[Candidate] = []
+    rung, variant = -1, {}
+    while True:
+        inherited = state.get("keyframe_failed", {}).get(shot.id, [])
+        candidates.append(_gate_clip(ctx, plan, shot, pending, clips, inherited))
+        critique = Critique.model_validate(candidates[-1].pop("critique"))
+        step = ladder.climb(
+            critique,
+            candidates,
+            shot,
+            rung=rung,
+            variant=variant,
+            backend=ladder.Backend(name=ctx.video.name, kind="clip"),
+            limits=_limits(ctx, tally.attempts, tally.spent, len(plan.shots)),
+            planner=ctx.planner,
+        )
+        for decision in step.decisions:
+            ctx.log.append(DecisionMade(decision=decision))
+        if step.variant is None:
+            break
+        rung, variant = step.rung, step.variant
+        pending = _submit_clip(ctx, state, shot, variant, len(candidates) + 1, tally)
+    chosen = next(c for c in candidates if c["attempt"] == step.final.attempt)
+    clips[shot.id] = chosen["artifact"]
+    if step.flagged and shot.id not in flagged:
+        flagged.append(shot.id)
     ctx.progress.shot_done()
-    return {pending["shot_id"]: attempt.artifact}
+
+
+def _gate_clip(
+    ctx: RunContext,
+    plan: Plan,
+    shot: Shot,
+    pending: PendingClip,
+    clips: dict[str, str],
+    inherited: list[str],
+) -> Candidate:
+    """Collect one clip attempt, log it, and critique it on its frames."""
+    job = Job.model_validate(pending["job"])
+    number = pending.get("attempt", 1)
+    dest = _fresh(ctx.paths.clip(shot.id, number))
+    ctx.video.collect(job, dest)
+    attempt = _attempt(ctx, job, "clip", dest, time.time() - pending["submitted"], number)
+    ctx.log.append(AttemptMade(attempt=attempt))
+    previous = _previous_clip(ctx, plan, shot, clips)
+    checks = ctx.clip_gate.check_clip(dest, shot, previous, CriticContext(bible=plan.bible))
+    checks = [_inherited(c, inherited) for c in checks if c.name not in KEYFRAME_ONLY]
+    critique = Critique(shot_id=shot.id, attempt=number, kind="clip", checks=checks)
+    ctx.log.append(CritiqueMade(critique=critique, verdict=critique.verdict))
+    return {
+        "attempt": number,
+        "artifact": attempt.artifact,
+        "seed": attempt.seed,
+        "margin": round(critique.margin(), 6),
+        "verdict": critique.verdict,
+        "failed": [c.name for c in critique.failed],
+        "critique": critique.model_dump(mode="json"),
+    }
+
+
+# Checks the clip gate leaves to the keyframe: a clip animates its keyframe, so a face pasted
+# from a reference is caught there, once.
+KEYFRAME_ONLY = {"copy_paste"}
+
+
+def _inherited(check: CheckResult, failed_on_keyframe: list[str]) -> CheckResult:
+    """A check the keyframe was accepted failing is not judged again on its clip: no clip
+    retry can fix what the picture it animates already gets wrong."""
+    if check.passed is not False or check.name not in failed_on_keyframe:
+        return check
+    return check.model_copy(
+        update={
+            "passed": None,
+            "reason": f"not judged: the keyframe was accepted failing {check.name}; {check.reason}",
+        }
+    )
+
+
+def _previous_clip(ctx: RunContext, plan: Plan, shot: Shot, clips: dict[str, str]) -> Path | None:
+    if shot.index == 0:
+        return None
+    rel = clips.get(plan.shots[shot.index - 1].id)
+    return ctx.paths.root / rel if rel else None
 
 
 def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["document"]]:
@@ -277,8 +475,10 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     ctx = runtime.context
     plan = plan_of(state)
     done = dict(state["clips"])
+    flagged = list(state["flagged"])
+    tally = Tally(state)
     for pending in state.get("pending_clips", []):
-        done.update(_collect_clip(ctx, pending))
+        _finish_clip(ctx, state, pending, done, flagged, tally)
     ctx.progress.close()
     ctx.log.append(
         StageFinished(stage="shots", seconds=round(time.time() - state["stage_started"], 3))
@@ -298,7 +498,13 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         ctx.progress.close()
         items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
         contact_sheet(items, ctx.paths.contact_sheet)
-    update = {"film": ctx.paths.rel(result.film), "clips": done, "pending_clips": []}
+    update = {
+        "film": ctx.paths.rel(result.film),
+        "clips": done,
+        "flagged": flagged,
+        "pending_clips": [],
+        **tally.update(),
+    }
     return Command(goto="document", update=update)
 
 
@@ -367,6 +573,7 @@ def _attempt(
         artifact=ctx.paths.rel(dest),
         sha256=sha256_file(dest),
         seconds=round(seconds, 3),
+        cost=job.cost,
     )
 
 

@@ -33,6 +33,7 @@ from director.memory.runs import (
     write_json_atomic,
 )
 from director.records import ErrorRaised, RunFinished, RunStarted
+from director.tools.critics.thresholds import for_critic
 
 CRITICS = ("technical", "palette", "duplicate")
 
@@ -51,10 +52,16 @@ def start_run(
     or critics (library use and tests)."""
     progress = progress or Progress()
     backends = {**_preflight(options, skip=set(backends or {})), **(backends or {})}
-    cast = resolve_cast(options.cast, options.characters)
-    identity = identity_critic(backends["image"], cast)
+    cast = resolve_cast(options.cast, options.characters, options.insightface_root)
+    identity = identity_critic(
+        backends["image"],
+        cast,
+        options.insightface_root,
+        for_critic(options.thresholds, "identity"),
+    )
     if identity is not None:
         backends["critics"] = [*backends["critics"], identity]
+    backends.setdefault("clip_gate", _clip_gate(identity, options.thresholds))
     runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
     run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
     paths = create_run(runs_dir, run_id)
@@ -78,6 +85,14 @@ def start_run(
     return RunResult(paths=paths, summary=summarise(paths), flagged=state.get("flagged", []))
 
 
+def _clip_gate(identity, thresholds: dict[str, float]):
+    """Clips are checked for flicker and continuity, and for identity on sampled frames."""
+    from director.tools.critics.clipgate import ClipGate
+
+    critics = [identity] if identity is not None else []
+    return ClipGate(critics, **for_critic(thresholds, "clipgate"))
+
+
 def _preflight(options: RunOptions, skip: set[str]) -> dict:
     """Everything that can fail before a run folder exists: tools, fonts, backends, music."""
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
@@ -98,7 +113,19 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
         "planner": lambda: registry.load("planners", options.llm),
         "image": lambda: registry.load("image", options.image),
         "video": lambda: registry.load("video", options.video),
-        "critics": lambda: [registry.load("critics", name) for name in CRITICS],
+        "critics": lambda: [
+            *(
+                registry.load("critics", name, **for_critic(options.thresholds, name))
+                for name in CRITICS
+            ),
+            registry.load(
+                "critics",
+                "clip",
+                model=options.clip_model,
+                weights=options.clip_weights,
+                **for_critic(options.thresholds, "clip"),
+            ),
+        ],
     }
     return {key: load() for key, load in loaders.items() if key not in skip}
 

@@ -17,22 +17,42 @@ class Candidate(TypedDict, total=False):
     failed: list[str]
 
 
-class PendingClip(TypedDict):
+class Variant(TypedDict, total=False):
+    """What the ladder changed from the approved plan for the shot's next attempt. The plan
+    itself never changes: repairs live on the attempts, and in the log."""
+
+    slots: dict[str, str]
+    repaired: str
+    size: str
+    references: list[str]
+    reference_strength: float
+    edit_source: str
+    edit_region: list[int]
+
+
+class PendingClip(TypedDict, total=False):
     shot_id: str
     job: dict[str, Any]
     submitted: float
+    attempt: int
 
 
 class FilmState(TypedDict, total=False):
     plan: dict[str, Any]
     cursor: int
     candidates: list[Candidate]
+    rung: int
+    variant: Variant
+    attempts_made: int
+    spent: float
     critique: dict[str, Any]
     keyframes: dict[str, str]
+    anchors: list[str]
     captions: dict[str, int]
     clips: dict[str, str]
     pending_clips: list[PendingClip]
     flagged: list[str]
+    keyframe_failed: dict[str, list[str]]  # checks a flagged keyframe was accepted failing
     stage_started: float
     film: str
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from director.cli.options import insightface_root_option
+
 
 @click.group("cast")
 def cast_group() -> None:
@@ -27,12 +29,17 @@ def cast_group() -> None:
     help="A reference photo with exactly one face; repeat for several.",
 )
 @click.option("--desc", default="", help="Identity block: age, build, face, hair, costume, item.")
-def add_command(name: str, refs: tuple[str, ...], desc: str) -> None:
-    """Add NAME with its reference photos; each must show exactly one face."""
-    from director.memory.cast import CastStore
-    from director.tools.critics.face_dlib import DlibFaces
+@insightface_root_option
+def add_command(name: str, refs: tuple[str, ...], desc: str, insightface_root: str | None) -> None:
+    """Add NAME with its reference photos; each must show exactly one face.
 
-    character = CastStore().add(name, [Path(r) for r in refs], [DlibFaces()], description=desc)
+    Every usable face backend (dlib; insightface where a model pack is present) embeds them."""
+    from director.cli.options import resolve_insightface_root
+    from director.memory.cast import CastStore
+    from director.tools.critics.face_choice import usable_face_backends
+
+    backends = usable_face_backends(resolve_insightface_root(insightface_root))
+    character = CastStore().add(name, [Path(r) for r in refs], backends, description=desc)
     click.echo(f"Added {character.name} with {len(character.references)} reference(s).")
 
 

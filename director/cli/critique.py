@@ -7,6 +7,13 @@ from pathlib import Path
 
 import click
 
+from director.cli.options import (
+    clip_model_option,
+    clip_weights_option,
+    insightface_root_option,
+    threshold_option,
+)
+
 
 @click.command("critique")
 @click.argument("image", type=click.Path(dir_okay=False))
@@ -27,6 +34,10 @@ import click
     help="A style anchor image; repeat for several.",
 )
 @click.option("--size", default=None, help="The size the image was asked for, WIDTHxHEIGHT.")
+@insightface_root_option
+@clip_weights_option
+@clip_model_option
+@threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def critique_command(
     image: str,
@@ -35,17 +46,23 @@ def critique_command(
     refs: tuple[str, ...],
     style_refs: tuple[str, ...],
     size: str | None,
+    insightface_root: str | None,
+    clip_weights: str | None,
+    clip_model: str | None,
+    threshold: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Score IMAGE with every check that can run, each against its threshold.
 
     Exit code 0 whether the verdict is pass or fail; 2 for bad input.
     """
-    from director.agent.configuration import parse_size
+    from director.agent.configuration import parse_size, resolve_thresholds
+    from director.cli.options import resolve_clip, resolve_insightface_root
     from director.tools.critics.standalone import critique_image
 
     if cast_names and refs:
         raise click.UsageError("Pass either --cast or --ref, not both.")
+    clip_weights, clip_model = resolve_clip(clip_weights, clip_model)
     result = critique_image(
         Path(image),
         prompt=prompt,
@@ -53,6 +70,10 @@ def critique_command(
         refs=[Path(r) for r in refs],
         style_refs=[Path(s) for s in style_refs],
         size=parse_size(size) if size else None,
+        insightface_root=resolve_insightface_root(insightface_root),
+        clip_weights=clip_weights,
+        clip_model=clip_model,
+        thresholds=resolve_thresholds(threshold),
     )
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -64,25 +64,43 @@ def _dlib() -> Finding:
 
 
 def _insightface() -> Finding:
-    return Finding(
-        "critics",
-        "identity: insightface",
-        False,
-        "not in this version. Its pretrained model packs are licensed for "
-        "non-commercial research only.",
-    )
+    from director.tools.critics.face_insightface import LICENCE
+
+    def probe() -> str:
+        from director.cli.options import resolve_insightface_root
+        from director.tools.critics.face_insightface import InsightFaces
+
+        backend = InsightFaces(resolve_insightface_root(None))
+        backend.load()
+        return f"identity critic usable, chosen over dlib; pack in {backend.folder}."
+
+    finding = _guard("critics", "identity: insightface", probe)
+    if LICENCE not in finding.detail:
+        finding.detail = f"{finding.detail} Note: {LICENCE}"
+    return finding
 
 
 def _clip() -> Finding:
-    return Finding(
-        "critics",
-        "clip",
-        False,
-        "not in this version: prompt adherence and CLIP style checks are not run.",
-    )
+    def probe() -> str:
+        from director.cli.options import resolve_clip
+        from director.errors import ToolMissing
+        from director.tools.critics.clip import ClipCritic
+        from director.tools.critics.clip_weights import HOW_TO_FIX, INSTALL
+
+        weights, model = resolve_clip(None, None)
+        critic = ClipCritic(model, weights)
+        if critic.unavailable:
+            fix = HOW_TO_FIX if critic.source.weights is None else INSTALL
+            message = f"{critic.unavailable}: the prompt and CLIP style checks are not run."
+            raise ToolMissing(message, fix)
+        return f"prompt and style checks usable: {critic.model}, weights {critic.source.weights}"
+
+    return _guard("critics", "clip", probe)
 
 
 CHECKS = (_ffmpeg, _font, _dlib, _insightface, _clip)
+# Backends a check above already reports, with where it looked for their models.
+REPORTED = {("critics", "clip")}
 
 
 def backend_findings() -> list[Finding]:
@@ -91,6 +109,8 @@ def backend_findings() -> list[Finding]:
     found = []
     for kind in registry.KINDS:
         for name in sorted(registry.available(kind)):
+            if (kind, name) in REPORTED:
+                continue
             found.append(_guard(kind, name, lambda k=kind, n=name: _load(k, n)))
     return found
 

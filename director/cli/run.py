@@ -6,7 +6,13 @@ import json
 
 import click
 
-from director.cli.options import runs_dir_option
+from director.cli.options import (
+    clip_model_option,
+    clip_weights_option,
+    insightface_root_option,
+    runs_dir_option,
+    threshold_option,
+)
 
 STRUCTURE_HELP = (
     "Story structure: three-act, qi-cheng-zhuan-he (起承转合), save-the-cat "
@@ -33,7 +39,21 @@ STRUCTURE_HELP = (
     "--max-attempts",
     type=int,
     default=None,
-    help="Keyframe attempts per shot before the best one is taken and flagged [default: 4].",
+    help="Attempts per shot (keyframe, and clip) before the best one is taken and flagged "
+    "[default: 6, enough to climb every rung of the ladder].",
+)
+@click.option(
+    "--max-run-attempts",
+    type=int,
+    default=None,
+    help="Generations in the whole run, keyframes and clips; when spent, failing shots take "
+    "their best attempt [default: 3 per shot, plus --max-attempts].",
+)
+@click.option(
+    "--max-cost",
+    type=float,
+    default=None,
+    help="Spend cap for the run in USD, as hosted backends report it [default: no cap].",
 )
 @runs_dir_option
 @click.option(
@@ -51,6 +71,15 @@ STRUCTURE_HELP = (
     help="A character and a reference photo with exactly one face; repeat for more.",
 )
 @click.option(
+    "--style-ref",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="IMG",
+    help="An image whose look every keyframe must match (CLIP style check); repeat for more "
+    "[default: the film's first keyframe that passes the gate].",
+)
+@threshold_option
+@click.option(
     "--music",
     type=click.Path(dir_okay=False),
     default=None,
@@ -62,6 +91,9 @@ STRUCTURE_HELP = (
     default=None,
     help="Font file for titles and subtitles [default: bundled Noto Sans CJK].",
 )
+@insightface_root_option
+@clip_weights_option
+@clip_model_option
 @click.option(
     "--yes",
     "-y",

@@ -44,15 +44,20 @@ class RunRecord:
     approvals: list[Approval] = field(default_factory=list)
     keyframes: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
     clips: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
-    critiques: dict[tuple[str, int], Critique] = field(default_factory=dict)
+    # (shot id, "keyframe" or "clip", attempt number) -> its critique
+    critiques: dict[tuple[str, str, int], Critique] = field(default_factory=dict)
     decisions: dict[str, list[Decision]] = field(default_factory=lambda: defaultdict(list))
     assembly: list[AssemblyStep] = field(default_factory=list)
     errors: list[ErrorRaised] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
 
-    def final_decision(self, shot_id: str) -> Decision | None:
-        done = [d for d in self.decisions.get(shot_id, []) if d.action != "reroll"]
+    def final_decision(self, shot_id: str, kind: str = "keyframe") -> Decision | None:
+        done = [d for d in self.ladder(shot_id, kind) if d.action not in ("reroll", "skip")]
         return done[-1] if done else None
+
+    def ladder(self, shot_id: str, kind: str = "keyframe") -> list[Decision]:
+        """The shot's decisions for one kind of attempt, in the order they were made."""
+        return [d for d in self.decisions.get(shot_id, []) if d.kind == kind]
 
     def chosen_keyframe(self, shot_id: str) -> Attempt | None:
         decision = self.final_decision(shot_id)
@@ -69,11 +74,18 @@ class RunRecord:
                     seen.setdefault(check.name, check)
         return list(seen.values())
 
-    def check_names(self) -> list[str]:
+    def check_names(self, kind: str | None = None) -> list[str]:
         names: dict[str, None] = {}
-        for critique in self.critiques.values():
-            names.update((c.name, None) for c in critique.checks)
+        for (_, of_kind, _), critique in self.critiques.items():
+            if kind in (None, of_kind):
+                names.update((c.name, None) for c in critique.checks)
         return list(names)
+
+    def attempts(self, shot_id: str, kind: str = "keyframe") -> list[Attempt]:
+        return (self.keyframes if kind == "keyframe" else self.clips).get(shot_id, [])
+
+    def critique(self, shot_id: str, kind: str, number: int) -> Critique | None:
+        return self.critiques.get((shot_id, kind, number))
 
 
 def fold(events: list) -> RunRecord:
@@ -117,7 +129,7 @@ def _attempt(r: RunRecord, e: AttemptMade) -> None:
 
 
 def _critique(r: RunRecord, e: CritiqueMade) -> None:
-    r.critiques[(e.critique.shot_id, e.critique.attempt)] = e.critique
+    r.critiques[(e.critique.shot_id, e.critique.kind, e.critique.attempt)] = e.critique
 
 
 def _decision(r: RunRecord, e: DecisionMade) -> None:

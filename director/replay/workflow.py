@@ -6,12 +6,13 @@ paths are relative to the run folder, so a copied run folder replays to the same
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean
 
 from director.memory.events import read_events
 from director.memory.runs import RunPaths, write_text_atomic
-from director.records import CheckResult, Critique, Shot
+from director.records import CheckResult, Critique, Decision, Shot
 from director.replay.document import (
     Bullets,
     Code,
@@ -202,30 +203,39 @@ def _shot(doc: Document, r: RunRecord, shot: Shot) -> None:
         who = f" ({shot.line.speaker})" if shot.line.speaker else ""
         items.append(f"{shot.line.kind}{who}: {shot.line.text}")
     doc.add(Bullets(items))
-    doc.add(_attempt_table(r, shot.id))
-    decision = r.final_decision(shot.id)
-    if decision and decision.action == "accept-below-threshold":
-        doc.add(Para(f"Flagged below threshold: {decision.reason}"))
+    for kind in ("keyframe", "clip"):
+        if r.critique(shot.id, kind, 1):
+            doc.add(Para(f"{kind.capitalize()} attempts:"), _attempt_table(r, shot.id, kind))
+        decision = r.final_decision(shot.id, kind)
+        if decision and decision.action == "accept-below-threshold":
+            doc.add(Para(f"{kind.capitalize()} flagged below threshold: {decision.reason}"))
 
 
-def _attempt_table(r: RunRecord, shot_id: str) -> Table:
-    checks = r.check_names()
-    decisions = {d.attempt: d for d in r.decisions.get(shot_id, [])}
+def _attempt_table(r: RunRecord, shot_id: str, kind: str) -> Table:
+    checks = r.check_names(kind)
+    decisions: dict[int | None, list[Decision]] = defaultdict(list)
+    for d in r.ladder(shot_id, kind):
+        decisions[d.attempt].append(d)
     rows = []
-    for attempt in r.keyframes.get(shot_id, []):
-        critique = r.critiques.get((shot_id, attempt.number))
+    for attempt in r.attempts(shot_id, kind):
+        critique = r.critique(shot_id, kind, attempt.number)
         scores = [_score(critique, name) for name in checks]
-        decision = decisions.get(attempt.number)
         rows.append(
             [
                 str(attempt.number),
                 str(attempt.seed),
                 *scores,
                 critique.verdict if critique else "not critiqued",
-                f"{decision.action}: {decision.reason}" if decision else "",
+                " / ".join(_decided(d) for d in decisions.get(attempt.number, [])),
             ]
         )
     return Table(["attempt", "seed", *checks, "verdict", "decision"], rows)
+
+
+def _decided(d: Decision) -> str:
+    if d.action == "skip":
+        return f"skip {d.rung}: {d.reason}"
+    return f"{d.action}{f' ({d.rung})' if d.rung else ''}: {d.reason}"
 
 
 def _score(critique: Critique | None, name: str) -> str:
@@ -249,25 +259,31 @@ def _problems(doc: Document, r: RunRecord) -> None:
 
 
 def _shot_problems(r: RunRecord, shot_id: str) -> list[str]:
-    failed = [(a, r.critiques.get((shot_id, a.number))) for a in r.keyframes.get(shot_id, [])]
-    failed = [(a, c) for a, c in failed if c is not None and c.verdict == "fail"]
+    return _problems_of(r, shot_id, "keyframe") + _problems_of(r, shot_id, "clip")
+
+
+def _problems_of(r: RunRecord, shot_id: str, kind: str) -> list[str]:
+    tried = [(a, r.critique(shot_id, kind, a.number)) for a in r.attempts(shot_id, kind)]
+    failed = [(a, c) for a, c in tried if c is not None and c.verdict == "fail"]
     if not failed:
         return []
+    what = shot_id if kind == "keyframe" else f"{shot_id} clip"
     lines = [
-        f"{shot_id} attempt {a.number} (seed {a.seed}) failed "
+        f"{what} attempt {a.number} (seed {a.seed}) failed "
         + "; ".join(_failure(c) for c in crit.failed)
         for a, crit in failed
     ]
-    final = r.final_decision(shot_id)
+    final = r.final_decision(shot_id, kind)
     if final is None:
-        lines.append(f"{shot_id}: unresolved when the run stopped")
+        lines.append(f"{what}: unresolved when the run stopped")
     elif final.action == "accept":
+        rungs = [d.rung for d in r.ladder(shot_id, kind) if d.action == "reroll" and d.rung]
         lines.append(
-            f"{shot_id}: solved by rerolling with new seeds; attempt {final.attempt} "
+            f"{what}: solved on the ladder ({' -> '.join(rungs)}); attempt {final.attempt} "
             f"passed ({final.reason})"
         )
     else:
-        lines.append(f"{shot_id}: not solved; {final.reason}")
+        lines.append(f"{what}: not solved; {final.reason}")
     return lines
 
 
@@ -293,7 +309,10 @@ def _totals(doc: Document, r: RunRecord) -> None:
     flagged = [
         s.id
         for s in r.shots
-        if (d := r.final_decision(s.id)) and d.action == "accept-below-threshold"
+        if any(
+            (d := r.final_decision(s.id, kind)) and d.action == "accept-below-threshold"
+            for kind in ("keyframe", "clip")
+        )
     ]
     cost = sum(a.cost for lst in [*r.keyframes.values(), *r.clips.values()] for a in lst)
     rows = [
@@ -302,6 +321,8 @@ def _totals(doc: Document, r: RunRecord) -> None:
         ["rerolls", str(sum(rerolls))],
         ["rerolls per shot", f"mean {mean(rerolls):.2f}, max {max(rerolls)}" if rerolls else "-"],
         ["shots below threshold", ", ".join(flagged) or "none"],
+        ["ladder rungs climbed", _rung_counts(r, "reroll")],
+        ["ladder rungs skipped", _rung_counts(r, "skip")],
         ["clips", str(sum(len(v) for v in r.clips.values()))],
         ["cost", f"{cost:.2f}"],
     ]
@@ -309,6 +330,13 @@ def _totals(doc: Document, r: RunRecord) -> None:
     if r.finished:
         rows.append(["time: total", f"{r.finished.seconds:.1f} s"])
     doc.add(Heading(2, "Totals"), Table(["measure", "value"], rows))
+
+
+def _rung_counts(r: RunRecord, action: str) -> str:
+    counts = Counter(
+        d.rung for ds in r.decisions.values() for d in ds if d.action == action and d.rung
+    )
+    return ", ".join(f"{rung} {n}" for rung, n in counts.items()) or "none"
 
 
 def _conventions(doc: Document, r: RunRecord) -> None:

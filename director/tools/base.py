@@ -56,6 +56,15 @@ class Planner(ABC):
         self, story: Story, beat_sheet: BeatSheet, bible: StyleBible, cards: Cards, *, seed: int
     ) -> list[Shot]: ...
 
+    def repair_slot(
+        self, shot: Shot, slots: dict[str, str], slot: str, failures: list[str]
+    ) -> str | None:
+        """New text for one prompt slot that failed the gate, or None to use director's rules.
+
+        ``slots`` are the prompt's current slots (earlier repairs included), ``failures`` the
+        failed checks' reasons. Planners backed by a language model override this."""
+        return None
+
 
 # --- generators ---------------------------------------------------------------------------
 
@@ -68,6 +77,19 @@ class ImageRequest(Record):
     height: int
     prompt: str
     negative_prompt: str = ""
+    # The ladder's stronger rungs; only backends that declare the capability receive them.
+    references: list[str] = Field(
+        default_factory=list, description="reference image paths to condition on"
+    )
+    reference_strength: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="how strongly to follow the references"
+    )
+    edit_source: str | None = Field(
+        default=None, description="absolute path of an image to edit instead of a new render"
+    )
+    edit_region: list[int] | None = Field(
+        default=None, description="left, top, right, bottom of the region to repaint"
+    )
 
 
 class ClipRequest(Record):
@@ -93,6 +115,7 @@ class Job(Record):
     kind: str
     request: dict[str, Any]
     params: dict[str, Any] = Field(default_factory=dict, description="parameters as sent")
+    cost: float = Field(default=0.0, ge=0.0, description="what the service charged, in USD")
 
 
 class ImageBackend(ABC):
@@ -100,6 +123,10 @@ class ImageBackend(ABC):
     model: str
     # Whether frames show real faces that a face-identity critic can judge.
     renders_faces: ClassVar[bool] = True
+    # Ladder rungs the backend can climb: conditioning on reference images (``references`` and
+    # ``reference_strength`` in the request) and repainting a region of an image (``edit_*``).
+    accepts_references: ClassVar[bool] = False
+    edits: ClassVar[bool] = False
 
     @abstractmethod
     def submit(self, request: ImageRequest) -> Job: ...

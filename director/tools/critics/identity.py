@@ -23,12 +23,19 @@ DEFAULTS: dict[str, float] = {
     # frame measures 0.997; copies rescaled to half size, rotated 4 degrees, brightened or
     # relit with a left-to-right gradient, on new backgrounds, 0.96-0.99. The same face warped
     # by a few pixels (a changed expression) and colour-quantised measures 0.82-0.84, mirrored
-    # 0.24, and other people 0.60 at most.
-    "copy_paste_chip": 0.95,
+    # 0.24, and other people 0.60 at most. On 12 faces of real photos
+    # (bench/calibrate_identity.py, dlib; BENCHMARKS.md), each face's photo pasted into another
+    # photo measures 0.97-1.00 at full size but 0.935-0.99 at half size recompressed as JPEG
+    # quality 70 (faces of about 50 px), which 0.95 let through twice; different real photos of
+    # one person measure 0.41 at most, other people 0.59, warped and quantised stand-ins for a
+    # re-render 0.84.
+    "copy_paste_chip": 0.90,
     # Embedding similarity above which the face can only be the same photo. Identical pixels
     # give 1.00; the reference pasted at full size already drops to 0.955 when the detector
     # frames it differently, a resampled copy to 0.80-0.82, so the chip comparison does most of
-    # the work and this rule only catches the exact pixels.
+    # the work and this rule only catches the exact pixels. On real photos pasted copies
+    # measure 0.73-1.00 and different photos of one person 0.58-0.68 (3 pairs): too few to
+    # lower it without flagging a render that is simply very like its reference.
     "copy_paste_embedding": 0.97,
 }
 
@@ -38,13 +45,20 @@ class IdentityCritic(Critic):
     checks = ("identity", "copy_paste")
 
     def __init__(
-        self, backend: FaceBackend, characters: dict[str, list[str]], **thresholds: float
+        self,
+        backend: FaceBackend,
+        characters: dict[str, list[str]],
+        identity: float | None = None,
+        **thresholds: float,
     ) -> None:
         unknown = set(thresholds) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown thresholds {sorted(unknown)}; known: {sorted(DEFAULTS)}")
         self.thresholds = {**DEFAULTS, **thresholds}
         self.backend = backend
+        # Similarity at or above which a face is the character: the face backend's own
+        # calibrated threshold unless the user set another.
+        self.identity_threshold = backend.threshold if identity is None else identity
         # Reference faces are read once: every keyframe of the film is compared with them.
         self.references: dict[str, list[tuple[str, Face]]] = {
             name: [(Path(p).name, backend.reference_face(p)) for p in paths]
@@ -56,6 +70,7 @@ class IdentityCritic(Critic):
     def from_characters(
         cls, backend: FaceBackend, characters: Iterable[Character], **thresholds: float
     ) -> IdentityCritic:
+        """``thresholds`` may hold ``identity`` and the copy-paste limits."""
         return cls(backend, {c.name: list(c.references) for c in characters}, **thresholds)
 
     def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
@@ -71,7 +86,7 @@ class IdentityCritic(Critic):
 
     def identity(self, name: str, match: Match, detected: int, several: bool) -> CheckResult:
         check = f"identity:{name}" if several else "identity"
-        threshold, backend = self.backend.threshold, self.backend.name
+        threshold, backend = self.identity_threshold, self.backend.name
         if match.face is None or match.best is None:
             return CheckResult(
                 name=check,
@@ -79,13 +94,16 @@ class IdentityCritic(Critic):
                 threshold=threshold,
                 passed=False,
                 reason=f"{name}'s face not found: {detected} face(s) detected ({backend})",
+                details={"faces": detected},
             )
+        left, top, right, bottom = (int(v) for v in match.face.box)
         return CheckResult.measured(
             check,
             match.best,
             threshold,
             f"{name}: similarity to the references best {match.best:.3f}, mean "
             f"{match.mean:.3f} (min {threshold:.2f}, {backend})",
+            details={"box": [left, top, right, bottom], "face_px": bottom - top},
         )
 
     def copy_paste(self, matches: dict[str, Match]) -> CheckResult:

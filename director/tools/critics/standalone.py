@@ -21,8 +21,14 @@ def critique_image(
     refs: list[Path] | None = None,
     style_refs: list[Path] | None = None,
     size: tuple[int, int] | None = None,
+    insightface_root: str | None = None,
+    clip_weights: str | None = None,
+    clip_model: str | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Every applicable check on one image, as ``{"verdict", "checks": {name: {...}}}``."""
+    """Every applicable check on one image, as ``{"verdict", "checks": {name: {...}}}``.
+    Identity uses insightface where a model pack is present under ``insightface_root``; the
+    prompt and style checks use CLIP where weights are found (see ``clip_weights``)."""
     image = _open(image_path, "image")
     for path in style_refs or []:
         _open(path, "--style-ref")
@@ -32,10 +38,15 @@ def critique_image(
     context = CriticContext(
         bible=_bible(width, height), style_anchors=[str(p) for p in style_refs or []]
     )
-    checks = [c for critic in _critics(characters) for c in critic.check(image, shot, context)]
+    # CLIP is loaded only for a prompt or style anchors to compare with: it takes seconds.
+    clip = (clip_model, clip_weights) if prompt.strip() or style_refs else None
+    critics = _critics(characters, insightface_root, clip, thresholds or {})
+    checks = [c for critic in critics for c in critic.check(image, shot, context)]
     if size is None:
         checks = [_no_size(c) if c.name == "resolution" else c for c in checks]
-    checks.append(_prompt_check(prompt))
+    if clip is None:
+        checks += [_not_run(name, "") for name in ("prompt", "style")]
+    checks = [_no_input(c, prompt, style_refs or []) for c in checks]
     return as_json(Critique(shot_id=shot.id, attempt=1, checks=checks))
 
 
@@ -72,16 +83,31 @@ def _checked(path: Path) -> Path:
     return path
 
 
-def _critics(characters: dict[str, list[str]]) -> list:
+def _critics(
+    characters: dict[str, list[str]],
+    insightface_root: str | None,
+    clip: tuple[str | None, str | None] | None,
+    thresholds: dict[str, float],
+) -> list:
     from director.tools.critics.palette import PaletteCritic
     from director.tools.critics.technical import TechnicalCritic
+    from director.tools.critics.thresholds import for_critic
 
-    critics: list = [TechnicalCritic(), PaletteCritic()]
+    critics: list = [
+        TechnicalCritic(**for_critic(thresholds, "technical")),
+        PaletteCritic(**for_critic(thresholds, "palette")),
+    ]
+    if clip is not None:
+        from director.tools.critics.clip import ClipCritic
+
+        critics.append(ClipCritic(*clip, **for_critic(thresholds, "clip")))
     if characters:
-        from director.tools.critics.face_dlib import DlibFaces
+        from director.tools.critics.face_choice import choose_face_backend
         from director.tools.critics.identity import IdentityCritic
 
-        critics.append(IdentityCritic(DlibFaces(), characters))
+        backend = choose_face_backend(insightface_root)
+        identity = for_critic(thresholds, "identity")
+        critics.append(IdentityCritic(backend, characters, **identity))
     return critics
 
 
@@ -124,10 +150,14 @@ def _no_size(check: CheckResult) -> CheckResult:
     )
 
 
-def _prompt_check(prompt: str) -> CheckResult:
-    reason = (
-        "not run: prompt adherence needs the CLIP critic, which this version does not have"
-        if prompt.strip()
-        else "not run: no --prompt given"
-    )
-    return CheckResult(name="prompt", score=None, threshold=None, passed=None, reason=reason)
+def _no_input(check: CheckResult, prompt: str, style_refs: list[Path]) -> CheckResult:
+    """A CLIP check left without its input says which option gives it."""
+    missing = {"prompt": not prompt.strip(), "style": not style_refs}
+    if not missing.get(check.name):
+        return check
+    option = "--prompt" if check.name == "prompt" else "--style-ref"
+    return _not_run(check.name, f"not run: no {option} given")
+
+
+def _not_run(name: str, reason: str) -> CheckResult:
+    return CheckResult(name=name, score=None, threshold=None, passed=None, reason=reason)
