@@ -106,9 +106,12 @@ def plain_shot(
     line: Line | None = None,
     transition: str = "cut",
     transition_s: float = 0.0,
+    prompt: ShotPrompt | None = None,
+    size: str = "medium",
+    characters: tuple[str, ...] = (),
 ) -> Shot:
-    """Shot ``i`` of a one-beat plan: only what timing and assembly read is set."""
-    prompt = ShotPrompt(
+    """Shot ``i`` of a one-beat plan: only what timing, assembly and the critics read is set."""
+    prompt = prompt or ShotPrompt(
         subject="Mara",
         action="waits",
         environment="garden",
@@ -119,12 +122,13 @@ def plain_shot(
         id=f"s{i + 1:03d}",
         beat_id="b01",
         index=i,
-        role="medium",
-        size="medium",
+        role="close-up" if size == "close-up" else "medium",
+        size=size,
         angle="eye-level",
         move=move,
         duration_s=seconds,
         prompt=prompt,
+        characters=list(characters),
         line=line,
         transition=transition,
         transition_s=transition_s,

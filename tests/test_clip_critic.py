@@ -19,6 +19,7 @@ from director.records import Shot, ShotPrompt, StyleBible
 from director.tools.base import CriticContext
 from director.tools.critics import clip_weights
 from director.tools.critics.clip import ClipCritic, clip_score
+from tests.conftest import plain_shot
 from tests.test_cli import director
 
 open_clip = pytest.importorskip("open_clip")
@@ -79,17 +80,7 @@ def no_caches(tmp_path, monkeypatch) -> SimpleNamespace:
 
 
 def _shot(prompt: ShotPrompt = PROMPT) -> Shot:
-    return Shot(
-        id="s001",
-        beat_id="b01",
-        index=0,
-        role="medium",
-        size="medium",
-        angle="eye-level",
-        move="static",
-        duration_s=2.0,
-        prompt=prompt,
-    )
+    return plain_shot(0, 2.0, prompt=prompt)
 
 
 def _context(anchors: list[Path] | None = None) -> CriticContext:

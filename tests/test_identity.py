@@ -23,6 +23,7 @@ from director.tools.critics import face_dlib
 from director.tools.critics.face_dlib import DlibFaces
 from director.tools.critics.faces import Face, FaceBackend, assign, chip_similarity
 from director.tools.critics.identity import IdentityCritic
+from tests.conftest import plain_shot
 
 CONTEXT = CriticContext(
     bible=StyleBible(
@@ -83,18 +84,7 @@ def shot(*characters: str) -> Shot:
         camera="close-up",
         style="storyboard",
     )
-    return Shot(
-        id="s001",
-        beat_id="b01",
-        index=0,
-        role="close-up",
-        size="close-up",
-        angle="eye-level",
-        move="static",
-        duration_s=3.0,
-        prompt=prompt,
-        characters=list(characters),
-    )
+    return plain_shot(0, 3.0, prompt=prompt, size="close-up", characters=characters)
 
 
 @pytest.fixture(scope="module")

@@ -46,10 +46,12 @@ def _cands(n, margins=None):
     ]
 
 
-def _climb(critique, *, n=1, rung=-1, variant=None, backend=PREVIZ, shot=None, **limits):
+def _climb(
+    critique, *, n=1, rung=-1, variant=None, backend=PREVIZ, shot=None, cands=None, **limits
+):
     return climb(
         critique,
-        _cands(n),
+        cands or _cands(n),
         shot or plain_shot(0, 4.0),
         rung=rung,
         variant=variant or {},
@@ -176,16 +178,7 @@ def test_references_need_an_identity_or_style_failure_and_some_references():
 
 def test_edit_repaints_the_failing_face_of_the_best_attempt():
     critique = _critique(_face(box=[100, 100, 200, 220], face_px=120))
-    cands = _cands(3, [4.0, 1.0, 2.0])
-    step = climb(
-        critique,
-        cands,
-        plain_shot(0, 4),
-        rung=2,
-        variant={},
-        backend=CAPABLE,
-        limits=Limits(max_attempts=6),
-    )
+    step = _climb(critique, cands=_cands(3, [4.0, 1.0, 2.0]), rung=2, backend=CAPABLE)
     assert _actions(step) == [("reroll", "edit")]
     assert step.variant["edit_source"] == "keyframes/s001/2.png"
     assert step.variant["edit_region"] == [75, 70, 225, 250]
@@ -224,15 +217,7 @@ def test_clips_are_never_reframed():
 
 def test_the_shot_cap_hands_the_closest_attempt_to_the_human_and_flags_it():
     cands = _cands(3, [5.0, 0.5, 0.5])
-    step = climb(
-        _critique(_check(), attempt=3),
-        cands,
-        plain_shot(0, 4),
-        rung=1,
-        variant={},
-        backend=PREVIZ,
-        limits=Limits(max_attempts=3),
-    )
+    step = _climb(_critique(_check(), attempt=3), cands=cands, rung=1, max_attempts=3)
     assert _actions(step) == [("accept-below-threshold", "human")]
     assert step.flagged and step.chosen == 2 and step.final.attempt == 2
     assert step.final.by == "auto" and "cap of 3 attempts" in step.final.reason

@@ -13,6 +13,7 @@ from director.records import Shot, ShotPrompt
 from director.tools.assemble.probe import probe
 from director.tools.base import ClipRequest
 from director.tools.video.previz import MOVES, PrevizVideo, camera_move
+from tests.conftest import plain_shot
 
 W, H = 320, 180
 MARK = (200, 40)  # a white square away from the centre, tracked to measure the move
@@ -22,17 +23,7 @@ def _shot(move: str = "push-in", camera: str = "medium shot, eye level") -> Shot
     prompt = ShotPrompt(
         subject="Mara", action="waits", environment="a garden", camera=camera, style="storyboard"
     )
-    return Shot(
-        id="s001",
-        beat_id="b01",
-        index=0,
-        role="medium",
-        size="medium",
-        angle="eye-level",
-        move=move,
-        duration_s=2.0,
-        prompt=prompt,
-    )
+    return plain_shot(0, 2.0, move=move, prompt=prompt)
 
 
 @pytest.fixture(scope="module")

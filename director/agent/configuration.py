@@ -188,6 +188,11 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
     )
 
 
+def resolve_option(key: str, flag: Any = None) -> Any:
+    """One option for commands other than run: flag, environment, config file, default."""
+    return _pick(key, flag, load_config_file().get(key), DEFAULTS[key])
+
+
 def resolve_thresholds(flags: list[str] | tuple[str, ...]) -> dict[str, float]:
     """Thresholds for commands other than run: the config file's table, then the flags."""
     return _thresholds(load_config_file().get("thresholds"), list(flags))

@@ -13,13 +13,11 @@ runs_dir_option = click.option(
 
 
 def resolve_runs_dir(value: str | None):
-    import os
     from pathlib import Path
 
-    from director.agent.configuration import DEFAULTS, ENV_VARS, load_config_file
+    from director.agent.configuration import resolve_option
 
-    chosen = value or os.environ.get(ENV_VARS["runs_dir"]) or load_config_file().get("runs_dir")
-    return Path(chosen or DEFAULTS["runs_dir"]).expanduser()
+    return Path(resolve_option("runs_dir", value)).expanduser()
 
 
 insightface_root_option = click.option(
@@ -34,12 +32,9 @@ insightface_root_option = click.option(
 
 def resolve_insightface_root(value: str | None) -> str | None:
     """Flag, then environment, then config file; None leaves the backend's default."""
-    import os
+    from director.agent.configuration import resolve_option
 
-    from director.agent.configuration import ENV_VARS, load_config_file
-
-    env = os.environ.get(ENV_VARS["insightface_root"])
-    chosen = value or env or load_config_file().get("insightface_root")
+    chosen = resolve_option("insightface_root", value)
     return str(chosen) if chosen else None
 
 
@@ -62,14 +57,10 @@ clip_model_option = click.option(
 def resolve_clip(weights: str | None, model: str | None) -> tuple[str | None, str | None]:
     """The CLIP weights and model: flag, then environment, then config file; None for the
     critic's defaults."""
-    import os
-
-    from director.agent.configuration import ENV_VARS, load_config_file
-
-    file_values = load_config_file()
+    from director.agent.configuration import resolve_option
 
     def pick(key: str, flag: str | None) -> str | None:
-        chosen = flag or os.environ.get(ENV_VARS[key]) or file_values.get(key)
+        chosen = resolve_option(key, flag)
         return str(chosen) if chosen else None
 
     return pick("clip_weights", weights), pick("clip_model", model)
