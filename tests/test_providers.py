@@ -1,0 +1,65 @@
+"""Provider settings: keys and hosts from the environment or the config file, never elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from director.agent.configuration import resolve
+from director.errors import ConfigError
+from director.tools.providers import DASHSCOPE_REGIONS, settings
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("DIRECTOR_DASHSCOPE_REGION", raising=False)
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
+    return path
+
+
+def test_keys_come_from_the_environment_before_the_config_file(config, monkeypatch):
+    config.write_text('[providers.openai]\napi_key = "sk-file"\n')
+    assert settings("openai").api_key == "sk-file"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert settings("openai").require_key() == "sk-env"
+    assert "sk-env" not in repr(settings("openai"))
+
+
+def test_a_missing_key_names_the_variable_to_set(config):
+    config.write_text("")
+    with pytest.raises(ConfigError, match="Set DASHSCOPE_API_KEY"):
+        settings("dashscope").require_key()
+
+
+def test_dashscope_region_picks_the_host_and_the_sdk_variable_overrides_it(config, monkeypatch):
+    config.write_text('[providers.dashscope]\nregion = "Singapore"\n')
+    assert settings("dashscope").base_url == DASHSCOPE_REGIONS["singapore"]
+    monkeypatch.setenv("DIRECTOR_DASHSCOPE_REGION", "beijing")
+    assert settings("dashscope").base_url == DASHSCOPE_REGIONS["beijing"]
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "http://127.0.0.1:9/api/v1")
+    assert settings("dashscope").base_url == "http://127.0.0.1:9/api/v1"
+    monkeypatch.setenv("DIRECTOR_DASHSCOPE_REGION", "mars")
+    monkeypatch.delenv("DASHSCOPE_HTTP_BASE_URL")
+    with pytest.raises(ConfigError, match="Unknown DashScope region 'mars'"):
+        settings("dashscope")
+
+
+def test_unknown_provider_entries_are_refused(config):
+    config.write_text('[providers.openai]\napi_kee = "x"\n')
+    with pytest.raises(ConfigError, match="unknown entries"):
+        settings("openai")
+
+
+def test_keys_in_the_config_file_never_reach_the_run_options(config):
+    config.write_text('[providers.openai]\napi_key = "sk-secret"\n')
+    options = resolve({"logline": "A keeper finds a robot."})
+    assert "sk-secret" not in options.model_dump_json()
+
+
+def test_redact_hides_the_key_in_echoed_text(config, monkeypatch):
+    config.write_text("")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-abc")
+    assert settings("openai").redact("Bearer sk-abc failed") == "Bearer *** failed"
