@@ -45,6 +45,33 @@ class BackendError(DirectorError):
     """A generator or critic failed in a way a retry will not fix."""
 
 
+class ProviderError(BackendError):
+    """A hosted service refused or failed a call after the retries it deserves: a bad key, a
+    model the account cannot use, a host that stays down. The run stops; the message names the
+    setting to fix."""
+
+    exit_code = 2
+
+
+class GenerationFailed(DirectorError):
+    """One generation failed (a task the service marked FAILED, an empty result): the
+    escalation ladder treats it like a failed critique and climbs."""
+
+    def __init__(self, message: str, hint: str = "", *, code: str = "", task_id: str = "") -> None:
+        super().__init__(message, hint)
+        self.code = code
+        self.task_id = task_id
+
+
+class ModerationRejected(GenerationFailed):
+    """The service's content filter refused the prompt or an input image; ``flagged`` holds
+    the wording it named, when it names any, so the prompt can be rewritten without it."""
+
+    def __init__(self, message: str, hint: str = "", *, flagged: str = "", **kw: str) -> None:
+        super().__init__(message, hint, **kw)
+        self.flagged = flagged
+
+
 class AssemblyError(DirectorError):
     """ffmpeg failed while making clips or the film."""
 
