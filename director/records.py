@@ -335,6 +335,32 @@ class JobSubmitted(_Event):
     model: str
 
 
+class CostIncurred(_Event):
+    """What one paid call cost (or, before the call, was estimated to cost)."""
+
+    type: Literal["cost"] = "cost"
+    shot_id: str | None = None
+    kind: Literal["keyframe", "clip", "plan"]
+    backend: str
+    model: str
+    amount: float | None = Field(description="USD; None when the model has no price")
+    detail: str = Field(default="", description="what was billed: images, seconds, tokens")
+
+
+class LLMCallMade(_Event):
+    """One call to a language model: which stage, how many tokens, how long, what it cost."""
+
+    type: Literal["llm_call"] = "llm_call"
+    stage: str
+    backend: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float
+    cost: float | None = None
+    retried: bool = Field(default=False, description="answered after a validation retry")
+
+
 class AttemptMade(_Event):
     type: Literal["attempt"] = "attempt"
     attempt: Attempt
@@ -383,6 +409,8 @@ Event = Annotated[
     | ShotListPlanned
     | Approval
     | JobSubmitted
+    | CostIncurred
+    | LLMCallMade
     | AttemptMade
     | CritiqueMade
     | DecisionMade

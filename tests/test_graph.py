@@ -228,3 +228,70 @@ def test_configured_thresholds_reach_the_keyframe_and_clip_gates(tmp_path):
     assert thresholds["keyframe", "sharpness"] == 12.5
     assert thresholds["clip", "flicker"] == 7.5
     assert thresholds["keyframe", "contrast"] == 0.05  # the rest keep their defaults
+
+
+class TroubledService(SolidImage):
+    """Fails the first keyframe task of s002, refuses prompts with 'blood', and can fail all."""
+
+    def __init__(self, always_fail=False):
+        self.always_fail, self.failed_once, self.prompts = always_fail, False, []
+
+    def collect(self, job, dest):
+        from director.errors import GenerationFailed, ModerationRejected
+
+        request = job.request
+        self.prompts.append(request["prompt"])
+        if self.always_fail or (request["shot"]["id"] == "s002" and not self.failed_once):
+            self.failed_once = True
+            raise GenerationFailed(
+                "Task failed: InternalError", code="InternalError", task_id="t-9"
+            )
+        if "blood" in request["prompt"]:
+            raise ModerationRejected("Refused by the content filter.", code="DataInspectionFailed")
+        super().collect(job, dest)
+
+
+def _troubled_plan():
+    plan = make_plan(4)
+    third = plan.shots[2]
+    prompt = third.prompt.model_copy(update={"action": "wipes blood from the gate"})
+    plan.shots[2] = third.model_copy(update={"prompt": prompt})
+    return plan
+
+
+def test_failed_tasks_and_refused_prompts_climb_the_ladder(tmp_path):
+    service = TroubledService()
+    backends = {
+        "planner": ScriptedPlanner(_troubled_plan()),
+        "image": service,
+        "critics": [ScriptedCritic({})],
+    }
+    result = start_run(_options(tmp_path), backends=backends)
+    events = read_events(result.paths.events)
+    assert _decisions(events, "s002") == [("reroll", 1), ("accept", 2)]
+    failed = [
+        e.attempt for e in events if isinstance(e, AttemptMade) and e.attempt.shot_id == "s002"
+    ]
+    assert failed[0].artifact == "" and "InternalError" in failed[0].params["failed"]
+    rewrite = [
+        e.decision for e in events if isinstance(e, DecisionMade) and e.decision.shot_id == "s003"
+    ][0]
+    assert rewrite.rung == "repair" and "content filter" in rewrite.reason
+    assert "red paint" in service.prompts[-2] and "blood" not in service.prompts[-2]
+    submitted = [e for e in events if e.type == "job_submitted" and e.kind == "keyframe"]
+    assert len(submitted) == 6  # every task id is logged before its result is waited for
+    assert result.flagged == []
+
+
+def test_a_shot_that_never_generates_stops_the_run_with_a_clear_error(tmp_path):
+    from director.errors import BackendError
+
+    backends = {
+        "planner": ScriptedPlanner(make_plan(4)),
+        "image": TroubledService(always_fail=True),
+        "critics": [ScriptedCritic({})],
+    }
+    with pytest.raises(BackendError, match="s001: no attempt produced anything to use"):
+        start_run(_options(tmp_path), backends=backends)
+    events = read_events(tmp_path / "g" / "events.jsonl")
+    assert events[-1].status == "failed"

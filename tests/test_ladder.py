@@ -260,3 +260,47 @@ def test_a_clip_failing_only_on_its_first_frame_is_not_retried():
     assert "a clip starts on its keyframe, so no new clip can fix continuity" in step.final.reason
     both = _critique(jump, _check("flicker", score=20.0, threshold=6.0), kind="clip")
     assert _actions(_climb(both, n=1, backend=clip)) == [("reroll", "reseed")]
+
+
+def _refused(flagged=""):
+    return CheckResult(
+        name="moderation",
+        score=None,
+        threshold=None,
+        passed=False,
+        reason="Refused by the content filter",
+        details={"flagged": flagged} if flagged else {},
+    )
+
+
+def test_a_refused_prompt_is_rewritten_without_the_flagged_wording_first():
+    shot = plain_shot(0, 4).model_copy(
+        update={"prompt": plain_shot(0, 4).prompt.model_copy(update={"action": "draws a gun"})}
+    )
+    step = _climb(_critique(_refused()), shot=shot, rung=0)
+    assert _actions(step) == [("reroll", "repair")] and step.rung == 0
+    assert step.variant["slots"]["action"] == "draws a tool"
+    named = _climb(_critique(_refused("waits")), rung=0)
+    assert named.variant["slots"]["action"] == ""
+    zh = ShotPrompt(
+        subject="玛拉", action="擦去鲜血", environment="花园", camera="中景", style="故事板"
+    )
+    step = _climb(_critique(_refused()), shot=shot.model_copy(update={"prompt": zh}))
+    assert step.variant["slots"]["action"] == "擦去红色颜料"
+
+
+def test_a_refusal_with_nothing_to_soften_climbs_the_ladder_as_usual():
+    step = _climb(_critique(_refused()), rung=-1)
+    assert _actions(step) == [("reroll", "reseed")]
+
+
+def test_attempts_that_produced_nothing_are_never_chosen():
+    cands = [
+        {"attempt": 1, "artifact": "", "margin": 1.0},
+        {"attempt": 2, "artifact": "", "margin": 1.0},
+    ]
+    step = _climb(_critique(_refused(), attempt=2), cands=cands, max_attempts=2)
+    assert (
+        step.chosen is None and step.flagged and "no attempt produced an image" in step.final.reason
+    )
+    assert best_candidate(cands) is None

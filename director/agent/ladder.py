@@ -104,6 +104,9 @@ def climb(
     if _first_frame_only(critique):
         why = f"a clip starts on its keyframe, so no new clip can fix {_failures(critique)}"
         return _human(critique, candidates, limits, why)
+    rewrite = _moderated(critique, shot, variant)
+    if rewrite is not None:
+        return Step([rewrite[1]], variant={**variant, **rewrite[0]}, rung=rung)
     skips: list[Decision] = []
     for index in range(rung + 1, len(LADDER)):
         name = LADDER[index]
@@ -146,6 +149,10 @@ def _human(
     skips: list[Decision] | None = None,
 ) -> Step:
     best = best_candidate(candidates)
+    if best is None:
+        reason = f"{why}; no attempt produced an image to use ({_failures(critique)})"
+        decision = _decision(critique, "accept-below-threshold", reason, rung="human", by="auto")
+        return Step([*(skips or []), decision], chosen=None, flagged=True)
     still = ", ".join(best.get("failed", [])) or "its checks"
     reason = (
         f"{why}; automatic mode (--yes) takes attempt {best['attempt']} of "
@@ -157,9 +164,11 @@ def _human(
     return Step([*(skips or []), decision], chosen=best["attempt"], flagged=True)
 
 
-def best_candidate(candidates: list[Candidate]) -> Candidate:
-    """The attempt closest to passing (smallest total shortfall); earliest wins ties."""
-    return min(candidates, key=lambda c: (c["margin"], c["attempt"]))
+def best_candidate(candidates: list[Candidate]) -> Candidate | None:
+    """The attempt closest to passing (smallest total shortfall); earliest wins ties. Attempts
+    that produced nothing (a failed generation) are never chosen."""
+    usable = [c for c in candidates if c.get("artifact")]
+    return min(usable, key=lambda c: (c["margin"], c["attempt"])) if usable else None
 
 
 # --- the rungs: each returns (changes, reason, by) or the reason it is skipped ----------------
@@ -243,6 +252,8 @@ def _references(critique, candidates, shot, variant, backend: Backend, planner) 
 def _edit(critique, candidates, shot, variant, backend: Backend, planner) -> Outcome:
     if not backend.edits:
         return f"the {backend.name} backend cannot edit an image"
+    if best_candidate(candidates) is None:
+        return "no attempt produced an image to edit"
     boxes = [
         c.details.get("box") for c in critique.failed if _base(c) in ("identity", "copy_paste")
     ]
@@ -294,6 +305,49 @@ def _reframed_camera(camera: str, size: str, closer: str) -> str:
     return _append(phrases[closer][language], camera)
 
 
+def _moderated(
+    critique: Critique, shot: Shot, variant: Variant
+) -> tuple[dict[str, Any], Decision] | None:
+    """A prompt the content filter refused, rewritten without the flagged wording; None when
+    there is nothing to rewrite (the ladder then climbs as usual)."""
+    refused = [c for c in critique.failed if c.name == "moderation"]
+    if not refused:
+        return None
+    slots = dict(variant.get("slots") or shot.prompt.slots())
+    flagged = [w for w in str(refused[0].details.get("flagged", "")).split(",") if w.strip()]
+    softer = _soften(slots, flagged)
+    if softer == slots:
+        return None
+    changed = sorted(k for k in slots if softer[k] != slots[k])
+    reason = (
+        f"{refused[0].reason}; rewrote the {', '.join(changed)} slot(s) without the wording "
+        f"content filters flag, and retry"
+    )
+    changes = {"slots": softer, "repaired": changed[0]}
+    return changes, _decision(critique, "reroll", reason, rung="repair", changes=changes)
+
+
+def _soften(slots: dict[str, str], flagged: list[str]) -> dict[str, str]:
+    rules = moderation_rules()
+    out = {}
+    for slot, text in slots.items():
+        for word in flagged:
+            text = text.replace(word.strip(), "")
+        table = rules["zh"] if _cjk(text) else rules["en"]
+        for word in sorted(table, key=len, reverse=True):
+            text = _replace_word(text, word, table[word])
+        out[slot] = " ".join(text.split()) if not _cjk(text) else text
+    return out
+
+
+def _replace_word(text: str, word: str, softer: str) -> str:
+    import re
+
+    if _cjk(word):
+        return text.replace(word, softer)
+    return re.sub(rf"\b{re.escape(word)}\b", softer, text, flags=re.IGNORECASE)
+
+
 RUNGS = {
     "reseed": _reseed,
     "repair": _repair,
@@ -308,7 +362,16 @@ RUNGS = {
 
 @cache
 def repair_rules() -> dict[str, Any]:
-    path = resources.files("director.prompts").joinpath("ladder", "repair.json")
+    return _ladder_file("repair.json")
+
+
+@cache
+def moderation_rules() -> dict[str, Any]:
+    return _ladder_file("moderation.json")
+
+
+def _ladder_file(name: str) -> dict[str, Any]:
+    path = resources.files("director.prompts").joinpath("ladder", name)
     return json.loads(path.read_text(encoding="utf-8"))
 
 

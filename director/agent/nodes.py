@@ -14,7 +14,7 @@ from langgraph.types import Command
 from director.agent import ladder, policy
 from director.agent.context import RunContext
 from director.agent.state import Candidate, FilmState, PendingClip, Variant, plan_of
-from director.errors import InputError
+from director.errors import BackendError, GenerationFailed, InputError, ModerationRejected
 from director.memory.runs import write_json_atomic
 from director.records import (
     Approval,
@@ -164,14 +164,16 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     )
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
     start = time.perf_counter()
-    job = ctx.image.generate(request, dest)
-    attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number)
+    job = _submit(ctx, ctx.image, request, "keyframe")
+    failure = _collect(ctx.image, job, dest)
+    attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))
     pending = {
         "attempt": number,
         "artifact": attempt.artifact,
         "seed": seed,
         "caption_px": int(job.params.get("caption_px", 0)),
+        **({"error": failure} if failure else {}),
     }
     update = {
         "candidates": [*state["candidates"], pending],
@@ -179,6 +181,34 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "spent": state.get("spent", 0.0) + job.cost,
     }
     return Command(goto="critique", update=update)
+
+
+def _submit(ctx: RunContext, backend, request, kind: str) -> Job:
+    """Submit a job and log its id before anything waits on it."""
+    job = backend.submit(request)
+    ctx.log.append(
+        JobSubmitted(
+            shot_id=request.shot.id, kind=kind, job_id=job.id, backend=job.backend, model=job.model
+        )
+    )
+    return job
+
+
+def _collect(backend, job: Job, dest: Path) -> dict | None:
+    """Collect a job's result into ``dest``; a generation that failed is returned as a record
+    for the gate (the ladder climbs on it), anything else propagates."""
+    try:
+        backend.collect(job, dest)
+    except GenerationFailed as exc:
+        dest.unlink(missing_ok=True)
+        return {
+            "check": "moderation" if isinstance(exc, ModerationRejected) else "generation",
+            "reason": str(exc),
+            "code": exc.code,
+            "task_id": exc.task_id or job.id,
+            "flagged": getattr(exc, "flagged", ""),
+        }
+    return None
 
 
 def varied_shot(shot: Shot, variant: Variant) -> Shot:
@@ -210,7 +240,7 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
 
     ctx = runtime.context
     plan = plan_of(state)
-    shot = plan.shots[state["cursor"]]
+    shot = varied_shot(plan.shots[state["cursor"]], state.get("variant") or {})
     pending = state["candidates"][-1]
     context = CriticContext(
         bible=plan.bible,
@@ -218,9 +248,12 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
         accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
     )
-    with Image.open(ctx.paths.root / pending["artifact"]) as img:
-        image = img.convert("RGB")
-    checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
+    if pending.get("error"):
+        checks = [failed_generation(pending["error"])]
+    else:
+        with Image.open(ctx.paths.root / pending["artifact"]) as img:
+            image = img.convert("RGB")
+        checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
     result = Critique(shot_id=shot.id, attempt=pending["attempt"], checks=checks)
     ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
     scored: Candidate = {
@@ -234,6 +267,19 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "critique": result.model_dump(mode="json"),
     }
     return Command(goto="decide", update=update)
+
+
+def failed_generation(error: dict) -> CheckResult:
+    """The gate's record of a generation that produced nothing to judge."""
+    details = {k: error[k] for k in ("code", "task_id", "flagged") if error.get(k)}
+    return CheckResult(
+        name=error["check"],
+        score=None,
+        threshold=None,
+        passed=False,
+        reason=error["reason"],
+        details=details,
+    )
 
 
 def decide(
@@ -260,7 +306,7 @@ def decide(
         ctx.log.append(DecisionMade(decision=decision))
     if step.variant is not None:
         return Command(goto="keyframe", update={"rung": step.rung, "variant": step.variant})
-    chosen = next(c for c in candidates if c["attempt"] == step.final.attempt)
+    chosen = _chosen(candidates, step, shot.id)
     update = {
         "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
         "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
@@ -272,6 +318,18 @@ def decide(
     elif not state.get("anchors"):
         update["anchors"] = [chosen["artifact"]]  # the film's look, for the style check
     return Command(goto="animate", update=update)
+
+
+def _chosen(candidates: list[Candidate], step: ladder.Step, shot_id: str) -> Candidate:
+    """The attempt the ladder settled on; a shot where nothing was ever generated stops the
+    run, since there is no picture to put in the film."""
+    found = [c for c in candidates if c["attempt"] == step.final.attempt and c.get("artifact")]
+    if not found:
+        raise BackendError(
+            f"Shot {shot_id}: no attempt produced anything to use ({step.final.reason}).",
+            "Check the service's status, or choose another model or backend.",
+        )
+    return found[0]
 
 
 def _ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
@@ -356,13 +414,8 @@ def _submit_clip(
         hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
     )
     submitted = time.time()
-    job = ctx.video.submit(request)
+    job = _submit(ctx, ctx.video, request, "clip")
     tally.add(job)
-    ctx.log.append(
-        JobSubmitted(
-            shot_id=shot.id, kind="clip", job_id=job.id, backend=job.backend, model=job.model
-        )
-    )
     return {
         "shot_id": shot.id,
         "job": job.model_dump(mode="json"),
@@ -405,7 +458,7 @@ def _finish_clip(
             break
         rung, variant = step.rung, step.variant
         pending = _submit_clip(ctx, state, shot, variant, len(candidates) + 1, tally)
-    chosen = next(c for c in candidates if c["attempt"] == step.final.attempt)
+    chosen = _chosen(candidates, step, shot.id)
     clips[shot.id] = chosen["artifact"]
     if step.flagged and shot.id not in flagged:
         flagged.append(shot.id)
@@ -424,12 +477,16 @@ def _gate_clip(
     job = Job.model_validate(pending["job"])
     number = pending.get("attempt", 1)
     dest = _fresh(ctx.paths.clip(shot.id, number))
-    ctx.video.collect(job, dest)
-    attempt = _attempt(ctx, job, "clip", dest, time.time() - pending["submitted"], number)
+    failure = _collect(ctx.video, job, dest)
+    seconds = time.time() - pending["submitted"]
+    attempt = _attempt(ctx, job, "clip", dest, seconds, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))
-    previous = _previous_clip(ctx, plan, shot, clips)
-    checks = ctx.clip_gate.check_clip(dest, shot, previous, CriticContext(bible=plan.bible))
-    checks = [_inherited(c, inherited) for c in checks if c.name not in KEYFRAME_ONLY]
+    if failure:
+        checks = [failed_generation(failure)]
+    else:
+        previous = _previous_clip(ctx, plan, shot, clips)
+        gated = ctx.clip_gate.check_clip(dest, shot, previous, CriticContext(bible=plan.bible))
+        checks = [_inherited(c, inherited) for c in gated if c.name not in KEYFRAME_ONLY]
     critique = Critique(shot_id=shot.id, attempt=number, kind="clip", checks=checks)
     ctx.log.append(CritiqueMade(critique=critique, verdict=critique.verdict))
     return {
@@ -556,22 +613,30 @@ def _log_step(ctx: RunContext, record) -> None:
 
 
 def _attempt(
-    ctx: RunContext, job: Job, kind: str, dest: Path, seconds: float, number: int = 1
+    ctx: RunContext,
+    job: Job,
+    kind: str,
+    dest: Path,
+    seconds: float,
+    number: int = 1,
+    failure: dict | None = None,
 ) -> Attempt:
-    """The logged record of a finished job; shot, seed and prompt come from its request."""
+    """The logged record of a finished job; shot, seed and prompt come from its request. A
+    failed generation has no artifact: its params say why."""
     request = job.request
+    params = {**job.params, "failed": failure["reason"]} if failure else job.params
     return Attempt(
         shot_id=request["shot"]["id"],
         kind=kind,
         number=number,
         backend=job.backend,
         model=job.model,
-        params=job.params,
+        params=params,
         seed=request["seed"],
         prompt=request.get("prompt", ""),
         negative_prompt=request.get("negative_prompt", ""),
-        artifact=ctx.paths.rel(dest),
-        sha256=sha256_file(dest),
+        artifact="" if failure else ctx.paths.rel(dest),
+        sha256="" if failure else sha256_file(dest),
         seconds=round(seconds, 3),
         cost=job.cost,
     )
