@@ -72,6 +72,11 @@ class ModerationRejected(GenerationFailed):
         self.flagged = flagged
 
 
+class BudgetExceeded(DirectorError):
+    """The next call the film needs would spend more than ``--budget`` allows. The run stops
+    before making it; the run folder keeps everything made so far."""
+
+
 class AssemblyError(DirectorError):
     """ffmpeg failed while making clips or the film."""
 

@@ -194,7 +194,7 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "DIRECTOR_CLIP_WEIGHTS",
         "DIRECTOR_CLIP_MODEL",
         "DIRECTOR_MAX_RUN_ATTEMPTS",
-        "DIRECTOR_MAX_COST",
+        "DIRECTOR_BUDGET",
     ):
         monkeypatch.delenv(name, raising=False)
     # Nor anything under the user's home (open_clip's ~/.cache/clip, ~/.insightface).

@@ -10,22 +10,22 @@ def test_defaults():
     o = resolve({"logline": LOGLINE})
     assert (o.minutes, o.width, o.height, o.max_attempts, o.seed) == (3.0, 1280, 720, 6, 2075)
     assert (o.llm, o.image, o.video, o.runs_dir) == ("offline", "previz", "previz", "runs")
-    assert (o.max_run_attempts, o.max_cost) == (None, None)
+    assert (o.max_run_attempts, o.budget) == (None, None)
 
 
 def test_run_caps_come_from_flags_environment_or_config(tmp_path, monkeypatch):
     cfg = tmp_path / "config.toml"
-    cfg.write_text("max_run_attempts = 40\nmax_cost = 2.5\n")
+    cfg.write_text("max_run_attempts = 40\nbudget = 2.5\n")
     monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
     o = resolve({"logline": LOGLINE})
-    assert (o.max_run_attempts, o.max_cost) == (40, 2.5)
-    monkeypatch.setenv("DIRECTOR_MAX_COST", "0.75")
+    assert (o.max_run_attempts, o.budget) == (40, 2.5)
+    monkeypatch.setenv("DIRECTOR_BUDGET", "0.75")
     o = resolve({"logline": LOGLINE, "max_run_attempts": 12})
-    assert (o.max_run_attempts, o.max_cost) == (12, 0.75)
+    assert (o.max_run_attempts, o.budget) == (12, 0.75)
 
 
 @pytest.mark.parametrize(
-    "key, value", [("max_run_attempts", 0), ("max_cost", -1), ("max_cost", "x")]
+    "key, value", [("max_run_attempts", 0), ("budget", -1), ("budget", "x")]
 )
 def test_run_caps_must_be_positive_numbers(key, value):
     flag = "--" + key.replace("_", "-")

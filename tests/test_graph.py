@@ -295,3 +295,42 @@ def test_a_shot_that_never_generates_stops_the_run_with_a_clear_error(tmp_path):
         start_run(_options(tmp_path), backends=backends)
     events = read_events(tmp_path / "g" / "events.jsonl")
     assert events[-1].status == "failed"
+
+
+class PaidImage(SolidImage):
+    """A flat-frame generator that charges $0.25 a frame, like a hosted one."""
+
+    def estimate(self, request):
+        return 0.25
+
+    def collect(self, job, dest):
+        super().collect(job, dest)
+        job.cost = 0.25
+        job.params["billed"] = "1 image"
+
+
+def test_every_paid_call_is_logged_and_the_budget_limits_retries_then_stops_the_run(tmp_path):
+    from director.errors import BudgetExceeded
+    from director.records import CostIncurred
+
+    backends = {
+        "planner": ScriptedPlanner(make_plan(4)),
+        "image": PaidImage(),
+        "critics": [ScriptedCritic({"s001": 9})],
+    }
+    with pytest.raises(BudgetExceeded, match=r"budget of \$0.60 would be exceeded: \$0.50 spent"):
+        start_run(_options(tmp_path, budget=0.6), backends=backends)
+    events = read_events(tmp_path / "g" / "events.jsonl")
+    costs = [e for e in events if isinstance(e, CostIncurred)]
+    assert [c.amount for c in costs] == [0.25] * 2 and costs[0].detail == "1 image"
+    # s001 stopped retrying when one more attempt would have broken the budget
+    s001 = [
+        e.decision for e in events if isinstance(e, DecisionMade) and e.decision.shot_id == "s001"
+    ]
+    assert "budget cannot pay for another attempt" in s001[-1].reason and s001[-1].rung == "human"
+    assert events[-1].status == "failed"
+    assert not (tmp_path / "g" / "film.mp4").exists()
+    from director.memory.runs import RunPaths
+
+    text = write_workflow(RunPaths(tmp_path / "g"))[0].read_text(encoding="utf-8")
+    assert "| cost (USD) | 0.50 |" in text and "| paid calls | 2 |" in text

@@ -228,7 +228,7 @@ def test_run_caps_on_attempts_and_cost_stop_the_climb():
     step = _climb(_critique(_check()), run_attempts_left=0)
     assert step.flagged and "run's cap on attempts" in step.final.reason
     step = _climb(_critique(_check()), cost_left=-0.01)
-    assert step.flagged and "run's cap on cost" in step.final.reason
+    assert step.flagged and "budget cannot pay for another attempt" in step.final.reason
     assert not _climb(_critique(_check()), run_attempts_left=1, cost_left=2.0).flagged
 
 

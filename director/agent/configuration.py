@@ -27,7 +27,7 @@ ENV_VARS = {
     "size": "DIRECTOR_SIZE",
     "max_attempts": "DIRECTOR_MAX_ATTEMPTS",
     "max_run_attempts": "DIRECTOR_MAX_RUN_ATTEMPTS",
-    "max_cost": "DIRECTOR_MAX_COST",
+    "budget": "DIRECTOR_BUDGET",
     "structure": "DIRECTOR_STRUCTURE",
     "seed": "DIRECTOR_SEED",
     "font": "DIRECTOR_FONT",
@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "size": "1280x720",
     "max_attempts": 6,
     "max_run_attempts": None,  # 3 per shot (keyframe, clip, a retry) + one whole ladder
-    "max_cost": None,  # no cap on what hosted backends report they charged
+    "budget": None,  # USD; no cap on what hosted backends charge
     "runs_dir": "runs",
     "font": None,
     "music": None,
@@ -77,7 +77,7 @@ class RunOptions(BaseModel):
     max_run_attempts: int | None = Field(
         default=None, ge=1, description="generations (keyframes and clips) per run"
     )
-    max_cost: float | None = Field(default=None, ge=0, description="spend per run, in USD")
+    budget: float | None = Field(default=None, ge=0, description="spend cap for the run, USD")
     runs_dir: str
     run_id: str | None = None
     font: str | None = None
@@ -177,7 +177,7 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         height=h,
         max_attempts=attempts,
         max_run_attempts=_positive(merged.pop("max_run_attempts"), "--max-run-attempts", int),
-        max_cost=_positive(merged.pop("max_cost"), "--max-cost", float),
+        budget=_positive(merged.pop("budget"), "--budget", float),
         seed=_number(merged.pop("seed"), "--seed", int),
         run_id=flags.get("run_id"),
         yes=bool(flags.get("yes")),

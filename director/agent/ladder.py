@@ -51,7 +51,7 @@ class Limits:
 
     max_attempts: int
     run_attempts_left: int | None = None  # None: no cap on the run
-    cost_left: float | None = None  # None: no cap on money
+    cost_left: float | None = None  # budget left after one more attempt; None: no budget
     automatic: bool = True
 
 
@@ -136,8 +136,8 @@ def _cap_reached(candidates: list[Candidate], limits: Limits) -> str:
         return f"the shot's cap of {limits.max_attempts} attempts is reached"
     if limits.run_attempts_left is not None and limits.run_attempts_left <= 0:
         return "the run's cap on attempts is reached"
-    if limits.cost_left is not None and limits.cost_left <= 0:
-        return "the run's cap on cost is reached"
+    if limits.cost_left is not None and limits.cost_left < 0:
+        return "the budget cannot pay for another attempt"
     return ""
 
 

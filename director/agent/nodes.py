@@ -14,7 +14,13 @@ from langgraph.types import Command
 from director.agent import ladder, policy
 from director.agent.context import RunContext
 from director.agent.state import Candidate, FilmState, PendingClip, Variant, plan_of
-from director.errors import BackendError, GenerationFailed, InputError, ModerationRejected
+from director.errors import (
+    BackendError,
+    BudgetExceeded,
+    GenerationFailed,
+    InputError,
+    ModerationRejected,
+)
 from director.memory.runs import write_json_atomic
 from director.records import (
     Approval,
@@ -24,6 +30,7 @@ from director.records import (
     BeatSheetPlanned,
     BiblePlanned,
     CheckResult,
+    CostIncurred,
     Critique,
     CritiqueMade,
     DecisionMade,
@@ -163,9 +170,12 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         **_ladder_request(ctx, variant),
     )
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
+    estimate = ctx.image.estimate(request)
+    _afford(ctx, state.get("spent", 0.0), estimate, f"shot {shot.id}'s keyframe {number}")
     start = time.perf_counter()
     job = _submit(ctx, ctx.image, request, "keyframe")
     failure = _collect(ctx.image, job, dest)
+    _log_cost(ctx, job, "keyframe", shot.id)
     attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))
     pending = {
@@ -173,6 +183,7 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "artifact": attempt.artifact,
         "seed": seed,
         "caption_px": int(job.params.get("caption_px", 0)),
+        "estimate": estimate,
         **({"error": failure} if failure else {}),
     }
     update = {
@@ -181,6 +192,33 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "spent": state.get("spent", 0.0) + job.cost,
     }
     return Command(goto="critique", update=update)
+
+
+def _afford(ctx: RunContext, spent: float, estimate: float, what: str) -> None:
+    """Stop before a call the film needs would take the spend past --budget."""
+    budget = ctx.options.budget
+    if budget is not None and spent + estimate > budget + 1e-9:
+        raise BudgetExceeded(
+            f"The budget of ${budget:.2f} would be exceeded: ${spent:.2f} spent, and {what} "
+            f"is estimated at ${estimate:.2f}.",
+            "Raise --budget, or pick cheaper models; the run folder keeps everything made so far.",
+        )
+
+
+def _log_cost(ctx: RunContext, job: Job, kind: str, shot_id: str | None) -> None:
+    """A cost event for every paid call (and for a call with no known price, saying so)."""
+    note = job.params.get("cost_note", "")
+    if job.cost or note:
+        ctx.log.append(
+            CostIncurred(
+                shot_id=shot_id,
+                kind=kind,
+                backend=job.backend,
+                model=job.model,
+                amount=job.cost if not note else None,
+                detail=note or str(job.params.get("billed", "")),
+            )
+        )
 
 
 def _submit(ctx: RunContext, backend, request, kind: str) -> Job:
@@ -298,7 +336,11 @@ def decide(
         variant=state.get("variant") or {},
         backend=_ladder_backend(ctx, shot),
         limits=_limits(
-            ctx, state.get("attempts_made", 0), state.get("spent", 0.0), len(plan.shots)
+            ctx,
+            state.get("attempts_made", 0),
+            state.get("spent", 0.0),
+            len(plan.shots),
+            candidates[-1].get("estimate", 0.0),
         ),
         planner=ctx.planner,
     )
@@ -343,13 +385,16 @@ def _ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
     )
 
 
-def _limits(ctx: RunContext, attempts: int, spent: float, shots: int) -> ladder.Limits:
+def _limits(
+    ctx: RunContext, attempts: int, spent: float, shots: int, next_cost: float
+) -> ladder.Limits:
+    """What the ladder may still spend; ``next_cost`` is one more attempt like the last."""
     opts = ctx.options
     cap = opts.max_run_attempts or RUN_ATTEMPTS_PER_SHOT * shots + opts.max_attempts
     return ladder.Limits(
         max_attempts=opts.max_attempts,
         run_attempts_left=cap - attempts,
-        cost_left=None if opts.max_cost is None else opts.max_cost - spent,
+        cost_left=None if opts.budget is None else opts.budget - spent - next_cost,
     )
 
 
@@ -388,10 +433,6 @@ class Tally:
         self.attempts = state.get("attempts_made", 0)
         self.spent = state.get("spent", 0.0)
 
-    def add(self, job: Job) -> None:
-        self.attempts += 1
-        self.spent += job.cost
-
     def update(self) -> dict:
         return {"attempts_made": self.attempts, "spent": self.spent}
 
@@ -413,13 +454,17 @@ def _submit_clip(
         prompt=f"{varied.prompt.action}; {varied.prompt.camera}",
         hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
     )
+    estimate = ctx.video.estimate(request)
+    if number == 1:
+        _afford(ctx, tally.spent, estimate, f"shot {shot.id}'s clip")
     submitted = time.time()
     job = _submit(ctx, ctx.video, request, "clip")
-    tally.add(job)
+    tally.attempts += 1
     return {
         "shot_id": shot.id,
         "job": job.model_dump(mode="json"),
         "submitted": submitted,
+        "estimate": estimate,
         "attempt": number,
     }
 
@@ -440,7 +485,7 @@ def _finish_clip(
     rung, variant = -1, {}
     while True:
         inherited = state.get("keyframe_failed", {}).get(shot.id, [])
-        candidates.append(_gate_clip(ctx, plan, shot, pending, clips, inherited))
+        candidates.append(_gate_clip(ctx, plan, shot, pending, clips, inherited, tally))
         critique = Critique.model_validate(candidates[-1].pop("critique"))
         step = ladder.climb(
             critique,
@@ -449,7 +494,9 @@ def _finish_clip(
             rung=rung,
             variant=variant,
             backend=ladder.Backend(name=ctx.video.name, kind="clip"),
-            limits=_limits(ctx, tally.attempts, tally.spent, len(plan.shots)),
+            limits=_limits(
+                ctx, tally.attempts, tally.spent, len(plan.shots), pending.get("estimate", 0.0)
+            ),
             planner=ctx.planner,
         )
         for decision in step.decisions:
@@ -472,12 +519,15 @@ def _gate_clip(
     pending: PendingClip,
     clips: dict[str, str],
     inherited: list[str],
+    tally: Tally,
 ) -> Candidate:
     """Collect one clip attempt, log it, and critique it on its frames."""
     job = Job.model_validate(pending["job"])
     number = pending.get("attempt", 1)
     dest = _fresh(ctx.paths.clip(shot.id, number))
     failure = _collect(ctx.video, job, dest)
+    _log_cost(ctx, job, "clip", shot.id)
+    tally.spent += job.cost
     seconds = time.time() - pending["submitted"]
     attempt = _attempt(ctx, job, "clip", dest, seconds, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))

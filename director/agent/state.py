@@ -12,6 +12,8 @@ class Candidate(TypedDict, total=False):
     artifact: str
     seed: int
     caption_px: int
+    estimate: float
+    error: dict[str, Any]
     margin: float
     verdict: str
     failed: list[str]
@@ -35,6 +37,7 @@ class PendingClip(TypedDict, total=False):
     job: dict[str, Any]
     submitted: float
     attempt: int
+    estimate: float
 
 
 class FilmState(TypedDict, total=False):

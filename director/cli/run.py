@@ -50,10 +50,12 @@ STRUCTURE_HELP = (
     "their best attempt [default: 3 per shot, plus --max-attempts].",
 )
 @click.option(
-    "--max-cost",
+    "--budget",
     type=float,
     default=None,
-    help="Spend cap for the run in USD, as hosted backends report it [default: no cap].",
+    metavar="USD",
+    help="Spend cap for the run: a retry it cannot pay for is not made (the shot takes its "
+    "best attempt), and the run stops before a needed call would exceed it [default: no cap].",
 )
 @runs_dir_option
 @click.option(

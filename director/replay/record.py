@@ -15,11 +15,13 @@ from director.records import (
     BiblePlanned,
     Cards,
     CheckResult,
+    CostIncurred,
     Critique,
     CritiqueMade,
     Decision,
     DecisionMade,
     ErrorRaised,
+    LLMCallMade,
     RunFinished,
     RunStarted,
     Shot,
@@ -48,6 +50,8 @@ class RunRecord:
     critiques: dict[tuple[str, str, int], Critique] = field(default_factory=dict)
     decisions: dict[str, list[Decision]] = field(default_factory=lambda: defaultdict(list))
     assembly: list[AssemblyStep] = field(default_factory=list)
+    costs: list[CostIncurred] = field(default_factory=list)
+    llm_calls: list[LLMCallMade] = field(default_factory=list)
     errors: list[ErrorRaised] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -153,5 +157,7 @@ _HANDLERS = {
     StageFinished: _stage,
     Approval: lambda r, e: r.approvals.append(e),
     AssemblyStep: lambda r, e: r.assembly.append(e),
+    CostIncurred: lambda r, e: r.costs.append(e),
+    LLMCallMade: lambda r, e: r.llm_calls.append(e),
     ErrorRaised: lambda r, e: r.errors.append(e),
 }

@@ -314,7 +314,8 @@ def _totals(doc: Document, r: RunRecord) -> None:
             for kind in ("keyframe", "clip")
         )
     ]
-    cost = sum(a.cost for lst in [*r.keyframes.values(), *r.clips.values()] for a in lst)
+    cost = sum(c.amount or 0.0 for c in r.costs) + sum(c.cost or 0.0 for c in r.llm_calls)
+    unpriced = sorted({f"{c.backend}:{c.model}" for c in r.costs if c.amount is None})
     rows = [
         ["shots", str(len(r.shots))],
         ["keyframe attempts", str(sum(per_shot))],
@@ -324,12 +325,25 @@ def _totals(doc: Document, r: RunRecord) -> None:
         ["ladder rungs climbed", _rung_counts(r, "reroll")],
         ["ladder rungs skipped", _rung_counts(r, "skip")],
         ["clips", str(sum(len(v) for v in r.clips.values()))],
-        ["cost", f"{cost:.2f}"],
+        [
+            "cost (USD)",
+            f"{cost:.2f}" + (f" (no price for {', '.join(unpriced)})" if unpriced else ""),
+        ],
+        ["paid calls", str(len(r.costs))],
+        ["language-model calls", _llm_totals(r)],
     ]
     rows += [[f"time: {stage}", f"{seconds:.1f} s"] for stage, seconds in r.stages.items()]
     if r.finished:
         rows.append(["time: total", f"{r.finished.seconds:.1f} s"])
     doc.add(Heading(2, "Totals"), Table(["measure", "value"], rows))
+
+
+def _llm_totals(r: RunRecord) -> str:
+    if not r.llm_calls:
+        return "none"
+    tokens = sum(c.prompt_tokens + c.completion_tokens for c in r.llm_calls)
+    seconds = sum(c.seconds for c in r.llm_calls)
+    return f"{len(r.llm_calls)} calls, {tokens} tokens, {seconds:.1f} s"
 
 
 def _rung_counts(r: RunRecord, action: str) -> str:

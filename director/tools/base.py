@@ -115,7 +115,9 @@ class Job(Record):
     kind: str
     request: dict[str, Any]
     params: dict[str, Any] = Field(default_factory=dict, description="parameters as sent")
-    cost: float = Field(default=0.0, ge=0.0, description="what the service charged, in USD")
+    cost: float = Field(
+        default=0.0, ge=0.0, description="what the call cost in USD, set by collect()"
+    )
 
 
 class ImageBackend(ABC):
@@ -127,6 +129,11 @@ class ImageBackend(ABC):
     # ``reference_strength`` in the request) and repainting a region of an image (``edit_*``).
     accepts_references: ClassVar[bool] = False
     edits: ClassVar[bool] = False
+
+    def estimate(self, request: ImageRequest) -> float:
+        """What the call will cost in USD, before it is made (checked against --budget).
+        Hosted backends price it from their table; local ones cost nothing."""
+        return 0.0
 
     @abstractmethod
     def submit(self, request: ImageRequest) -> Job: ...
@@ -146,6 +153,10 @@ class VideoBackend(ABC):
     model: str
     # How many submitted jobs the graph may leave running while it works on other shots.
     max_in_flight: int = 1
+
+    def estimate(self, request: ClipRequest) -> float:
+        """What the call will cost in USD, before it is made (checked against --budget)."""
+        return 0.0
 
     @abstractmethod
     def submit(self, request: ClipRequest) -> Job: ...
