@@ -334,3 +334,47 @@ def test_every_paid_call_is_logged_and_the_budget_limits_retries_then_stops_the_
 
     text = write_workflow(RunPaths(tmp_path / "g"))[0].read_text(encoding="utf-8")
     assert "| cost (USD) | 0.50 |" in text and "| paid calls | 2 |" in text
+
+
+class ConcurrentImage(SolidImage):
+    """Records the order of submissions and collections; several may be in flight."""
+
+    def __init__(self, in_flight):
+        self.max_in_flight, self.calls = in_flight, []
+
+    def submit(self, request):
+        self.calls.append(("submit", request.shot.id, request.seed))
+        return super().submit(request)
+
+    def collect(self, job, dest):
+        self.calls.append(("collect", job.request["shot"]["id"], job.request["seed"]))
+        super().collect(job, dest)
+
+
+def test_first_keyframes_of_later_shots_are_submitted_while_one_is_judged(tmp_path):
+    def run(in_flight, run_id):
+        image = ConcurrentImage(in_flight)
+        backends = {
+            "planner": ScriptedPlanner(make_plan(4)),
+            "image": image,
+            "critics": [ScriptedCritic({"s002": 1})],
+        }
+        result = start_run(_options(tmp_path, run_id), backends=backends)
+        attempts = [
+            (e.attempt.shot_id, e.attempt.number, e.attempt.sha256)
+            for e in read_events(result.paths.events)
+            if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"
+        ]
+        return image.calls, attempts
+
+    calls, attempts = run(3, "three")
+    assert [c[:2] for c in calls[:4]] == [
+        ("submit", "s001"),
+        ("submit", "s002"),
+        ("submit", "s003"),
+        ("collect", "s001"),
+    ]
+    assert sum(1 for c in calls if c[0] == "submit") == 5  # 4 first attempts and one reroll
+    serial_calls, serial_attempts = run(1, "one")
+    assert attempts == serial_attempts  # the same keyframes, in the same order in the log
+    assert [c[0] for c in serial_calls[:2]] == ["submit", "collect"]

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "fps": 24,
     "thresholds": None,  # a [thresholds] table: gate thresholds by name (docs/critics.md)
     "providers": None,  # [providers.NAME] tables: keys and hosts, never part of run options
+    "prices": None,  # [prices."PROVIDER:MODEL"] tables: USD prices over the packaged table
     "insightface_root": None,  # ~/.insightface: packs are looked for in <root>/models/<pack>
     "clip_weights": None,  # the model's weights in the Hugging Face cache or ~/.cache/clip
     "clip_model": None,  # ViT-B-32-quickgelu, matching OpenAI's ViT-B/32 weights
@@ -146,6 +147,7 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
     for key, default in DEFAULTS.items():
         merged[key] = _pick(key, flags.get(key), file_values.get(key), default)
     merged.pop("providers")  # read by director.tools.providers, never recorded
+    merged.pop("prices")  # read by director.tools.pricing
     width, height = parse_size(str(merged.pop("size")))
     logline = validate_logline(flags.get("logline"))
     return _build(merged, logline, width, height, flags)

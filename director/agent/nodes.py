@@ -139,6 +139,7 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         "plan": plan.model_dump(mode="json"),
         "cursor": 0,
         "candidates": [],
+        "prefetched": {},
         "rung": -1,
         "variant": {},
         "attempts_made": 0,
@@ -159,21 +160,19 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     shot = varied_shot(plan.shots[state["cursor"]], variant)
     seed = policy.shot_seed(ctx.options.seed, shot.index, number)
     ctx.progress.shot(shot.id, f"keyframe {number}")
-    request = ImageRequest(
-        shot=shot,
-        bible=plan.bible,
-        seed=seed,
-        width=ctx.options.width,
-        height=ctx.options.height,
-        prompt=shot.prompt.render(),
-        negative_prompt=shot.prompt.render_negative(),
-        **_ladder_request(ctx, variant),
-    )
+    request = _keyframe_request(ctx, plan, shot, number, variant)
     dest = _fresh(ctx.paths.keyframe(shot.id, number))
     estimate = ctx.image.estimate(request)
-    _afford(ctx, state.get("spent", 0.0), estimate, f"shot {shot.id}'s keyframe {number}")
     start = time.perf_counter()
-    job = _submit(ctx, ctx.image, request, "keyframe")
+    prefetched = dict(state.get("prefetched", {}))
+    queued = prefetched.pop(shot.id, None) if number == 1 else None
+    if queued is None:
+        _afford(ctx, _committed(state, prefetched), estimate, f"shot {shot.id}'s keyframe {number}")
+        job = _submit(ctx, ctx.image, request, "keyframe")
+    else:
+        job = Job.model_validate({k: v for k, v in queued.items() if k != "estimate"})
+    if number == 1:
+        prefetched = _prefetch(ctx, state, plan, prefetched)
     failure = _collect(ctx.image, job, dest)
     _log_cost(ctx, job, "keyframe", shot.id)
     attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
@@ -190,14 +189,55 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "candidates": [*state["candidates"], pending],
         "attempts_made": state.get("attempts_made", 0) + 1,
         "spent": state.get("spent", 0.0) + job.cost,
+        "prefetched": prefetched,
     }
     return Command(goto="critique", update=update)
+
+
+def _keyframe_request(
+    ctx: RunContext, plan: Plan, shot: Shot, number: int, variant: Variant
+) -> ImageRequest:
+    return ImageRequest(
+        shot=shot,
+        bible=plan.bible,
+        seed=policy.shot_seed(ctx.options.seed, shot.index, number),
+        width=ctx.options.width,
+        height=ctx.options.height,
+        prompt=shot.prompt.render(),
+        negative_prompt=shot.prompt.render_negative(),
+        **_ladder_request(ctx, variant),
+    )
+
+
+def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -> dict:
+    """Submit the first keyframe of the next shots, up to the image backend's concurrency, so
+    a hosted service works on several shots while this one is collected and judged. A first
+    attempt never depends on another shot, so the film and its log come out the same."""
+    room = max(ctx.image.max_in_flight, 1) - 1 - len(prefetched)
+    upcoming = [s for s in plan.shots[state["cursor"] + 1 :] if s.id not in prefetched]
+    for shot in upcoming[: max(room, 0)]:
+        request = _keyframe_request(ctx, plan, shot, 1, {})
+        estimate = ctx.image.estimate(request)
+        if not _affordable(ctx, _committed(state, prefetched) + estimate):
+            break  # submitted later, in order, where the budget check stops the run
+        job = _submit(ctx, ctx.image, request, "keyframe")
+        prefetched[shot.id] = {**job.model_dump(mode="json"), "estimate": estimate}
+    return prefetched
+
+
+def _committed(state: FilmState, prefetched: dict) -> float:
+    """Spent so far, plus what submitted but uncollected keyframes are estimated to cost."""
+    return state.get("spent", 0.0) + sum(j.get("estimate", 0.0) for j in prefetched.values())
+
+
+def _affordable(ctx: RunContext, total: float) -> bool:
+    return ctx.options.budget is None or total <= ctx.options.budget + 1e-9
 
 
 def _afford(ctx: RunContext, spent: float, estimate: float, what: str) -> None:
     """Stop before a call the film needs would take the spend past --budget."""
     budget = ctx.options.budget
-    if budget is not None and spent + estimate > budget + 1e-9:
+    if not _affordable(ctx, spent + estimate):
         raise BudgetExceeded(
             f"The budget of ${budget:.2f} would be exceeded: ${spent:.2f} spent, and {what} "
             f"is estimated at ${estimate:.2f}.",

@@ -129,6 +129,9 @@ class ImageBackend(ABC):
     # ``reference_strength`` in the request) and repainting a region of an image (``edit_*``).
     accepts_references: ClassVar[bool] = False
     edits: ClassVar[bool] = False
+    # How many jobs the graph may have submitted at once: first keyframes of later shots are
+    # submitted while the current one is collected and judged.
+    max_in_flight: int = 1
 
     def estimate(self, request: ImageRequest) -> float:
         """What the call will cost in USD, before it is made (checked against --budget).
