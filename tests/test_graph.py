@@ -378,3 +378,17 @@ def test_first_keyframes_of_later_shots_are_submitted_while_one_is_judged(tmp_pa
     serial_calls, serial_attempts = run(1, "one")
     assert attempts == serial_attempts  # the same keyframes, in the same order in the log
     assert [c[0] for c in serial_calls[:2]] == ["submit", "collect"]
+
+
+def test_a_budget_with_an_unpriced_model_stops_before_the_first_call(tmp_path):
+    from director.errors import BudgetExceeded
+
+    class Unpriced(PaidImage):
+        def estimate(self, request):
+            return None
+
+    backends = {"planner": ScriptedPlanner(make_plan(4)), "image": Unpriced()}
+    with pytest.raises(BudgetExceeded, match="no known price"):
+        start_run(_options(tmp_path, budget=5.0), backends=backends)
+    events = read_events(tmp_path / "g" / "events.jsonl")
+    assert not [e for e in events if e.type == "job_submitted"]

@@ -182,7 +182,7 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "artifact": attempt.artifact,
         "seed": seed,
         "caption_px": int(job.params.get("caption_px", 0)),
-        "estimate": estimate,
+        "estimate": estimate or 0.0,
         **({"error": failure} if failure else {}),
     }
     update = {
@@ -218,10 +218,11 @@ def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -
     for shot in upcoming[: max(room, 0)]:
         request = _keyframe_request(ctx, plan, shot, 1, {})
         estimate = ctx.image.estimate(request)
-        if not _affordable(ctx, _committed(state, prefetched) + estimate):
+        unpriced = estimate is None and ctx.options.budget is not None
+        if unpriced or not _affordable(ctx, _committed(state, prefetched) + (estimate or 0.0)):
             break  # submitted later, in order, where the budget check stops the run
         job = _submit(ctx, ctx.image, request, "keyframe")
-        prefetched[shot.id] = {**job.model_dump(mode="json"), "estimate": estimate}
+        prefetched[shot.id] = {**job.model_dump(mode="json"), "estimate": estimate or 0.0}
     return prefetched
 
 
@@ -234,9 +235,15 @@ def _affordable(ctx: RunContext, total: float) -> bool:
     return ctx.options.budget is None or total <= ctx.options.budget + 1e-9
 
 
-def _afford(ctx: RunContext, spent: float, estimate: float, what: str) -> None:
+def _afford(ctx: RunContext, spent: float, estimate: float | None, what: str) -> None:
     """Stop before a call the film needs would take the spend past --budget."""
     budget = ctx.options.budget
+    if budget is not None and estimate is None:
+        raise BudgetExceeded(
+            f"--budget is set, but {what} uses a model with no known price.",
+            'Set its price in the config file\'s [prices."PROVIDER:MODEL"] table, or run '
+            "without --budget.",
+        )
     if not _affordable(ctx, spent + estimate):
         raise BudgetExceeded(
             f"The budget of ${budget:.2f} would be exceeded: ${spent:.2f} spent, and {what} "
@@ -504,7 +511,7 @@ def _submit_clip(
         "shot_id": shot.id,
         "job": job.model_dump(mode="json"),
         "submitted": submitted,
-        "estimate": estimate,
+        "estimate": estimate or 0.0,
         "attempt": number,
     }
 

@@ -104,6 +104,10 @@ class ClipRequest(Record):
     hold_bottom_px: int = Field(
         default=0, ge=0, description="rows at the bottom of the keyframe (a caption) kept still"
     )
+    end_frame: str | None = Field(
+        default=None,
+        description="absolute path of a frame to end on, for first-and-last-frame models",
+    )
 
 
 class Job(Record):
@@ -133,9 +137,10 @@ class ImageBackend(ABC):
     # submitted while the current one is collected and judged.
     max_in_flight: int = 1
 
-    def estimate(self, request: ImageRequest) -> float:
-        """What the call will cost in USD, before it is made (checked against --budget).
-        Hosted backends price it from their table; local ones cost nothing."""
+    def estimate(self, request: ImageRequest) -> float | None:
+        """What the call will cost in USD, before it is made (checked against --budget); None
+        when the model has no known price. Hosted backends price it from director's price
+        table (director.tools.pricing); local ones cost nothing."""
         return 0.0
 
     @abstractmethod
@@ -157,8 +162,8 @@ class VideoBackend(ABC):
     # How many submitted jobs the graph may leave running while it works on other shots.
     max_in_flight: int = 1
 
-    def estimate(self, request: ClipRequest) -> float:
-        """What the call will cost in USD, before it is made (checked against --budget)."""
+    def estimate(self, request: ClipRequest) -> float | None:
+        """What the call will cost in USD, before it is made; None when unpriced."""
         return 0.0
 
     @abstractmethod
