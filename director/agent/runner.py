@@ -146,7 +146,12 @@ def _invoke(ctx: RunContext) -> dict:
 
 
 def _record_start(ctx: RunContext) -> None:
-    versions = package_versions()
+    from director.tools.pricing import load_prices
+
+    prices = load_prices()
+    versions = {**package_versions(), "prices": prices.priced_on}
+    if prices.overridden:
+        versions["prices overridden"] = ", ".join(prices.overridden)
     options = ctx.options.model_dump(mode="json")
     write_json_atomic(
         ctx.paths.run_json,

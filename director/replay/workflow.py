@@ -330,12 +330,20 @@ def _totals(doc: Document, r: RunRecord) -> None:
             f"{cost:.2f}" + (f" (no price for {', '.join(unpriced)})" if unpriced else ""),
         ],
         ["paid calls", str(len(r.costs))],
+        ["prices", _prices(r)],
         ["language-model calls", _llm_totals(r)],
     ]
     rows += [[f"time: {stage}", f"{seconds:.1f} s"] for stage, seconds in r.stages.items()]
     if r.finished:
         rows.append(["time: total", f"{r.finished.seconds:.1f} s"])
     doc.add(Heading(2, "Totals"), Table(["measure", "value"], rows))
+
+
+def _prices(r: RunRecord) -> str:
+    versions = r.started.versions if r.started else {}
+    text = f"published prices read on {versions.get('prices', '?')}"
+    overridden = versions.get("prices overridden")
+    return f"{text}; set in the config file: {overridden}" if overridden else text
 
 
 def _llm_totals(r: RunRecord) -> str:
