@@ -5,19 +5,21 @@ planned as continuous with the one before, and animates them with the previz vid
 (every camera move, clips as long as the film needs them, transition handles included).
 
 Sound cases: every clip; crossfades and fades through black between neighbouring clips, fades
-in and out; continuous shots started from the previous clip's last frame, as an image-to-video
-pipeline continues a shot, also with the small drifts a video model adds (a few percent of
-shift or zoom, a little exposure, softness, noise).
+in and out; the planner's continuous pairs as drawn (a cut on action: the same place, light and
+time in a new framing); continuous shots started from the previous clip's last frame, as an
+image-to-video pipeline continues a shot, also with the drifts a video model adds (a few percent
+of shift or zoom, a little exposure, softness, noise) and a reframing (zoom 15%).
 
 Broken cases: flashes of 1-3 frames and strobes of several strengths written into sound clips,
 white and black frames; previous clips that cut to another film halfway, shots of another place
-or another film, bigger jumps (zoom 15%, a colour cast). Planned continuous shots drawn with new
-framing (a cut on action) are scored too, for reference.
+or another film; a jump in time of day in the same place (the planned next shot, or the previous
+shot itself, drawn with another time of day's words in its environment slot). Colour casts and
+a halved exposure are scored for reference.
 
 Prints each check's score spread and pass rate under the default thresholds, via
 ``ClipGate.check_clip``, and the time the gate takes on a 5 s 1280x720 clip.
 
-    PYTHONPATH=. python bench/calibrate_clip_gate.py [--films 6] [--width 640]   (about 5 min)
+    PYTHONPATH=. python bench/calibrate_clip_gate.py [--films 10] [--width 640]  (10-13 min)
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from director.tools.assemble.film import clip_length
 from director.tools.base import ClipRequest, CriticContext, ImageRequest
 from director.tools.critics.clipgate import DEFAULTS, ClipGate, last_frame
 from director.tools.image.previz import caption_height, render_frame
+from director.tools.image.scene import read_scene
+from director.tools.llm.language import load_data
 from director.tools.llm.offline import OfflinePlanner
 from director.tools.video.previz import PrevizVideo, camera_move
 
@@ -52,11 +56,16 @@ FILMS = [
     ("2075: the last human walks through an empty city.", "en"),
     ("A baker in a flooded town keeps the oven burning.", "en"),
     ("最后一个守林人在大火前救下一棵古树。", "zh"),
+    ("A night nurse walks the empty hospital corridors until dawn.", "en"),
+    ("Two brothers race across the desert to bury their grandfather.", "en"),
+    ("A girl follows a fox into a snowy forest.", "en"),
+    ("An astronaut repairs a broken antenna on the far side of the moon.", "en"),
 ]
 FPS = 24
 MAX_CLIP_S = 4.0  # longer shots are trimmed: a move is eased over the clip whatever its length
 FLASHES = (4, 8, 16, 32)  # luma added to the flashing frames, 0-255 units
 IN_FLIGHT = 2
+TIMES = ("dawn", "day", "dusk", "night")  # the planner's times of day (its "times" wordings)
 Pair = tuple[Path, Path]
 
 
@@ -68,13 +77,33 @@ class Film:
         self.bible, cards = planner.bible(story, beats, width=width, height=height, seed=1)
         self.shots = planner.shot_list(story, beats, self.bible, cards, seed=1)
         self.places = {b.id: b.location for b in beats.beats}
-        self.number = number
+        self.number, self.language = number, language
 
     def place(self, shot: Shot) -> str:
         return self.places[shot.beat_id]
 
     def continuous(self) -> list[int]:
         return [i for i, s in enumerate(self.shots) if s.continuous and i > 0]
+
+    def at_time(self, shot: Shot, when: str) -> Shot | None:
+        """The shot with its environment's time-of-day words swapped for ``when``'s wording of
+        the same rank (the id, hence the composition, kept); None when no wording is found."""
+        times = load_data(f"{self.language}.json")["times"]
+        env = shot.prompt.environment
+        for words in times.values():
+            for rank, phrase in enumerate(words):
+                if phrase in env:
+                    prompt = shot.prompt.model_copy(
+                        update={"environment": env.replace(phrase, times[when][rank])}
+                    )
+                    return shot.model_copy(update={"prompt": prompt})
+        return None
+
+
+def light(shot: Shot) -> str:
+    """The time of day the storyboard renderer reads from the shot's environment slot."""
+    found = [m for m in read_scene(shot).modifiers if m in TIMES]
+    return "+".join(found) or "day"
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -88,11 +117,13 @@ class Renderer:
         self.pending: list[tuple] = []
         self.done: dict[tuple, Path] = {}
 
-    def clip(self, film: Film, shot: Shot, key: Path | None = None) -> Path:
-        name = (film.number, shot.id, key.name if key else "")
+    def clip(self, film: Film, shot: Shot, key: Path | None = None, tag: str = "") -> Path:
+        """``tag`` names a variant of the shot (another time of day) drawn under the same id."""
+        name = (film.number, shot.id, key.name if key else "", tag)
         if name in self.done:
             return self.done[name]
-        dest = self.folder / f"f{film.number}-{shot.id}{'-' + key.stem if key else ''}.mp4"
+        stem = f"f{film.number}-{shot.id}{'-' + tag if tag else ''}"
+        dest = self.folder / f"{stem}{'-' + key.stem if key else ''}.mp4"
         if key is None:
             key = dest.with_suffix(".png")
             render_frame(_image_request(shot, film.bible)).image.save(key, compress_level=1)
@@ -162,6 +193,7 @@ def build(films: list[Film], folder: Path) -> tuple[dict[str, list[Path]], dict[
     render = Renderer(folder)
     flicker: dict[str, list[Path]] = defaultdict(list)
     pairs: dict[str, list[Pair]] = defaultdict(list)
+    cut_away: list[tuple[Path, Path, Path]] = []  # previous clip, next clip, another film's clip
     for film in films:
         stranger = films[(film.number + 1) % len(films)]
         for i in film.continuous():
@@ -169,17 +201,18 @@ def build(films: list[Film], folder: Path) -> tuple[dict[str, list[Path]], dict[
             for s in shots[max(0, i - 2) : i + 3]:
                 flicker[f"camera move: {camera_move(s)}"].append(render.clip(film, s))
             before = render.clip(film, shots[i - 1])
-            pairs["reference: planned continuous shot, new framing"].append(
-                (before, render.clip(film, shot))
-            )
+            after = render.clip(film, shot)
+            pairs[_planned_label(shots[i - 1], shot)].append((before, after))
             other = next((s for s in shots if film.place(s) != film.place(shot)), None)
             if other is not None:
-                pairs["unrelated: another place of the film"].append(
+                pairs["broken: another place of the film"].append(
                     (before, render.clip(film, other))
                 )
-            pairs["unrelated: a shot of another film"].append(
-                (before, render.clip(stranger, stranger.shots[i % len(stranger.shots)]))
-            )
+            elsewhere = render.clip(stranger, stranger.shots[i % len(stranger.shots)])
+            pairs["broken: a shot of another film"].append((before, elsewhere))
+            cut_away.append((before, after, elsewhere))
+            for label, pair in _time_jumps(render, film, shots[i - 1], shot):
+                pairs[label].append(pair)
     render.finish()
     for film in films:
         for i in film.continuous():
@@ -194,7 +227,7 @@ def build(films: list[Film], folder: Path) -> tuple[dict[str, list[Path]], dict[
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
         jobs = [
             *_drifts(pairs["continuous: started from the last frame"], folder),
-            *_midcuts(pairs, folder),
+            *_midcuts(cut_away, folder),
             *_transitions(flicker, folder),
             *_flashes(flicker, folder),
         ]
@@ -202,6 +235,33 @@ def build(films: list[Film], folder: Path) -> tuple[dict[str, list[Path]], dict[
         for ((table, label), _), item in zip(jobs, made, strict=True):
             (flicker if table == "flicker" else pairs)[label].append(item)
     return flicker, pairs
+
+
+PLANNED = "continuous: planned next shot as drawn (cut on action, new framing)"
+
+
+def _planned_label(before: Shot, after: Shot) -> str:
+    """The planner's continuous pairs; those the renderer draws in another light apart."""
+    if light(before) == light(after):
+        return PLANNED
+    return "reference: planned continuous pair drawn in another light"
+
+
+def _time_jumps(render: Renderer, film: Film, before: Shot, after: Shot) -> list[tuple[str, Pair]]:
+    """The planned next shot drawn at each other time of day, and the previous shot itself by
+    day, then at night: the same place, light that jumps."""
+    out = []
+    previous = render.clip(film, before)
+    for when in TIMES:
+        moved = film.at_time(after, when)
+        if moved is not None and light(moved) != light(before):
+            label = f"broken: same place, next shot drawn at {when}"
+            out.append((label, (previous, render.clip(film, moved, tag=when))))
+    day, night = film.at_time(before, "day"), film.at_time(before, "night")
+    if day is not None and night is not None and light(day) != light(night):
+        pair = (render.clip(film, day, tag="day"), render.clip(film, night, tag="night"))
+        out.append(("broken: same shot, by day then at night", pair))
+    return out
 
 
 Job = tuple[tuple[str, str], Callable[[], object]]
@@ -219,11 +279,12 @@ DRIFTS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "continuous, drifted: -10 luma": lambda im: _add(im, (-10, -10, -10)),
     "continuous, drifted: gaussian blur 2 px": lambda im: _blur(im, 2),
     "continuous, drifted: noise sigma 12": lambda im: _noise(im, 12),
-    "jump: zoom 15%": lambda im: _zoom(im, 1.15),
-    "jump: colour cast (R +16, B -16)": lambda im: _add(im, (16, 0, -16)),
-    "jump: shift 5%, zoom 10%, R +12, B -12": lambda im: _add(
+    "continuous, reframed: zoom 15%": lambda im: _zoom(im, 1.15),
+    "reference: colour cast (R +16, B -16)": lambda im: _add(im, (16, 0, -16)),
+    "reference: shift 5%, zoom 10%, R +12, B -12": lambda im: _add(
         _zoom(_shift(im, 0.05), 1.1), (12, 0, -12)
     ),
+    "reference: half the light (x0.5)": lambda im: _scale(im, 0.5),
 }
 
 
@@ -242,12 +303,10 @@ def _drifts(chained: list[Pair], folder: Path) -> list[Job]:
     return jobs
 
 
-def _midcuts(pairs: dict[str, list[Pair]], folder: Path) -> list[Job]:
+def _midcuts(cut_away: list[tuple[Path, Path, Path]], folder: Path) -> list[Job]:
     """The previous clip cuts to another film's clip halfway; then the planned next shot."""
-    planned = pairs["reference: planned continuous shot, new framing"]
-    strangers = [b for _, b in pairs["unrelated: a shot of another film"]]
     jobs = []
-    for k, ((before, after), stranger) in enumerate(zip(planned, strangers, strict=True)):
+    for k, (before, after, stranger) in enumerate(cut_away):
 
         def make(before=before, after=after, stranger=stranger, out=folder / f"cut{k}.mp4"):
             a, b = frames_of(before), frames_of(stranger)
@@ -372,6 +431,10 @@ def _add(im: Image.Image, rgb: tuple[int, int, int]) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
+def _scale(im: Image.Image, k: float) -> Image.Image:
+    return Image.fromarray(np.round(np.asarray(im) * k).astype(np.uint8))
+
+
 def _blur(im: Image.Image, radius: float) -> Image.Image:
     from PIL import ImageFilter
 
@@ -461,12 +524,14 @@ def main() -> None:
         limit = DEFAULTS["max_flicker"]
         table(f"flicker, sound clips (luma 0-255, lower is better; max {limit:g})", sound)
         table("flicker, broken clips", broken)
-        limit = DEFAULTS["min_continuity"]
-        table(
-            f"continuity (colour overlap and layout SSIM averaged; min {limit:g})",
-            co,
-            ("colour", "layout"),
+        limit, shifts = (
+            DEFAULTS["min_continuity"],
+            ("whole_frames", "lightness_shift", "tint_shift"),
         )
+        for group in ("continuous", "broken", "reference"):
+            rows = {k: v for k, v in co.items() if k.startswith(group)}
+            title = f"continuity, {group} pairs (CIELAB histogram overlap; min {limit:g})"
+            table(title, rows, shifts)
         timing(Path(tmp))
 
 

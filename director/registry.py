@@ -18,9 +18,23 @@ from director.errors import UnknownBackend
 KINDS = ("planners", "image", "video", "critics")
 
 BUILTINS: dict[str, dict[str, str]] = {
-    "planners": {"offline": "director.tools.llm.offline:OfflinePlanner"},
-    "image": {"previz": "director.tools.image.previz:PrevizImage"},
-    "video": {"previz": "director.tools.video.previz:PrevizVideo"},
+    "planners": {
+        "offline": "director.tools.llm.offline:OfflinePlanner",
+        "openai": "director.tools.llm.openai_planner:OpenAIPlanner",
+        "dashscope": "director.tools.llm.openai_planner:DashScopePlanner",
+        "openai-compatible": "director.tools.llm.openai_planner:CompatiblePlanner",
+    },
+    "image": {
+        "previz": "director.tools.image.previz:PrevizImage",
+        "openai": "director.tools.image.openai_images:OpenAIImage",
+        "dashscope": "director.tools.image.dashscope:DashScopeImage",
+        "diffusers": "director.tools.image.diffusers_image:DiffusersImage",
+    },
+    "video": {
+        "previz": "director.tools.video.previz:PrevizVideo",
+        "dashscope": "director.tools.video.dashscope:DashScopeVideo",
+        "diffusers": "director.tools.video.diffusers_video:DiffusersVideo",
+    },
     "critics": {
         "technical": "director.tools.critics.technical:TechnicalCritic",
         "palette": "director.tools.critics.palette:PaletteCritic",

@@ -195,6 +195,13 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "DIRECTOR_CLIP_MODEL",
         "DIRECTOR_MAX_RUN_ATTEMPTS",
         "DIRECTOR_BUDGET",
+        "DIRECTOR_INSIGHTFACE_ROOT",
+        "DIRECTOR_DASHSCOPE_REGION",
+        "DIRECTOR_COMPATIBLE_API_KEY",
+        "DASHSCOPE_API_KEY",
+        "DASHSCOPE_HTTP_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     # Nor anything under the user's home (open_clip's ~/.cache/clip, ~/.insightface).

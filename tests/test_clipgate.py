@@ -13,7 +13,7 @@ from director.errors import InputError
 from director.records import CheckResult, Shot, ShotPrompt, StyleBible
 from director.testing import ScriptedCritic
 from director.tools.assemble.ffmpeg_bin import ffmpeg_exe
-from director.tools.base import CriticContext
+from director.tools.base import CriticContext, ImageRequest
 from director.tools.critics.clipgate import (
     DEFAULTS,
     ClipGate,
@@ -24,6 +24,7 @@ from director.tools.critics.clipgate import (
     sample_frames,
 )
 from director.tools.critics.identity import IdentityNotRun
+from director.tools.image.previz import render_frame
 
 W, H, FPS = 160, 90, 24
 
@@ -183,13 +184,70 @@ def test_a_clip_that_continues_the_previous_one_passes(clips, context):
     result = checks(results)["continuity"]
     assert result.passed is True and result.score > 0.9
     assert result.details["previous_clip"] == "pan.mp4"
-    assert result.details["colour"] > 0.9 and result.details["layout"] > 0.8
+    assert result.details["whole_frames"] > 0.9
+    assert abs(result.details["lightness_shift"]) < 2 and result.details["tint_shift"] < 2
 
 
 def test_an_unrelated_next_shot_fails_continuity(clips, context):
     result = checks(ClipGate().check_clip(clips["other"], shot(True), clips["pan"], context))
     assert result["continuity"].passed is False
     assert result["continuity"].score < DEFAULTS["min_continuity"] - 0.2
+
+
+GARDEN = "her garden, {time}, a watering can in the foreground, tall sunflowers in the background"
+DAY, NIGHT = "in bright afternoon sun", "at night, cold moonlight"
+
+
+def storyboard_clip(folder: Path, name: str, size: str, environment: str) -> Path:
+    """Six frames of a previz storyboard frame of one garden shot, at the given size."""
+    bible = StyleBible(
+        name="dusty", suffix="", negative="", palette=["#1f2a36", "#5f6f52", "#c8a06a", "#f1e7d0"],
+        aspect_ratio="16:9", width=320, height=180, grain=0.0,
+    )  # fmt: skip
+    prompt = ShotPrompt(
+        subject="a gardener", action="digs", environment=environment,
+        camera=f"{size.replace('-', ' ')} shot", style="",
+    )  # fmt: skip
+    drawn = Shot(
+        id="s7", beat_id="b1", index=7, role="medium", size=size, angle="eye-level",
+        move="static", duration_s=0.25, prompt=prompt,
+    )  # fmt: skip
+    request = ImageRequest(shot=drawn, bible=bible, seed=3, width=320, height=180, prompt="")
+    frame = np.asarray(render_frame(request).image)
+    return write_clip(np.stack([frame] * 6), folder / f"{name}.mp4")
+
+
+@pytest.fixture(scope="module")
+def storyboard(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("storyboard")
+    return {
+        "wide": storyboard_clip(folder, "wide", "wide", GARDEN.format(time=DAY)),
+        "close": storyboard_clip(folder, "close", "close-up", GARDEN.format(time=DAY)),
+        "medium": storyboard_clip(folder, "medium", "medium", GARDEN.format(time=DAY)),
+        "close at night": storyboard_clip(folder, "night", "close-up", GARDEN.format(time=NIGHT)),
+        "kitchen": storyboard_clip(folder, "kitchen", "wide", f"a kitchen interior, {DAY}"),
+    }
+
+
+@pytest.mark.parametrize("name", ["close", "medium"])
+def test_a_cut_on_action_to_a_closer_framing_passes_continuity(storyboard, context, name):
+    """The same place and light in a new framing (the figure fills much of the closer frame)."""
+    results = ClipGate().check_clip(storyboard[name], shot(True), storyboard["wide"], context)
+    result = checks(results)["continuity"]
+    assert result.passed is True, result.reason
+    assert result.score > DEFAULTS["min_continuity"] + 0.02
+    assert abs(result.details["lightness_shift"]) < 15 and result.details["tint_shift"] < 3
+
+
+@pytest.mark.parametrize("name", ["close at night", "kitchen"])
+def test_a_jump_to_night_or_to_another_place_fails_continuity(storyboard, context, name):
+    results = ClipGate().check_clip(storyboard[name], shot(True), storyboard["wide"], context)
+    result = checks(results)["continuity"]
+    assert result.passed is False, result.reason
+    assert result.score < DEFAULTS["min_continuity"] - 0.1
+    if name == "close at night":  # the reason says what changed: the light
+        assert result.details["lightness_shift"] < -10
+        assert "mean lightness -" in result.reason
 
 
 def test_continuity_is_not_run_without_a_continuous_shot_or_a_previous_clip(clips, context):

@@ -392,3 +392,34 @@ def test_a_budget_with_an_unpriced_model_stops_before_the_first_call(tmp_path):
         start_run(_options(tmp_path, budget=5.0), backends=backends)
     events = read_events(tmp_path / "g" / "events.jsonl")
     assert not [e for e in events if e.type == "job_submitted"]
+
+
+class RefusesAtSubmit(SolidImage):
+    """A service whose filter refuses the prompt when it is submitted, before any task."""
+
+    def submit(self, request):
+        from director.errors import ModerationRejected
+
+        if "blood" in request.prompt:
+            raise ModerationRejected("Input data may contain inappropriate content.")
+        return super().submit(request)
+
+
+def test_a_prompt_refused_at_submission_is_rewritten_like_one_refused_later(tmp_path):
+    backends = {
+        "planner": ScriptedPlanner(_troubled_plan()),
+        "image": RefusesAtSubmit(),
+        "critics": [ScriptedCritic({})],
+    }
+    result = start_run(_options(tmp_path), backends=backends)
+    events = read_events(result.paths.events)
+    refused = [
+        e.attempt
+        for e in events
+        if isinstance(e, AttemptMade)
+        and e.attempt.shot_id == "s003"
+        and e.attempt.kind == "keyframe"
+    ]
+    assert refused[0].artifact == "" and "inappropriate" in refused[0].params["failed"]
+    assert _decisions(events, "s003") == [("reroll", 1), ("accept", 2)]
+    assert "red paint" in refused[1].prompt

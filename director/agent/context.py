@@ -15,7 +15,7 @@ from director.agent.configuration import RunOptions
 from director.agent.progress import Progress
 from director.memory.events import EventLog
 from director.memory.runs import RunPaths
-from director.records import Character, StageFinished, StageStarted
+from director.records import Character, LLMCallMade, StageFinished, StageStarted
 from director.tools.base import Critic, ImageBackend, Planner, VideoBackend
 
 
@@ -33,6 +33,24 @@ class RunContext:
     cast: list[Character] = field(default_factory=list)
     # Checks every clip on its frames (director.tools.critics.clipgate.ClipGate).
     clip_gate: Any = None
+    # What language-model calls have cost so far, USD; counted against --budget.
+    llm_spent: float = 0.0
+
+    def log_llm_call(self, call: Any) -> None:
+        """A planner's call to a language model, as it happens (tokens, seconds, cost)."""
+        self.llm_spent += call.cost or 0.0
+        self.log.append(
+            LLMCallMade(
+                stage=call.stage,
+                backend=call.provider,
+                model=call.model,
+                prompt_tokens=call.prompt_tokens,
+                completion_tokens=call.completion_tokens,
+                seconds=round(call.seconds, 3),
+                cost=call.cost,
+                retried=call.attempt > 1,
+            )
+        )
 
     @contextmanager
     def stage(self, name: str, detail: str = "") -> Iterator[None]:

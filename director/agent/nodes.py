@@ -143,7 +143,7 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         "rung": -1,
         "variant": {},
         "attempts_made": 0,
-        "spent": 0.0,
+        "spent": ctx.llm_spent,  # planning's language-model calls count against --budget
         "keyframes": {},
         "clips": {},
         "flagged": [],
@@ -166,14 +166,15 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     start = time.perf_counter()
     prefetched = dict(state.get("prefetched", {}))
     queued = prefetched.pop(shot.id, None) if number == 1 else None
+    failure = None
     if queued is None:
         _afford(ctx, _committed(state, prefetched), estimate, f"shot {shot.id}'s keyframe {number}")
-        job = _submit(ctx, ctx.image, request, "keyframe")
+        job, failure = _submit(ctx, ctx.image, request, "keyframe")
     else:
         job = Job.model_validate({k: v for k, v in queued.items() if k != "estimate"})
     if number == 1:
         prefetched = _prefetch(ctx, state, plan, prefetched)
-    failure = _collect(ctx.image, job, dest)
+    failure = failure or _collect(ctx.image, job, dest)
     _log_cost(ctx, job, "keyframe", shot.id)
     attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))
@@ -221,7 +222,9 @@ def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -
         unpriced = estimate is None and ctx.options.budget is not None
         if unpriced or not _affordable(ctx, _committed(state, prefetched) + (estimate or 0.0)):
             break  # submitted later, in order, where the budget check stops the run
-        job = _submit(ctx, ctx.image, request, "keyframe")
+        job, failure = _submit(ctx, ctx.image, request, "keyframe")
+        if failure:
+            break  # the shot meets the refusal again when its turn comes, and climbs on it
         prefetched[shot.id] = {**job.model_dump(mode="json"), "estimate": estimate or 0.0}
     return prefetched
 
@@ -268,15 +271,26 @@ def _log_cost(ctx: RunContext, job: Job, kind: str, shot_id: str | None) -> None
         )
 
 
-def _submit(ctx: RunContext, backend, request, kind: str) -> Job:
-    """Submit a job and log its id before anything waits on it."""
-    job = backend.submit(request)
+def _submit(ctx: RunContext, backend, request, kind: str) -> tuple[Job, dict | None]:
+    """Submit a job and log its id before anything waits on it. A submission the service
+    refuses (its content filter, a rejected input) is a failed generation, as in collect."""
+    try:
+        job = backend.submit(request)
+    except GenerationFailed as exc:
+        refused = Job(
+            id="",
+            backend=backend.name,
+            model=backend.model,
+            kind=kind,
+            request=request.model_dump(mode="json"),
+        )
+        return refused, _failure(exc, refused)
     ctx.log.append(
         JobSubmitted(
             shot_id=request.shot.id, kind=kind, job_id=job.id, backend=job.backend, model=job.model
         )
     )
-    return job
+    return job, None
 
 
 def _collect(backend, job: Job, dest: Path) -> dict | None:
@@ -286,14 +300,18 @@ def _collect(backend, job: Job, dest: Path) -> dict | None:
         backend.collect(job, dest)
     except GenerationFailed as exc:
         dest.unlink(missing_ok=True)
-        return {
-            "check": "moderation" if isinstance(exc, ModerationRejected) else "generation",
-            "reason": str(exc),
-            "code": exc.code,
-            "task_id": exc.task_id or job.id,
-            "flagged": getattr(exc, "flagged", ""),
-        }
+        return _failure(exc, job)
     return None
+
+
+def _failure(exc: GenerationFailed, job: Job) -> dict:
+    return {
+        "check": "moderation" if isinstance(exc, ModerationRejected) else "generation",
+        "reason": str(exc),
+        "code": exc.code,
+        "task_id": exc.task_id or job.id,
+        "flagged": getattr(exc, "flagged", ""),
+    }
 
 
 def varied_shot(shot: Shot, variant: Variant) -> Shot:
@@ -375,6 +393,7 @@ def decide(
     shot = plan.shots[state["cursor"]]
     candidates = state["candidates"]
     critique = Critique.model_validate(state["critique"])
+    llm_before = ctx.llm_spent
     step = ladder.climb(
         critique,
         candidates,
@@ -393,10 +412,13 @@ def decide(
     )
     for decision in step.decisions:
         ctx.log.append(DecisionMade(decision=decision))
+    spent = state.get("spent", 0.0) + ctx.llm_spent - llm_before  # an LLM repair costs too
     if step.variant is not None:
-        return Command(goto="keyframe", update={"rung": step.rung, "variant": step.variant})
+        update = {"rung": step.rung, "variant": step.variant, "spent": spent}
+        return Command(goto="keyframe", update=update)
     chosen = _chosen(candidates, step, shot.id)
     update = {
+        "spent": spent,
         "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
         "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
     }
@@ -505,7 +527,7 @@ def _submit_clip(
     if number == 1:
         _afford(ctx, tally.spent, estimate, f"shot {shot.id}'s clip")
     submitted = time.time()
-    job = _submit(ctx, ctx.video, request, "clip")
+    job, failure = _submit(ctx, ctx.video, request, "clip")
     tally.attempts += 1
     return {
         "shot_id": shot.id,
@@ -513,6 +535,7 @@ def _submit_clip(
         "submitted": submitted,
         "estimate": estimate or 0.0,
         "attempt": number,
+        **({"error": failure} if failure else {}),
     }
 
 
@@ -572,7 +595,7 @@ def _gate_clip(
     job = Job.model_validate(pending["job"])
     number = pending.get("attempt", 1)
     dest = _fresh(ctx.paths.clip(shot.id, number))
-    failure = _collect(ctx.video, job, dest)
+    failure = pending.get("error") or _collect(ctx.video, job, dest)
     _log_cost(ctx, job, "clip", shot.id)
     tally.spent += job.cost
     seconds = time.time() - pending["submitted"]

@@ -74,6 +74,8 @@ def start_run(
         **backends,
     )
     _record_start(ctx)
+    if hasattr(ctx.planner, "on_call"):
+        ctx.planner.on_call = ctx.log_llm_call
     try:
         state = _invoke(ctx)
     except BaseException as exc:

@@ -38,6 +38,7 @@ class PendingClip(TypedDict, total=False):
     submitted: float
     attempt: int
     estimate: float
+    error: dict[str, Any]
 
 
 class FilmState(TypedDict, total=False):

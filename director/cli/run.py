@@ -73,6 +73,27 @@ STRUCTURE_HELP = (
     help="A character and a reference photo with exactly one face; repeat for more.",
 )
 @click.option(
+    "--llm",
+    default=None,
+    metavar="PROVIDER[:MODEL]",
+    help="Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, or "
+    "openai-compatible:URL#MODEL [env DIRECTOR_LLM; default offline].",
+)
+@click.option(
+    "--image",
+    default=None,
+    metavar="PROVIDER[:MODEL]",
+    help="Keyframe generator: previz, dashscope:wan2.2-t2i-flash, openai:gpt-image-1, or "
+    "diffusers:/path/to/model [env DIRECTOR_IMAGE; default previz].",
+)
+@click.option(
+    "--video",
+    default=None,
+    metavar="PROVIDER[:MODEL]",
+    help="Clip generator: previz, dashscope:wan2.2-i2v-flash, or diffusers:/path/to/model "
+    "[env DIRECTOR_VIDEO; default previz].",
+)
+@click.option(
     "--style-ref",
     multiple=True,
     type=click.Path(dir_okay=False),

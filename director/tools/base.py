@@ -150,6 +150,11 @@ class ImageBackend(ABC):
     def collect(self, job: Job, dest: Path) -> None:
         """Write the finished image for ``job`` to ``dest`` (a PNG path)."""
 
+    def submit_many(self, requests: Sequence[ImageRequest]) -> list[Job]:
+        """Submit best-of-k candidates together; backends that render them as one batch
+        override this. Each Job can still be collected on its own."""
+        return [self.submit(request) for request in requests]
+
     def generate(self, request: ImageRequest, dest: Path) -> Job:
         job = self.submit(request)
         self.collect(job, dest)

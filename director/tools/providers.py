@@ -16,6 +16,8 @@ from director.errors import ConfigError
 ENV = {
     "dashscope": ("DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL"),
     "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    # A server of the user's own gets its own key, never the OpenAI one.
+    "openai-compatible": ("DIRECTOR_COMPATIBLE_API_KEY", ""),
 }
 REGION_ENV = "DIRECTOR_DASHSCOPE_REGION"
 

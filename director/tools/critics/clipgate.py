@@ -6,15 +6,17 @@ first and the last among them, and every frame's mean brightness. Three kinds of
 - ``flicker``: brightness that jumps away and comes back within a few frames (strobing, a
   single-frame flash), while camera moves, fades and cuts, which change brightness smoothly or
   once, score near zero;
-- ``continuity``: when the plan marks the shot continuous with the previous one, how alike the
-  previous clip's last frame and this clip's first frame are, in colour and in layout;
+- ``continuity``: when the plan marks the shot continuous with the previous one, whether the
+  previous clip's last frame and this clip's first frame show the same place under the same
+  light: how much their colour distributions (CIELAB histograms) overlap, whatever the framing,
+  since a cut on action continues the action in a new shot size or angle;
 - each image critic's checks (identity, ...) on every sampled frame, folded into one clip-level
   check per name that holds only when it holds on every frame.
 
 The defaults were chosen with ``bench/calibrate_clip_gate.py``, which renders storyboard clips
 with the previz video backend (every camera move, several films, crossfades and fades) and
-broken clips (strobes, flashes, mid-clip cuts, unrelated next shots), and prints every check's
-pass rate and score spread.
+broken clips (strobes, flashes, mid-clip cuts, unrelated next shots, jumps in time of day), and
+prints every check's pass rate and score spread.
 """
 
 from __future__ import annotations
@@ -36,25 +38,29 @@ from director.records import CheckResult, Shot
 from director.tools.assemble.ffmpeg_bin import ffmpeg_exe
 from director.tools.assemble.probe import parse_ffmpeg_summary
 from director.tools.base import Critic, CriticContext
-from director.tools.critics.imaging import luma, pixels
+from director.tools.critics.imaging import lab, luma, pixels, shrink
 
 DEFAULTS: dict[str, float] = {
     # Largest brightness spike (``flicker_spikes``, luma 0-255): how far a run of 1-3 frames
     # stands out of the trend on both sides. Storyboard clips measure at most 0.34 with any
     # camera move, 0.33 across crossfades of 0.5-0.75 s and 1.5 across fades through black
-    # (225 clips). Brightening the whole frame by 4 for 1-3 frames measures 1.7-3.9 (barely
-    # visible; passes); by 8, 7.1-8.1, and every other frame by 4 (a strobe) 6.0-7.7 (fail);
-    # a white or a black frame 69-186.
+    # (365 clips). Brightening the whole frame by 4 for 1-3 frames measures 1.5-3.9 (barely
+    # visible; passes); by 8, 7.1-8.1, and every other frame by 4 (a strobe) 5.9-7.8 (fail);
+    # a white or a black frame 65-190.
     "max_flicker": 5.0,
-    # Continuity (``continuity_parts``): colour histogram overlap and layout SSIM averaged.
-    # A clip started from the previous clip's last frame scores 0.97-0.98, and 0.69-0.97 with
-    # the drift a video model adds (a 3-8% shift, an 8% zoom, 10 luma either way, blur,
-    # noise). A shot of another place of the same film scores 0.25-0.65, of another film
-    # 0.14-0.39, after a previous clip that cuts away halfway 0.13-0.57. So the check asks for
-    # a clip that picks up where the previous one stopped: a storyboard shot planned
-    # continuous but drawn with new framing (a cut on action) scores 0.19-0.60 and fails, as
-    # pixels cannot tell a cut on action from a cut away.
-    "min_continuity": 0.67,
+    # Continuity (``continuity_parts``): how well the colours and light of the two frames
+    # overlap (CIELAB histograms, whole frames or one frame against half-size windows of the
+    # other), so a new framing of the same place and light passes. The planner's continuous
+    # pairs drawn by previz (cuts on action, wide to medium, full to medium close-up) score
+    # 0.79-0.89; a clip started from the previous clip's last frame 0.97-0.98, 0.80-0.98 with
+    # the drift a video model adds (3-8% shift, 8-15% zoom, 10 luma either way, blur, noise).
+    # The same place drawn at night scores 0.36-0.67, the same shot by day then at night
+    # 0.28-0.52, a shot of another film 0.26-0.64, a previous clip that cuts away halfway
+    # 0.31-0.67. Half the light 0.36-0.62, a colour cast (R +16, B -16) 0.48-0.64. Colour
+    # cannot tell apart two places or times of day drawn in one palette and light: another
+    # place of the same film (0.56-0.90) and dawn, day or dusk jumps (0.43-0.85) pass in a
+    # quarter to a half of the cases.
+    "min_continuity": 0.72,
 }
 
 # Frames sampled per clip for the image critics: first, last and three between, about one a
@@ -70,9 +76,19 @@ TAIL_S = 0.5
 # Mean brightness is read on every n-th pixel, leaving about this many columns: every 4th pixel
 # of a 1280 px frame is plenty for a mean and keeps the per-frame cost near nothing.
 LUMA_STEP_WIDTH = 320
-# Continuity compares thumbnails this wide: colour and layout, not detail or grain.
+# Continuity compares thumbnails this wide: the colours and light of the whole frame.
 THUMB_WIDTH = 64
-HIST_BINS = 8
+# The CIELAB histogram: L* 0-100 and a*, b* -64-64 (beyond: the edge bins) cut in LAB_BINS
+# each, a bin 6.25 L* by 8 a*/b* units. Each pixel's weight is spread over neighbouring bins
+# (a Gaussian LAB_SPREAD bins wide), so a small change of exposure or white balance moves
+# weight gradually rather than all at once across a bin edge.
+LAB_BINS = 16
+LAB_RANGE = ((0.0, 100.0), (-64.0, 64.0), (-64.0, 64.0))
+LAB_SPREAD = 1.0
+# A cut on action shows part of what the wider shot showed: each frame is also compared with
+# windows of the other this share of its width and height (a shot a size or two closer frames
+# about half of the wider one), at the corners, the edge middles and the centre.
+WINDOW_SHARE = 0.5
 
 _SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+)")
 _STDERR_LINES = 4
@@ -169,14 +185,17 @@ class ClipGate:
         limit, name = self.thresholds["min_continuity"], Path(previous_clip_path).name
         return CheckResult.measured(
             "continuity",
-            parts["score"],
+            parts.score,
             limit,
-            f"first frame vs the last frame of {name} ({then:.2f} s): colour overlap "
-            f"{parts['colour']:.2f}, layout (SSIM) {parts['layout']:.2f}, together "
-            f"{parts['score']:.3f} (min {limit:.2f})",
+            f"first frame vs the last frame of {name} ({then:.2f} s): colours and light "
+            f"overlap {parts.score:.3f} (min {limit:.2f}), best as {parts.matched} (whole "
+            f"frames {parts.whole:.2f}); mean lightness {parts.lightness_shift:+.1f} L*, mean "
+            f"tint moved {parts.tint_shift:.1f} a*b*",
             details={
-                "colour": round(parts["colour"], 4),
-                "layout": round(parts["layout"], 4),
+                "matched": parts.matched,
+                "whole_frames": round(parts.whole, 4),
+                "lightness_shift": round(parts.lightness_shift, 2),
+                "tint_shift": round(parts.tint_shift, 2),
                 "previous_clip": name,
                 "previous_time_s": _seconds(then),
             },
@@ -496,50 +515,78 @@ def flicker_spikes(series: np.ndarray, longest: int = FLASH_FRAMES) -> np.ndarra
     return spikes
 
 
-def histogram_intersection(a: np.ndarray, b: np.ndarray, bins: int = HIST_BINS) -> float:
-    """Shared share of two RGB pixel arrays' joint colour histograms: 1 for the same colours."""
-    ha, hb = (_histogram(x, bins) for x in (a, b))
-    return float(np.minimum(ha, hb).sum())
+@dataclass(frozen=True)
+class ContinuityParts:
+    """``score`` (0-1): the best overlap of CIELAB histograms among the whole frames and each
+    frame against the windows of the other; ``matched`` says which; ``whole``: the whole
+    frames' overlap; ``lightness_shift``: the mean L* of the later frame minus that of the
+    earlier; ``tint_shift``: how far the mean a*, b* moved."""
+
+    score: float
+    matched: str
+    whole: float
+    lightness_shift: float
+    tint_shift: float
 
 
-def _histogram(rgb_pixels: np.ndarray, bins: int) -> np.ndarray:
-    q = (rgb_pixels.reshape(-1, 3).astype(np.int64) * bins) // 256
-    codes = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
-    counts = np.bincount(codes, minlength=bins**3).astype(np.float64)
+def continuity_parts(before: Image.Image, after: Image.Image) -> ContinuityParts:
+    """Whether two frames show the same place under the same light, whatever their framing: a
+    cut on action shows part of what the wider shot showed, so its colours are those of a part
+    of the wider frame, not of the whole."""
+    a, b = (lab(pixels(shrink(image, THUMB_WIDTH))) for image in (before, after))
+    whole_a, whole_b = lab_histogram(a), lab_histogram(b)
+    overlaps = {
+        "whole frames": histogram_intersection(whole_a, whole_b),
+        "this frame in part of the previous one": max(
+            histogram_intersection(part, whole_b) for part in _window_histograms(a)
+        ),
+        "part of this frame in the previous one": max(
+            histogram_intersection(whole_a, part) for part in _window_histograms(b)
+        ),
+    }
+    matched = max(overlaps, key=overlaps.__getitem__)
+    shift = b.reshape(-1, 3).mean(axis=0) - a.reshape(-1, 3).mean(axis=0)
+    return ContinuityParts(
+        score=overlaps[matched],
+        matched=matched,
+        whole=overlaps["whole frames"],
+        lightness_shift=float(shift[0]),
+        tint_shift=float(np.hypot(shift[1], shift[2])),
+    )
+
+
+def histogram_intersection(a: np.ndarray, b: np.ndarray) -> float:
+    """Shared share of two histograms that each sum to 1: 1 for the same colours in the same
+    shares, wherever they are in the frame."""
+    return float(np.minimum(a, b).sum())
+
+
+def _window_histograms(lab_image: np.ndarray) -> Iterator[np.ndarray]:
+    """Histograms of the WINDOW_SHARE windows at the corners, the edge middles and the centre."""
+    height, width = lab_image.shape[:2]
+    h, w = max(1, round(height * WINDOW_SHARE)), max(1, round(width * WINDOW_SHARE))
+    for top in np.linspace(0, height - h, 3).round().astype(int):
+        for left in np.linspace(0, width - w, 3).round().astype(int):
+            yield lab_histogram(lab_image[top : top + h, left : left + w])
+
+
+def lab_histogram(lab_pixels: np.ndarray, bins: int = LAB_BINS) -> np.ndarray:
+    """Share of the (..., 3) CIELAB pixels in each (L*, a*, b*) bin, each pixel's weight spread
+    over the neighbouring bins."""
+    lab_pixels = lab_pixels.reshape(-1, 3)
+    code = np.zeros(len(lab_pixels), dtype=np.int64)
+    for axis, (low, high) in enumerate(LAB_RANGE):
+        cell = np.floor((lab_pixels[:, axis] - low) * bins / (high - low)).astype(np.int64)
+        code = code * bins + np.clip(cell, 0, bins - 1)
+    counts = np.bincount(code, minlength=bins**3).reshape(bins, bins, bins).astype(np.float64)
+    spread = _spread(bins)
+    for axis in range(3):
+        counts = np.moveaxis(np.tensordot(spread, counts, axes=(1, axis)), 0, axis)
     return counts / counts.sum()
 
 
-def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
-    """Mean structural similarity of two equal-size brightness arrays (0-255), with square
-    windows (Wang et al. 2004, the usual constants)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    mean = [_box(x, window) for x in (a, b, a * a, b * b, a * b)]
-    ma, mb = mean[0], mean[1]
-    va, vb, cov = mean[2] - ma * ma, mean[3] - mb * mb, mean[4] - ma * mb
-    num = (2 * ma * mb + c1) * (2 * cov + c2)
-    den = (ma * ma + mb * mb + c1) * (va + vb + c2)
-    return float((num / den).mean())
-
-
-def _box(x: np.ndarray, size: int) -> np.ndarray:
-    """Means over every ``size`` x ``size`` window that fits inside ``x``."""
-    c = np.pad(x.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    total = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
-    return total / (size * size)
-
-
-def continuity_parts(before: Image.Image, after: Image.Image) -> dict[str, float]:
-    """How alike two frames are: ``colour`` (joint RGB histogram overlap, 0-1), ``layout``
-    (SSIM of grey thumbnails, -1-1) and their combination ``score`` (0-1)."""
-    a, b = _thumbnail(before, before), _thumbnail(after, before)
-    colour = histogram_intersection(a, b)
-    layout = ssim(luma(a), luma(b))
-    return {"score": (colour + max(layout, 0.0)) / 2, "colour": colour, "layout": layout}
-
-
-def _thumbnail(image: Image.Image, like: Image.Image) -> np.ndarray:
-    """``image`` at THUMB_WIDTH px wide, with ``like``'s aspect ratio (so two frames of slightly
-    different sizes compare pixel for pixel)."""
-    height = max(8, round(THUMB_WIDTH * like.height / like.width))
-    return pixels(image.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.BOX))
+def _spread(bins: int) -> np.ndarray:
+    """(to, from) weights: a Gaussian over the bins, each column summing to 1."""
+    to, source = np.indices((bins, bins))
+    weights = np.exp(-0.5 * ((to - source) / LAB_SPREAD) ** 2)
+    return weights / weights.sum(axis=0, keepdims=True)

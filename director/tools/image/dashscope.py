@@ -1,0 +1,304 @@
+"""Wan keyframes on Alibaba DashScope: text-to-image, edits and reference-guided images.
+
+A plain request goes to the chosen text-to-image model (``wan2.2-t2i-flash`` unless another is
+named). The ladder's stronger rungs go to the models made for them: a region to repaint goes
+to ``wanx2.1-imageedit`` (``description_edit_with_mask``, the mask drawn from the region), a
+whole-image edit to its ``description_edit``, reference images to ``wan2.5-i2i-preview``.
+Every call asks for one image (the text-to-image API's documented default is four, each
+billed), at a size the model accepts, with the run's seed, and with the service's prompt
+rewriting off, so that the prompt the critics judged is the prompt that was used. Local images
+travel as ``data:`` URIs. The result is stored at the requested size; when the service made
+another size, the picture is scaled and centre-cropped to it, and the job's params say so.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from director.errors import BackendError, GenerationFailed, InputError
+from director.tools import hosted
+from director.tools.base import ImageBackend, ImageRequest, Job
+from director.tools.dashscope_tasks import (
+    DashScope,
+    SizeRule,
+    bill,
+    dashscope_seed,
+    inline_image,
+)
+
+DEFAULT_MODEL = "wan2.2-t2i-flash"
+REFERENCE_MODEL = "wan2.5-i2i-preview"
+EDIT_MODEL = "wanx2.1-imageedit"
+MAX_REFERENCES = 2  # wan2.5-i2i-preview takes one or two images
+MAX_RESULT_BYTES = 40 * 1024 * 1024
+
+
+# Output sizes per text-to-image model (DashScope's text-to-image V2 reference): each side
+# 512-1440 for Wan 2.1/2.2, a total of 1280^2-1440^2 pixels for Wan 2.5.
+WAN_SIDES = SizeRule(min_side=512, max_side=1440, max_pixels=1440 * 1440)
+T2I_MODELS: dict[str, SizeRule] = {
+    "wan2.2-t2i-flash": WAN_SIDES,
+    "wan2.2-t2i-plus": WAN_SIDES,
+    "wanx2.1-t2i-turbo": WAN_SIDES,
+    "wanx2.1-t2i-plus": WAN_SIDES,
+    "wan2.5-t2i-preview": SizeRule(min_pixels=1280 * 1280, max_pixels=1440 * 1440, max_aspect=4),
+}
+REFERENCE_SIZE = SizeRule(min_pixels=768 * 768, max_pixels=1280 * 1280, max_aspect=4)
+# wanx2.1-imageedit returns the size of the image it edits; inputs are 512-4096 px a side.
+EDIT_INPUT = SizeRule(min_side=512, max_side=4096, step=2)
+# Reference images are only looked at: a long side of 1280 keeps the request small.
+REFERENCE_INPUT = SizeRule(min_side=384, max_side=1280, step=2)
+
+
+class DashScopeImage(ImageBackend):
+    """Keyframes from DashScope's Wan models, one asynchronous task per image."""
+
+    name: ClassVar[str] = "dashscope"
+    renders_faces: ClassVar[bool] = True
+    accepts_references: ClassVar[bool] = True
+    edits: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        reference_model: str = REFERENCE_MODEL,
+        edit_model: str = EDIT_MODEL,
+        retries: hosted.Retries | None = None,
+        polling: hosted.Polling | None = None,
+        request_timeout: float = 60.0,
+        download_timeout: float = 120.0,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_in_flight: int = 4,
+    ) -> None:
+        if max_in_flight < 1:
+            raise InputError("max_in_flight must be at least 1.", "Allow one task or more.")
+        if model not in T2I_MODELS:
+            raise InputError(
+                f"The dashscope image backend has no text-to-image model {model!r}.",
+                f"Use one of: {', '.join(T2I_MODELS)} (edits and references use "
+                f"{EDIT_MODEL} and {REFERENCE_MODEL} by themselves).",
+            )
+        self.model = model
+        # Tasks the graph may have submitted at once: the first keyframes of later shots go
+        # in while one shot is collected and judged.
+        self.max_in_flight = max_in_flight
+        self.reference_model = reference_model
+        self.edit_model = edit_model
+        self.max_result_bytes = max_result_bytes
+        self.service = DashScope(
+            setting="--image dashscope:MODEL",
+            retries=retries or hosted.Retries(),
+            polling=polling or hosted.Polling(first=1.0, factor=1.1, most=10.0, timeout=900.0),
+            request_timeout=request_timeout,
+            download_timeout=download_timeout,
+        )
+
+    # --- submit -------------------------------------------------------------------------
+
+    def estimate(self, request: ImageRequest) -> float | None:
+        from director.tools.pricing import estimate
+
+        return estimate(self.name, self._route(request)[0], "image")
+
+    def _route(self, request: ImageRequest) -> tuple[str, Callable]:
+        """The model a request goes to, and the method that builds its arguments."""
+        if request.edit_source and (request.edit_region or not request.references):
+            return self.edit_model, self._edit
+        if request.edit_source or request.references:
+            # A whole-image edit that should follow references goes to the reference model,
+            # with the image to edit first and the reference second.
+            return self.reference_model, self._with_references
+        return self.model, self._text_to_image
+
+    def submit(self, request: ImageRequest) -> Job:
+        model, build = self._route(request)
+        call, params = build(request)
+        from dashscope import ImageSynthesis
+
+        faults: list[dict] = []
+        task_id = self.service.submit(
+            ImageSynthesis.async_call, model=model, what="image task", faults=faults, **call
+        )
+        if faults:
+            params["faults"] = faults
+        return Job(
+            id=task_id,
+            backend=self.name,
+            model=model,
+            kind="image",
+            request=request.model_dump(mode="json"),
+            params=params,
+        )
+
+    def _common(self, request: ImageRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Arguments every call sends, and the params that record them."""
+        call = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "n": 1,
+            "seed": dashscope_seed(request.seed),
+            "watermark": False,
+        }
+        params = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "n": 1,
+            "seed": call["seed"],
+            "watermark": False,
+            "requested_size": f"{request.width}*{request.height}",
+        }
+        return call, params
+
+    def _text_to_image(self, request: ImageRequest) -> tuple[dict, dict]:
+        call, params = self._common(request)
+        size = _size(T2I_MODELS[self.model], request, params)
+        call.update(size=size, prompt_extend=False)
+        params.update(mode="text-to-image", size=size, prompt_extend=False)
+        return call, params
+
+    def _with_references(self, request: ImageRequest) -> tuple[dict, dict]:
+        call, params = self._common(request)
+        images = [request.edit_source] if request.edit_source else []
+        images = (images + list(request.references))[:MAX_REFERENCES]
+        size = _size(REFERENCE_SIZE, request, params)
+        call.update(images=[inline_image(p, REFERENCE_INPUT)[0] for p in images], size=size)
+        params.update(mode="references", size=size, images=images)
+        if request.reference_strength is not None:
+            params["reference_strength"] = "not supported by the model; not sent"
+        return call, params
+
+    def _edit(self, request: ImageRequest) -> tuple[dict, dict]:
+        call, params = self._common(request)
+        base, (bw, bh), source = inline_image(request.edit_source, EDIT_INPUT)
+        call["base_image_url"] = base
+        if request.edit_region:
+            call["function"] = "description_edit_with_mask"
+            call["mask_image_url"] = _mask(request.edit_region, source, (bw, bh))
+            params["edit_region"] = list(request.edit_region)
+        else:
+            call["function"] = "description_edit"
+        params.update(
+            mode="edit",
+            function=call["function"],
+            edit_source=request.edit_source,
+            size=f"{bw}*{bh}",
+        )
+        if request.references:
+            params["references"] = "not used by a masked edit"
+        return call, params
+
+    # --- collect ------------------------------------------------------------------------
+
+    def collect(self, job: Job, dest: Path) -> None:
+        """Wait for the task, download its image and store it at the requested size. What
+        came back (its size, the service's usage) is added to ``job.params``."""
+        if job.backend != self.name:
+            raise BackendError(
+                f"Job {job.id} belongs to the {job.backend!r} backend, not dashscope.",
+                f"Collect it with the {job.backend!r} image backend.",
+            )
+        faults = job.params.setdefault("faults", [])
+        try:
+            self._fetch(job, Path(dest), faults)
+        finally:
+            if not faults:
+                job.params.pop("faults")
+
+    def _fetch(self, job: Job, dest: Path, faults: list[dict]) -> None:
+        from dashscope import ImageSynthesis
+
+        rsp = self.service.wait(
+            ImageSynthesis.fetch, job.id, model=job.model, what="image task", faults=faults
+        )
+        url = _result_url(self.service, rsp.output, job.id)
+        request = ImageRequest.model_validate(job.request)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        raw = dest.with_name(f".{dest.name}.download")
+        try:
+            self.service.download(
+                url, raw, max_bytes=self.max_result_bytes, what="image", faults=faults
+            )
+            delivered = _store(raw, dest, (request.width, request.height), job.id)
+        finally:
+            raw.unlink(missing_ok=True)
+        job.params.update(_delivered(rsp, delivered, request))
+        bill(job, dict(rsp.usage or {}))
+
+
+def _size(rule: SizeRule, request: ImageRequest, params: dict) -> str:
+    w, h = rule.fit(request.width, request.height)
+    if (w, h) != (request.width, request.height):
+        params["size_note"] = (
+            f"asked the model for {w}*{h}, the nearest size it makes to "
+            f"{request.width}*{request.height}; the result is scaled and cropped to the request"
+        )
+    return f"{w}*{h}"
+
+
+def _mask(region: list[int], source: tuple[int, int], sent: tuple[int, int]) -> str:
+    """White where the model repaints, black where it keeps; the size of the image sent."""
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = region
+    sx, sy = sent[0] / source[0], sent[1] / source[1]
+    box = (round(left * sx), round(top * sy), round(right * sx) - 1, round(bottom * sy) - 1)
+    if box[2] < box[0] or box[3] < box[1]:
+        raise InputError(f"Edit region {region} is empty.", "Give left, top, right, bottom.")
+    mask = Image.new("RGB", sent, (0, 0, 0))
+    ImageDraw.Draw(mask).rectangle(box, fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return hosted.bytes_uri(buffer.getvalue(), "image/png")
+
+
+def _result_url(service: DashScope, output: Any, task_id: str) -> str:
+    results = output.get("results") or []
+    first = results[0] if results else {}
+    if first.get("url"):
+        return str(first["url"])
+    code = first.get("code") or "EmptyResult"
+    raise service.task_failure(code, first.get("message") or "the task returned no image", task_id)
+
+
+def _store(raw: Path, dest: Path, size: tuple[int, int], task_id: str) -> tuple[int, int]:
+    """The downloaded image as an RGB PNG of ``size`` at ``dest``; returns the size it had."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(raw) as img:
+            delivered = img.size
+            picture = img.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise GenerationFailed(
+            f"DashScope task {task_id} returned a file that is not an image.",
+            code="BadResult",
+            task_id=task_id,
+        ) from exc
+    if delivered != size:
+        picture = ImageOps.fit(picture, size, Image.Resampling.LANCZOS)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            picture.save(fh, format="PNG", compress_level=1)
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return delivered
+
+
+def _delivered(rsp: Any, delivered: tuple[int, int], request: ImageRequest) -> dict:
+    first = (rsp.output.get("results") or [{}])[0]
+    found: dict[str, Any] = {"delivered_size": f"{delivered[0]}*{delivered[1]}"}
+    if delivered != (request.width, request.height):
+        found["resized_to"] = f"{request.width}*{request.height}"
+    if first.get("actual_prompt") and first.get("actual_prompt") != request.prompt:
+        found["actual_prompt"] = first["actual_prompt"]
+    if rsp.usage:
+        found["usage"] = dict(rsp.usage)
+    return found

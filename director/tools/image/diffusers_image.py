@@ -1,0 +1,393 @@
+"""Keyframes from a local SDXL or FLUX pipeline with diffusers, on the user's own GPU.
+
+The model is a pipeline folder (``diffusers:/models/sdxl``) or a single checkpoint file
+(``diffusers:/models/sdxl.safetensors``) whose diffusers config folder (model_index.json and
+each component's config and tokenizer, no weights needed) lies beside it or is named by
+``config`` / ``DIRECTOR_DIFFUSERS_CONFIG``. Nothing is read from a hub.
+
+The pipeline is loaded on first use and kept for the backend's life, so a run pays for loading
+once. Best-of-k candidates of one prompt are one batch: one denoising pass makes all k images,
+each from its own seeded generator, so any candidate can be remade alone from its Job. Prompt
+embeddings are kept across rerolls of the same prompt. The style bible's LoRA is loaded once
+per distinct file and switched on only for the requests that name it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from director.errors import BackendError, InputError, ToolMissing
+from director.tools import diffusers_local as local
+from director.tools.base import ImageBackend, ImageRequest, Job
+from director.tools.image.previz import write_png
+
+MIN_SIDE, MAX_SIDE = 16, 4096
+# Prompts whose embeddings stay on the device; a run rarely rerolls more shots than this at once.
+EMBEDDING_CACHE = 32
+MAX_BATCH = 4
+
+
+class Family(ABC):
+    """How one pipeline family encodes prompts and is called for a batch of k images."""
+
+    label: ClassVar[str]
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+
+    @abstractmethod
+    def defaults(self) -> tuple[int, float]:
+        """Inference steps and guidance scale the model was made for."""
+
+    @abstractmethod
+    def multiple(self) -> int:
+        """Width and height must be multiples of this."""
+
+    @abstractmethod
+    def encode(self, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
+        """Embeddings of one prompt, for one image."""
+
+    @abstractmethod
+    def batch(self, embeds: dict[str, Any], k: int) -> dict[str, Any]:
+        """Pipeline arguments that make k images from ``embeds``."""
+
+
+class Sdxl(Family):
+    label = "sdxl"
+
+    def defaults(self) -> tuple[int, float]:
+        return 30, 5.0
+
+    def multiple(self) -> int:
+        return max(8, self.pipe.vae_scale_factor)  # the pipeline checks for multiples of 8
+
+    def encode(self, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
+        # No negative prompt: SDXL's own choice, zero embeddings (force_zeros_for_empty_prompt).
+        pos, neg, pooled, neg_pooled = self.pipe.encode_prompt(
+            prompt=prompt,
+            device=self.pipe._execution_device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=guidance > 1.0,
+            negative_prompt=negative or None,
+        )
+        return {
+            "prompt_embeds": pos,
+            "negative_prompt_embeds": neg,
+            "pooled_prompt_embeds": pooled,
+            "negative_pooled_prompt_embeds": neg_pooled,
+        }
+
+    def batch(self, embeds: dict[str, Any], k: int) -> dict[str, Any]:
+        return {**embeds, "num_images_per_prompt": k}
+
+
+class Flux(Family):
+    label = "flux"
+
+    @property
+    def distilled_guidance(self) -> bool:
+        """FLUX.1-dev takes a guidance value; FLUX.1-schnell is step-distilled and takes none."""
+        return bool(self.pipe.transformer.config.guidance_embeds)
+
+    def defaults(self) -> tuple[int, float]:
+        return (28, 3.5) if self.distilled_guidance else (4, 0.0)
+
+    def multiple(self) -> int:
+        return self.pipe.vae_scale_factor * 2  # latents are packed in 2x2 patches
+
+    def encode(self, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
+        # FLUX is guidance-distilled: the negative prompt has no effect, so it is not encoded.
+        embeds, pooled, _ids = self.pipe.encode_prompt(
+            prompt=prompt,
+            prompt_2=None,
+            device=self.pipe._execution_device,
+            num_images_per_prompt=1,
+            max_sequence_length=self.max_sequence_length,
+        )
+        return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
+
+    @property
+    def max_sequence_length(self) -> int:
+        return 512 if self.distilled_guidance else 256
+
+    def batch(self, embeds: dict[str, Any], k: int) -> dict[str, Any]:
+        # FluxPipeline does not repeat embeddings passed in, so the batch of k is built here.
+        return {
+            "prompt_embeds": embeds["prompt_embeds"].repeat(k, 1, 1),
+            "pooled_prompt_embeds": embeds["pooled_prompt_embeds"].repeat(k, 1),
+        }
+
+
+FAMILIES: dict[str, type[Family]] = {"StableDiffusionXLPipeline": Sdxl, "FluxPipeline": Flux}
+
+
+class DiffusersImage(ImageBackend):
+    """SDXL or FLUX keyframes from local weights; best-of-k as one batch."""
+
+    name = "diffusers"
+    renders_faces = True
+
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        cpu_offload: bool | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        max_batch: int | None = None,
+        config: str | None = None,
+    ) -> None:
+        local.require_diffusers()
+        self.path = local.local_model(model, "image")
+        self.model = str(self.path)
+        self.config = _config_folder(self.path, local.setting(config, "config"))
+        self.class_name = _supported(local.pipeline_class(self.config or self.path), self.path)
+        self.placement = local.placement(device, dtype, local.flag(cpu_offload, "offload"))
+        self.steps = local.number(steps, "steps", int)
+        self.guidance = local.number(guidance, "guidance", float)
+        self.max_batch = max(1, local.number(max_batch, "max_batch", int) or MAX_BATCH)
+        self._pipe: Any = None
+        self._family: Family | None = None
+        self._embeddings: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+        self._adapters: dict[str, str] = {}
+        self._pending: dict[str, list[Job]] = {}
+        self._results: dict[str, Any] = {}
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def submit(self, request: ImageRequest) -> Job:
+        return self.submit_many([request])[0]
+
+    def submit_many(self, requests: Sequence[ImageRequest]) -> list[Job]:
+        """One Job per request; requests that share a prompt are rendered as one batch when
+        the first of them is collected."""
+        jobs = [self._job(request) for request in requests]
+        for group in self._batches(jobs):
+            for job in group:
+                job.params["batch_size"] = len(group)
+                self._pending[job.id] = group
+        return jobs
+
+    def collect(self, job: Job, dest: Path) -> None:
+        self._check_job(job)
+        image = self._results.pop(job.id, None)
+        if image is None:
+            self._render(self._pending.pop(job.id, [job]))
+            image = self._results.pop(job.id)
+        write_png(image, Path(dest))
+
+    def _job(self, request: ImageRequest) -> Job:
+        _check_size(request.width, request.height)
+        params = self._params(request)
+        payload = request.model_dump(mode="json")
+        digest = hashlib.sha256(
+            json.dumps([self.model, params, payload], sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        return Job(
+            id=f"diffusers-{digest[:20]}",
+            backend=self.name,
+            model=self.model,
+            kind="image",
+            request=payload,
+            params=params,
+        )
+
+    def _params(self, request: ImageRequest) -> dict[str, Any]:
+        family = self._loaded()
+        steps, guidance = family.defaults()
+        multiple = family.multiple()
+        return {
+            "pipeline": self.class_name,
+            "seed": request.seed,
+            "steps": self.steps or steps,
+            "guidance": self.guidance if self.guidance is not None else guidance,
+            # Generated at the nearest size the model accepts, then resized to the request.
+            "render_width": local.nearest_multiple(request.width, multiple),
+            "render_height": local.nearest_multiple(request.height, multiple),
+            "width": request.width,
+            "height": request.height,
+            "negative_prompt_used": bool(request.negative_prompt) and family.label != "flux",
+            "lora": request.bible.lora,
+            "device": self.placement.device,
+            "dtype": self.placement.dtype,
+            "cpu_offload": self.placement.offload,
+        }
+
+    def _batches(self, jobs: list[Job]) -> list[list[Job]]:
+        """Jobs that can share one denoising pass: same prompt, size, settings and LoRA."""
+        groups: dict[str, list[Job]] = {}
+        for job in jobs:
+            shared = {k: v for k, v in job.params.items() if k != "seed"}
+            key = json.dumps([job.request["prompt"], job.request["negative_prompt"], shared])
+            group = groups.setdefault(key, [])
+            if all(j.id != job.id for j in group):
+                group.append(job)
+        return [
+            g[i : i + self.max_batch]
+            for g in groups.values()
+            for i in range(0, len(g), self.max_batch)
+        ]
+
+    def _check_job(self, job: Job) -> None:
+        if job.backend != self.name or job.model != self.model:
+            raise BackendError(
+                f"Job {job.id} was made by {job.backend}:{job.model}, not by this backend "
+                f"({self.name}:{self.model}).",
+                f"Collect it with --image {job.backend}:{job.model}.",
+            )
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _render(self, jobs: list[Job]) -> None:
+        """Run one batch and keep each image, resized to its request, under its job id."""
+        from PIL import Image
+
+        requests = [ImageRequest.model_validate(job.request) for job in jobs]
+        params, first = jobs[0].params, requests[0]
+        family = self._loaded()
+        self._use_lora(first.bible.lora)
+        embeds = self._embed(first.prompt, first.negative_prompt, first.bible.lora, params)
+        try:
+            images = self._pipe(
+                **family.batch(embeds, len(jobs)),
+                generator=local.generators([r.seed for r in requests]),
+                height=params["render_height"],
+                width=params["render_width"],
+                num_inference_steps=params["steps"],
+                guidance_scale=params["guidance"],
+                output_type="pil",
+            ).images
+        except RuntimeError as exc:
+            raise _run_error(exc, len(jobs)) from exc
+        for job, request, image in zip(jobs, requests, images, strict=True):
+            if image.size != (request.width, request.height):
+                image = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
+            self._results[job.id] = image.convert("RGB")
+            self._pending.pop(job.id, None)
+
+    def _embed(
+        self, prompt: str, negative: str, lora: str | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Encode a prompt once; rerolls of it reuse the embeddings (a LoRA may touch the text
+        encoders, so it is part of the key)."""
+        import torch
+
+        key = (prompt, negative, lora or "")
+        if key in self._embeddings:
+            self._embeddings.move_to_end(key)
+            return self._embeddings[key]
+        with torch.no_grad():
+            embeds = self._family.encode(prompt, negative, params["guidance"])
+        self._embeddings[key] = embeds
+        if len(self._embeddings) > EMBEDDING_CACHE:
+            self._embeddings.popitem(last=False)
+        return embeds
+
+    # --- the pipeline and its LoRAs ----------------------------------------------------------
+
+    @property
+    def pipeline(self) -> Any:
+        """The diffusers pipeline, loaded on first use and kept for the backend's life."""
+        self._loaded()
+        return self._pipe
+
+    def _loaded(self) -> Family:
+        """The pipeline's family, loading the pipeline on first use."""
+        if self._family is None:
+            self._pipe = local.load_pipeline(
+                self.class_name, self.path, self.placement, config=self.config
+            )
+            self._family = FAMILIES[self.class_name](self._pipe)
+        return self._family
+
+    def _use_lora(self, lora: str | None) -> None:
+        if not lora:
+            if self._adapters:
+                self._pipe.disable_lora()
+            return
+        name = self._adapters.get(lora) or self._load_lora(lora)
+        self._pipe.enable_lora()
+        self._pipe.set_adapters([name])
+
+    def _load_lora(self, lora: str) -> str:
+        path = Path(lora).expanduser()
+        if not path.exists():
+            raise InputError(
+                f"The style bible's LoRA {lora} does not exist.",
+                "Set the bible's lora to a .safetensors file, or a folder holding one.",
+            )
+        if importlib.util.find_spec("peft") is None:
+            raise ToolMissing(
+                "Loading a LoRA needs peft, which is not installed.", local.INSTALL_HINT
+            )
+        name = f"style{len(self._adapters)}"
+        folder, weight = (path.parent, path.name) if path.is_file() else (path, None)
+        try:
+            self._pipe.load_lora_weights(
+                str(folder), weight_name=weight, adapter_name=name, local_files_only=True
+            )
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(
+                f"Cannot load the LoRA {lora} into {self.class_name}: {exc}",
+                "Use a LoRA trained for this base model, saved in diffusers or kohya format.",
+            ) from exc
+        self._adapters[lora] = name
+        return name
+
+
+def _supported(class_name: str, path: Path) -> str:
+    if class_name not in FAMILIES:
+        raise InputError(
+            f"{path} holds a {class_name}, which the diffusers image backend does not run.",
+            f"Use a text-to-image pipeline of these kinds: {', '.join(FAMILIES)}.",
+        )
+    return class_name
+
+
+def _config_folder(path: Path, config: str | None) -> Path | None:
+    """For a single checkpoint file, the local folder of diffusers configs to build it with."""
+    if path.is_dir():
+        return None
+    if path.suffix.lower() not in local.SINGLE_FILE_SUFFIXES:
+        raise InputError(
+            f"{path} is neither a pipeline folder nor a checkpoint file.",
+            "Pass a diffusers folder, or a .safetensors / .ckpt checkpoint.",
+        )
+    folder = Path(config).expanduser() if config else path.parent
+    if not (folder / "model_index.json").is_file():
+        raise InputError(
+            f"The checkpoint {path.name} needs a diffusers config folder, and {folder} has no "
+            "model_index.json.",
+            "Put the base model's config folder (model_index.json, component configs and "
+            "tokenizers; no weights) beside the file, or set DIRECTOR_DIFFUSERS_CONFIG to it.",
+        )
+    return folder.resolve()
+
+
+def _check_size(width: int, height: int) -> None:
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise InputError(
+            f"Cannot render a {width}x{height} keyframe with diffusers.",
+            f"Ask for a width and height between {MIN_SIDE} and {MAX_SIDE} pixels.",
+        )
+
+
+def _run_error(exc: RuntimeError, k: int) -> BackendError:
+    if "out of memory" in str(exc).lower():
+        return BackendError(
+            f"A batch of {k} images does not fit in the GPU's memory.",
+            "Set DIRECTOR_DIFFUSERS_MAX_BATCH lower, or DIRECTOR_DIFFUSERS_OFFLOAD=1.",
+        )
+    return BackendError(
+        f"The diffusers pipeline failed: {exc}",
+        "Check that the model folder is intact and that the device settings suit this machine.",
+    )

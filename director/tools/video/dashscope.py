@@ -1,0 +1,292 @@
+"""Wan clips on Alibaba DashScope: image-to-video, first-and-last-frame, text-to-video.
+
+The accepted keyframe goes up as a ``data:`` URI (scaled into the 360-2000 px a side the
+service takes, PNG without alpha, or JPEG above the 10 MB limit), with the shot's motion prompt,
+the run's seed, a resolution tier from the requested height ("480P", "720P", "1080P") and the
+service's prompt rewriting off. First-and-last-frame models (``kf2v``) also get the frame to end
+on; text-to-video models get the whole shot prompt and a ``W*H`` size of the tier instead of an
+image. Models with a fixed length make 5 s; assembly trims (or holds the last frame), and the
+job's params record what was delivered. The delivered clip is re-encoded to the requested size and frame rate, so
+every clip the graph sees has the same shape whatever the model made.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from director.errors import BackendError, GenerationFailed, InputError
+from director.tools import hosted
+from director.tools.base import ClipRequest, Job, VideoBackend
+from director.tools.dashscope_tasks import (
+    DashScope,
+    SizeRule,
+    bill,
+    dashscope_seed,
+    inline_image,
+)
+
+DEFAULT_MODEL = "wan2.2-i2v-flash"
+MAX_RESULT_BYTES = 300 * 1024 * 1024
+TIERS = ("480P", "720P", "1080P")
+# Keyframes sent to the video models: 360-2000 px a side.
+FRAME_INPUT = SizeRule(min_side=360, max_side=2000, step=2)
+# Text-to-video sizes per tier (DashScope's text-to-video reference).
+T2V_SIZES = {
+    "480P": ((832, 480), (480, 832), (624, 624)),
+    "720P": ((1280, 720), (720, 1280), (960, 960), (1088, 832), (832, 1088)),
+    "1080P": ((1920, 1080), (1080, 1920), (1440, 1440), (1632, 1248), (1248, 1632)),
+}
+
+
+@dataclass(frozen=True)
+class VideoModel:
+    mode: str  # "i2v" (first frame), "kf2v" (first and last frame) or "t2v" (text only)
+    tiers: tuple[str, ...]
+    durations: tuple[int, ...]  # the lengths the model makes; one means it is fixed
+
+    def tier(self, width: int, height: int) -> str:
+        """The smallest tier the model offers that is at least the request's short side."""
+        short = min(width, height)
+        wanted = "480P" if short <= 480 else "720P" if short <= 720 else "1080P"
+        above = [t for t in self.tiers if TIERS.index(t) >= TIERS.index(wanted)]
+        return above[0] if above else self.tiers[-1]
+
+    def duration(self, seconds: float) -> int:
+        """The shortest length the model makes that covers ``seconds``, else its longest."""
+        covering = [d for d in self.durations if d >= math.ceil(seconds - 1e-6)]
+        return covering[0] if covering else self.durations[-1]
+
+
+# Resolutions and lengths per model, from Alibaba's model pages; the fixed 5 s models are not
+# sent a duration (one of them refuses the parameter outright).
+MODELS: dict[str, VideoModel] = {
+    "wan2.2-i2v-flash": VideoModel("i2v", ("480P", "720P", "1080P"), (5,)),
+    "wan2.2-i2v-plus": VideoModel("i2v", ("480P", "1080P"), (5,)),
+    "wan2.5-i2v-preview": VideoModel("i2v", ("480P", "720P", "1080P"), (5, 10)),
+    "wanx2.1-i2v-turbo": VideoModel("i2v", ("480P", "720P"), (3, 4, 5)),
+    "wanx2.1-i2v-plus": VideoModel("i2v", ("720P",), (5,)),
+    "wan2.2-kf2v-flash": VideoModel("kf2v", ("480P", "720P", "1080P"), (5,)),
+    "wanx2.1-kf2v-plus": VideoModel("kf2v", ("720P",), (5,)),
+    "wan2.2-t2v-plus": VideoModel("t2v", ("480P", "1080P"), (5,)),
+    "wan2.5-t2v-preview": VideoModel("t2v", ("480P", "720P", "1080P"), (5, 10)),
+    "wanx2.1-t2v-turbo": VideoModel("t2v", ("480P", "720P"), (5,)),
+    "wanx2.1-t2v-plus": VideoModel("t2v", ("720P",), (5,)),
+}
+
+
+class DashScopeVideo(VideoBackend):
+    """Clips from DashScope's Wan video models, one asynchronous task per clip."""
+
+    name: ClassVar[str] = "dashscope"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        max_in_flight: int = 4,
+        retries: hosted.Retries | None = None,
+        polling: hosted.Polling | None = None,
+        request_timeout: float = 60.0,
+        download_timeout: float = 600.0,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        crf: int = 18,
+    ) -> None:
+        if model not in MODELS:
+            raise InputError(
+                f"The dashscope video backend has no model {model!r}.",
+                f"Use one of: {', '.join(MODELS)}.",
+            )
+        if max_in_flight < 1:
+            raise InputError("max_in_flight must be at least 1.", "Allow one clip or more.")
+        self.model = model
+        self.spec = MODELS[model]
+        self.max_in_flight = max_in_flight
+        self.max_result_bytes = max_result_bytes
+        self.crf = crf
+        self.service = DashScope(
+            setting="--video dashscope:MODEL",
+            retries=retries or hosted.Retries(),
+            polling=polling or hosted.Polling(first=2.0, factor=1.1, most=15.0, timeout=1800.0),
+            request_timeout=request_timeout,
+            download_timeout=download_timeout,
+        )
+
+    # --- submit -------------------------------------------------------------------------
+
+    def estimate(self, request: ClipRequest) -> float | None:
+        from director.tools.pricing import estimate
+
+        seconds = self.spec.duration(request.duration_s)
+        tier = self.spec.tier(request.width, request.height)
+        return estimate(self.name, self.model, "clip", seconds=seconds, resolution=tier)
+
+    def submit(self, request: ClipRequest) -> Job:
+        call, params = self._arguments(request)
+        from dashscope import VideoSynthesis
+
+        faults: list[dict] = []
+        task_id = self.service.submit(
+            VideoSynthesis.async_call, model=self.model, what="video task", faults=faults, **call
+        )
+        if faults:
+            params["faults"] = faults
+        return Job(
+            id=task_id,
+            backend=self.name,
+            model=self.model,
+            kind="clip",
+            request=request.model_dump(mode="json"),
+            params=params,
+        )
+
+    def _arguments(self, request: ClipRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = self.spec
+        tier = spec.tier(request.width, request.height)
+        seconds = spec.duration(request.duration_s)
+        prompt = _prompt(request, spec.mode)
+        negative = request.shot.prompt.render_negative()
+        call: dict[str, Any] = {
+            "prompt": prompt,
+            "negative_prompt": negative or None,
+            "seed": dashscope_seed(request.seed),
+            "prompt_extend": False,
+            "extend_prompt": False,  # the SDK's older input field, sent unless turned off
+            "watermark": False,
+        }
+        params: dict[str, Any] = {
+            "mode": spec.mode,
+            "prompt": prompt,
+            "negative_prompt": negative,
+            "seed": call["seed"],
+            "prompt_extend": False,
+            "watermark": False,
+            "requested_duration_s": request.duration_s,
+            "duration_s": seconds,
+        }
+        if len(spec.durations) > 1:
+            call["duration"] = seconds
+        else:
+            params["duration_note"] = f"{self.model} makes {seconds} s clips; assembly fits them"
+        if spec.mode == "t2v":
+            size = _t2v_size(tier, request.width, request.height)
+            call["size"] = params["size"] = size
+        else:
+            call["resolution"] = params["resolution"] = tier
+            call.update(self._frames(request, params))
+        return call, params
+
+    def _frames(self, request: ClipRequest, params: dict[str, Any]) -> dict[str, str]:
+        first, sent, _ = inline_image(request.keyframe, FRAME_INPUT)
+        params["keyframe_sent"] = f"{sent[0]}*{sent[1]}"
+        if self.spec.mode == "i2v":
+            return {"img_url": first}
+        # Without a frame to end on, the clip returns to its keyframe: motion that loops.
+        last_path = request.end_frame or request.keyframe
+        last = first if last_path == request.keyframe else inline_image(last_path, FRAME_INPUT)[0]
+        params["end_frame"] = request.end_frame or "the keyframe (no end frame given)"
+        return {"first_frame_url": first, "last_frame_url": last}
+
+    # --- collect ------------------------------------------------------------------------
+
+    def collect(self, job: Job, dest: Path) -> None:
+        """Wait for the task, download the clip and normalise it to the requested size and
+        frame rate; what was delivered is added to ``job.params``."""
+        if job.backend != self.name:
+            raise BackendError(
+                f"Job {job.id} belongs to the {job.backend!r} backend, not dashscope.",
+                f"Collect it with the {job.backend!r} video backend.",
+            )
+        faults = job.params.setdefault("faults", [])
+        try:
+            self._fetch(job, Path(dest), faults)
+        finally:
+            if not faults:
+                job.params.pop("faults")
+
+    def _fetch(self, job: Job, dest: Path, faults: list[dict]) -> None:
+        from dashscope import VideoSynthesis
+
+        rsp = self.service.wait(
+            VideoSynthesis.fetch, job.id, model=job.model, what="video task", faults=faults
+        )
+        url = rsp.output.get("video_url") or ""
+        if not url:
+            raise self.service.task_failure("EmptyResult", "the task returned no video", job.id)
+        request = ClipRequest.model_validate(job.request)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        raw = dest.with_name(f".{dest.stem}.download.mp4")
+        try:
+            self.service.download(
+                url, raw, max_bytes=self.max_result_bytes, what="clip", faults=faults
+            )
+            delivered = normalise(raw, dest, request, crf=self.crf, task_id=job.id)
+        finally:
+            raw.unlink(missing_ok=True)
+        usage = dict(rsp.usage or {})
+        if usage:
+            delivered["usage"] = usage
+        job.params.update(delivered)
+        # Billed by the tier asked for; t2v models report their size as video_ratio.
+        bill(job, {"resolution": job.params.get("resolution"), **usage})
+
+
+def _prompt(request: ClipRequest, mode: str) -> str:
+    if mode == "t2v":  # no picture to start from: the whole shot in words
+        return request.shot.prompt.render()
+    return request.prompt or f"{request.shot.prompt.action}; {request.shot.prompt.camera}"
+
+
+def _t2v_size(tier: str, width: int, height: int) -> str:
+    aspect = width / height
+    w, h = min(T2V_SIZES[tier], key=lambda s: abs(math.log((s[0] / s[1]) / aspect)))
+    return f"{w}*{h}"
+
+
+def normalise(raw: Path, dest: Path, request: ClipRequest, *, crf: int, task_id: str) -> dict:
+    """``raw`` re-encoded to the request's size and rate at ``dest``; what ``raw`` was."""
+    from director.errors import AssemblyError
+    from director.tools.assemble.ffmpeg_bin import run_ffmpeg
+    from director.tools.assemble.probe import probe
+
+    try:
+        info = probe(raw)
+    except AssemblyError as exc:
+        raise _not_a_clip(task_id) from exc
+    if not info.video_codec or not info.width:
+        raise _not_a_clip(task_id)
+    w, h, fps = request.width, request.height, request.fps
+    delivered = {
+        "delivered": {
+            "width": info.width,
+            "height": info.height,
+            "fps": round(info.fps, 3),
+            "duration_s": round(info.duration_s, 3),
+            "audio": info.audio_codec,
+        },
+    }
+    part = dest.with_name(f".{dest.stem}.part.mp4")
+    vf = (
+        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos,"
+        f"crop={w}:{h},setsar=1,fps={fps},format=yuv420p"
+    )
+    argv = ["-i", str(raw), "-map", "0:v:0", "-map", "0:a?", "-vf", vf, "-c:v", "libx264"]
+    argv += ["-preset", "veryfast", "-crf", str(crf), "-c:a", "aac", "-movflags", "+faststart"]
+    try:
+        run_ffmpeg([*argv, str(part)], step=f"normalise clip {request.shot.id}", output=dest)
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    delivered["normalised_to"] = {"width": w, "height": h, "fps": fps}
+    return delivered
+
+
+def _not_a_clip(task_id: str) -> GenerationFailed:
+    return GenerationFailed(
+        f"DashScope task {task_id} returned a file that is not a video.",
+        code="BadResult",
+        task_id=task_id,
+    )
