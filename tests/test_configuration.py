@@ -24,9 +24,7 @@ def test_run_caps_come_from_flags_environment_or_config(tmp_path, monkeypatch):
     assert (o.max_run_attempts, o.budget) == (12, 0.75)
 
 
-@pytest.mark.parametrize(
-    "key, value", [("max_run_attempts", 0), ("budget", -1), ("budget", "x")]
-)
+@pytest.mark.parametrize("key, value", [("max_run_attempts", 0), ("budget", -1), ("budget", "x")])
 def test_run_caps_must_be_positive_numbers(key, value):
     flag = "--" + key.replace("_", "-")
     with pytest.raises(InputError, match=flag):
