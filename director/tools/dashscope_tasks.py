@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from director.errors import (
+    BackendError,
     DirectorError,
     GenerationFailed,
     InputError,
@@ -66,6 +67,29 @@ class DashScope:
         require_sdk()
         self.provider = settings(PROVIDER)
         self.provider.require_key()
+
+    def collect(
+        self,
+        job: Any,
+        dest: Path,
+        fetch: Callable[[Any, Path, Faults], None],
+        *,
+        backend: str,
+        kind: str,
+    ) -> None:
+        """Run ``fetch(job, dest, faults)`` for a job of this backend; the faults met on the
+        way (retries, waits) stay in ``job.params`` only when there were any."""
+        if job.backend != backend:
+            raise BackendError(
+                f"Job {job.id} belongs to the {job.backend!r} backend, not {backend}.",
+                f"Collect it with the {job.backend!r} {kind} backend.",
+            )
+        faults = job.params.setdefault("faults", [])
+        try:
+            fetch(job, Path(dest), faults)
+        finally:
+            if not faults:
+                job.params.pop("faults")
 
     @property
     def base_url(self) -> str:

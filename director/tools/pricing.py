@@ -101,25 +101,10 @@ def load_prices(overrides: dict | None = None) -> PriceTable:
     return PriceTable(data["priced_on"], prices, tuple(sorted(table)))
 
 
-def estimate(
-    provider: str,
-    model: str,
-    request_kind: str,
-    *,
-    images: int = 1,
-    seconds: float = 0.0,
-    resolution: str | None = None,
-    quality: str | None = None,
-    size: str | None = None,
-    prompt_tokens: int = 0,
-    completion_tokens: int = 0,
-    table: PriceTable | None = None,
-) -> float | None:
+def estimate(provider: str, model: str, request_kind: str, **call: Any) -> float | None:
     """USD a call will cost before it is made (the budget check); None when unpriced, and
     ``quote`` with the same arguments says why."""
-    call = dict(images=images, seconds=seconds, resolution=resolution, quality=quality)
-    call.update(size=size, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-    return quote(provider, model, request_kind, **call, table=table).usd
+    return quote(provider, model, request_kind, **call).usd
 
 
 def cost_of(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from director.errors import BackendError, GenerationFailed, InputError
+from director.errors import GenerationFailed, InputError
 from director.tools import hosted
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.dashscope_tasks import (
@@ -198,17 +198,7 @@ class DashScopeImage(ImageBackend):
     def collect(self, job: Job, dest: Path) -> None:
         """Wait for the task, download its image and store it at the requested size. What
         came back (its size, the service's usage) is added to ``job.params``."""
-        if job.backend != self.name:
-            raise BackendError(
-                f"Job {job.id} belongs to the {job.backend!r} backend, not dashscope.",
-                f"Collect it with the {job.backend!r} image backend.",
-            )
-        faults = job.params.setdefault("faults", [])
-        try:
-            self._fetch(job, Path(dest), faults)
-        finally:
-            if not faults:
-                job.params.pop("faults")
+        self.service.collect(job, Path(dest), self._fetch, backend=self.name, kind="image")
 
     def _fetch(self, job: Job, dest: Path, faults: list[dict]) -> None:
         from dashscope import ImageSynthesis

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from director.errors import BackendError, GenerationFailed, InputError
+from director.errors import GenerationFailed, InputError
 from director.tools import hosted
 from director.tools.base import ClipRequest, Job, VideoBackend
 from director.tools.dashscope_tasks import (
@@ -195,17 +195,7 @@ class DashScopeVideo(VideoBackend):
     def collect(self, job: Job, dest: Path) -> None:
         """Wait for the task, download the clip and normalise it to the requested size and
         frame rate; what was delivered is added to ``job.params``."""
-        if job.backend != self.name:
-            raise BackendError(
-                f"Job {job.id} belongs to the {job.backend!r} backend, not dashscope.",
-                f"Collect it with the {job.backend!r} video backend.",
-            )
-        faults = job.params.setdefault("faults", [])
-        try:
-            self._fetch(job, Path(dest), faults)
-        finally:
-            if not faults:
-                job.params.pop("faults")
+        self.service.collect(job, Path(dest), self._fetch, backend=self.name, kind="video")
 
     def _fetch(self, job: Job, dest: Path, faults: list[dict]) -> None:
         from dashscope import VideoSynthesis
