@@ -10,7 +10,7 @@ import pytest
 from director.agent.configuration import resolve
 from director.agent.runner import start_run
 from director.memory.events import read_events
-from director.records import AttemptMade, DecisionMade, ErrorRaised, RunFinished
+from director.records import AttemptMade, CritiqueMade, DecisionMade, ErrorRaised, RunFinished
 from director.replay.workflow import write_workflow
 from director.testing import ScriptedCritic, ScriptedPlanner, SolidImage
 from tests.conftest import make_plan
@@ -423,3 +423,67 @@ def test_a_prompt_refused_at_submission_is_rewritten_like_one_refused_later(tmp_
     assert refused[0].artifact == "" and "inappropriate" in refused[0].params["failed"]
     assert _decisions(events, "s003") == [("reroll", 1), ("accept", 2)]
     assert "red paint" in refused[1].prompt
+
+
+class BatchingImage(ConcurrentImage):
+    """Makes a round of candidates in one call, as a local pipeline's batch does."""
+
+    def __init__(self, in_flight=1):
+        super().__init__(in_flight)
+        self.batches = []
+
+    def submit_many(self, requests):
+        self.batches.append([(r.shot.id, r.seed) for r in requests])
+        return [SolidImage.submit(self, r) for r in requests]
+
+
+def test_best_of_k_makes_each_round_in_one_batch_and_the_best_candidate_counts(tmp_path):
+    def run(in_flight, run_id):
+        image = BatchingImage(in_flight)
+        backends = {
+            "planner": ScriptedPlanner(make_plan(4)),
+            "image": image,
+            # s001: candidate 1 fails; s002: the whole first round and candidate 4 fail
+            "critics": [ScriptedCritic({"s001": 1, "s002": 4})],
+        }
+        options = _options(tmp_path, run_id, best_of=3, max_attempts=6)
+        return image, read_events(start_run(options, backends=backends).paths.events)
+
+    image, events = run(1, "k3")
+    assert [len(b) for b in image.batches] == [3, 3, 3, 3, 3]
+    assert not [c for c in image.calls if c[0] == "submit"]  # no candidate made on its own
+    assert len({seed for batch in image.batches for _, seed in batch}) == 15
+    assert _decisions(events, "s001") == [("accept", 2)]
+    # the ladder decides on the round's closest candidate (scores rise: attempt 3), then the
+    # first passing candidate of the second round is taken
+    assert _decisions(events, "s002") == [("reroll", 3), ("accept", 5)]
+    critiqued = [
+        e.critique.attempt
+        for e in events
+        if isinstance(e, CritiqueMade) and e.critique.kind == "keyframe"
+    ]
+    assert critiqued.count(1) == 4 and 6 in critiqued  # every candidate is judged and logged
+    plan = json.loads((tmp_path / "k3" / "plan.json").read_text())
+    assert len(plan["shots"]) == 4
+    workflow = (tmp_path / "k3" / "workflow.md").read_text(encoding="utf-8")
+    assert "keyframes/s002/5.png" in workflow
+
+    prefetching, prefetched_events = run(6, "k3-ahead")
+    assert [len(b) for b in prefetching.batches] == [3, 3, 3, 3, 3]
+    assert [b[0][0] for b in prefetching.batches[:2]] == ["s001", "s002"]  # one round ahead
+
+    def attempts(log):
+        return [
+            (e.attempt.shot_id, e.attempt.number, e.attempt.sha256)
+            for e in log
+            if isinstance(e, AttemptMade)
+        ]
+
+    assert attempts(prefetched_events) == attempts(events)
+
+
+def test_best_of_more_than_the_attempt_cap_is_refused(tmp_path):
+    from director.errors import InputError
+
+    with pytest.raises(InputError, match="--best-of 4 is more than --max-attempts 3"):
+        _options(tmp_path, best_of=4)

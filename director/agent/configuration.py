@@ -20,12 +20,14 @@ from director.errors import ConfigError, InputError
 
 MAX_LOGLINE = 2000
 MIN_MINUTES, MAX_MINUTES = 0.25, 20.0
+MAX_BEST_OF = 16
 
 # option -> environment variable
 ENV_VARS = {
     "runs_dir": "DIRECTOR_RUNS_DIR",
     "size": "DIRECTOR_SIZE",
     "max_attempts": "DIRECTOR_MAX_ATTEMPTS",
+    "best_of": "DIRECTOR_BEST_OF",
     "max_run_attempts": "DIRECTOR_MAX_RUN_ATTEMPTS",
     "budget": "DIRECTOR_BUDGET",
     "structure": "DIRECTOR_STRUCTURE",
@@ -45,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 2075,
     "size": "1280x720",
     "max_attempts": 6,
+    "best_of": 1,  # keyframe candidates made together per attempt round; the best is judged
     "max_run_attempts": None,  # 3 per shot (keyframe, clip, a retry) + one whole ladder
     "budget": None,  # USD; no cap on what hosted backends charge
     "runs_dir": "runs",
@@ -75,6 +78,9 @@ class RunOptions(BaseModel):
     width: int
     height: int
     max_attempts: int = Field(ge=1, le=50)
+    best_of: int = Field(
+        default=1, ge=1, le=MAX_BEST_OF, description="keyframe candidates made per round"
+    )
     max_run_attempts: int | None = Field(
         default=None, ge=1, description="generations (keyframes and clips) per run"
     )
@@ -178,6 +184,7 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         width=w,
         height=h,
         max_attempts=attempts,
+        best_of=_best_of(merged.pop("best_of"), attempts),
         max_run_attempts=_positive(merged.pop("max_run_attempts"), "--max-run-attempts", int),
         budget=_positive(merged.pop("budget"), "--budget", float),
         seed=_number(merged.pop("seed"), "--seed", int),
@@ -190,6 +197,19 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         runs_dir=str(merged.pop("runs_dir")),
         **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
     )
+
+
+def _best_of(value: Any, max_attempts: int) -> int:
+    best_of = _number(value, "--best-of", int)
+    if not 1 <= best_of <= MAX_BEST_OF:
+        raise InputError(f"--best-of {best_of} is out of range.", f"Choose 1 to {MAX_BEST_OF}.")
+    if best_of > max_attempts:
+        raise InputError(
+            f"--best-of {best_of} is more than --max-attempts {max_attempts}: every candidate "
+            "counts as an attempt.",
+            f"Raise --max-attempts to at least {best_of}, or lower --best-of.",
+        )
+    return best_of
 
 
 def resolve_option(key: str, flag: Any = None) -> Any:

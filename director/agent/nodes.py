@@ -153,46 +153,85 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
 
 
 def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["critique"]]:
+    """Make the shot's next round of keyframe candidates: one attempt, or --best-of K made
+    together (one batch on a local pipeline), each logged and counted as an attempt."""
     ctx = runtime.context
     plan = plan_of(state)
-    number = len(state["candidates"]) + 1
+    run_left = _run_cap(ctx, len(plan.shots)) - state.get("attempts_made", 0)
+    numbers = _round(ctx, len(state["candidates"]), run_left)
     variant = state.get("variant") or {}
     shot = varied_shot(plan.shots[state["cursor"]], variant)
-    seed = policy.shot_seed(ctx.options.seed, shot.index, number)
-    ctx.progress.shot(shot.id, f"keyframe {number}")
-    request = _keyframe_request(ctx, plan, shot, number, variant)
-    dest = _fresh(ctx.paths.keyframe(shot.id, number))
-    estimate = ctx.image.estimate(request)
+    ctx.progress.shot(shot.id, f"keyframe {_label(numbers)}")
+    requests = [_keyframe_request(ctx, plan, shot, n, variant) for n in numbers]
+    estimates = [ctx.image.estimate(r) for r in requests]
     start = time.perf_counter()
     prefetched = dict(state.get("prefetched", {}))
-    queued = prefetched.pop(shot.id, None) if number == 1 else None
-    failure = None
+    queued = prefetched.pop(shot.id, None) if numbers[0] == 1 else None
     if queued is None:
-        _afford(ctx, _committed(state, prefetched), estimate, f"shot {shot.id}'s keyframe {number}")
-        job, failure = _submit(ctx, ctx.image, request, "keyframe")
+        what = f"shot {shot.id}'s keyframe {_label(numbers)}"
+        _afford(ctx, _committed(state, prefetched), _total(estimates), what)
+        submitted = _submit_round(ctx, ctx.image, requests, "keyframe")
     else:
-        job = Job.model_validate({k: v for k, v in queued.items() if k != "estimate"})
-    if number == 1:
+        submitted = [(Job.model_validate(_job_fields(q)), None) for q in queued]
+    if numbers[0] == 1:
         prefetched = _prefetch(ctx, state, plan, prefetched)
+    made = [
+        _collect_keyframe(ctx, shot, number, job, failure, estimate, start)
+        for number, (job, failure), estimate in zip(numbers, submitted, estimates, strict=True)
+    ]
+    update = {
+        "candidates": [*state["candidates"], *made],
+        "attempts_made": state.get("attempts_made", 0) + len(made),
+        "spent": state.get("spent", 0.0) + sum(job.cost for job, _ in submitted),
+        "prefetched": prefetched,
+    }
+    return Command(goto="critique", update=update)
+
+
+def _round(ctx: RunContext, made: int, run_left: int | None = None) -> list[int]:
+    """The attempt numbers of the shot's next round: --best-of of them, within the shot's
+    cap and what is left of the run's."""
+    size = min(ctx.options.best_of, ctx.options.max_attempts - made)
+    size = max(1, size if run_left is None else min(size, run_left))
+    return list(range(made + 1, made + 1 + size))
+
+
+def _label(numbers: list[int]) -> str:
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+
+
+def _total(estimates: list[float | None]) -> float | None:
+    """A round's estimated price; None when any candidate's model has no known price."""
+    return None if any(e is None for e in estimates) else sum(estimates)
+
+
+def _job_fields(queued: dict) -> dict:
+    return {k: v for k, v in queued.items() if k != "estimate"}
+
+
+def _collect_keyframe(
+    ctx: RunContext,
+    shot: Shot,
+    number: int,
+    job: Job,
+    failure: dict | None,
+    estimate: float | None,
+    start: float,
+) -> Candidate:
+    """Collect one candidate into the run folder and log it as an attempt."""
+    dest = _fresh(ctx.paths.keyframe(shot.id, number))
     failure = failure or _collect(ctx.image, job, dest)
     _log_cost(ctx, job, "keyframe", shot.id)
     attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
     ctx.log.append(AttemptMade(attempt=attempt))
-    pending = {
+    return {
         "attempt": number,
         "artifact": attempt.artifact,
-        "seed": seed,
+        "seed": attempt.seed,
         "caption_px": int(job.params.get("caption_px", 0)),
         "estimate": estimate or 0.0,
         **({"error": failure} if failure else {}),
     }
-    update = {
-        "candidates": [*state["candidates"], pending],
-        "attempts_made": state.get("attempts_made", 0) + 1,
-        "spent": state.get("spent", 0.0) + job.cost,
-        "prefetched": prefetched,
-    }
-    return Command(goto="critique", update=update)
 
 
 def _keyframe_request(
@@ -214,24 +253,30 @@ def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -
     """Submit the first keyframe of the next shots, up to the image backend's concurrency, so
     a hosted service works on several shots while this one is collected and judged. A first
     attempt never depends on another shot, so the film and its log come out the same."""
-    room = max(ctx.image.max_in_flight, 1) - 1 - len(prefetched)
+    numbers = _round(ctx, 0)
+    room = max(ctx.image.max_in_flight // len(numbers), 1) - 1 - len(prefetched)
     upcoming = [s for s in plan.shots[state["cursor"] + 1 :] if s.id not in prefetched]
     for shot in upcoming[: max(room, 0)]:
-        request = _keyframe_request(ctx, plan, shot, 1, {})
-        estimate = ctx.image.estimate(request)
-        unpriced = estimate is None and ctx.options.budget is not None
-        if unpriced or not _affordable(ctx, _committed(state, prefetched) + (estimate or 0.0)):
+        requests = [_keyframe_request(ctx, plan, shot, n, {}) for n in numbers]
+        estimates = [ctx.image.estimate(r) for r in requests]
+        total = _total(estimates)
+        unpriced = total is None and ctx.options.budget is not None
+        if unpriced or not _affordable(ctx, _committed(state, prefetched) + (total or 0.0)):
             break  # submitted later, in order, where the budget check stops the run
-        job, failure = _submit(ctx, ctx.image, request, "keyframe")
-        if failure:
+        submitted = _submit_round(ctx, ctx.image, requests, "keyframe")
+        if any(failure for _, failure in submitted):
             break  # the shot meets the refusal again when its turn comes, and climbs on it
-        prefetched[shot.id] = {**job.model_dump(mode="json"), "estimate": estimate or 0.0}
+        prefetched[shot.id] = [
+            {**job.model_dump(mode="json"), "estimate": estimate or 0.0}
+            for (job, _), estimate in zip(submitted, estimates, strict=True)
+        ]
     return prefetched
 
 
 def _committed(state: FilmState, prefetched: dict) -> float:
     """Spent so far, plus what submitted but uncollected keyframes are estimated to cost."""
-    return state.get("spent", 0.0) + sum(j.get("estimate", 0.0) for j in prefetched.values())
+    queued = (job for round_ in prefetched.values() for job in round_)
+    return state.get("spent", 0.0) + sum(job.get("estimate", 0.0) for job in queued)
 
 
 def _affordable(ctx: RunContext, total: float) -> bool:
@@ -274,23 +319,38 @@ def _log_cost(ctx: RunContext, job: Job, kind: str, shot_id: str | None) -> None
 def _submit(ctx: RunContext, backend, request, kind: str) -> tuple[Job, dict | None]:
     """Submit a job and log its id before anything waits on it. A submission the service
     refuses (its content filter, a rejected input) is a failed generation, as in collect."""
+    return _submit_round(ctx, backend, [request], kind)[0]
+
+
+def _submit_round(ctx: RunContext, backend, requests: list, kind: str) -> list:
+    """Submit candidates together (a backend that batches makes them in one pass), logging
+    every job id before anything waits on it; a refusal fails the whole round."""
     try:
-        job = backend.submit(request)
+        jobs = backend.submit_many(requests) if len(requests) > 1 else [backend.submit(requests[0])]
     except GenerationFailed as exc:
-        refused = Job(
-            id="",
-            backend=backend.name,
-            model=backend.model,
-            kind=kind,
-            request=request.model_dump(mode="json"),
+        return [_refused(backend, request, kind, exc) for request in requests]
+    for job, request in zip(jobs, requests, strict=True):
+        ctx.log.append(
+            JobSubmitted(
+                shot_id=request.shot.id,
+                kind=kind,
+                job_id=job.id,
+                backend=job.backend,
+                model=job.model,
+            )
         )
-        return refused, _failure(exc, refused)
-    ctx.log.append(
-        JobSubmitted(
-            shot_id=request.shot.id, kind=kind, job_id=job.id, backend=job.backend, model=job.model
-        )
+    return [(job, None) for job in jobs]
+
+
+def _refused(backend, request, kind: str, exc: GenerationFailed) -> tuple[Job, dict]:
+    job = Job(
+        id="",
+        backend=backend.name,
+        model=backend.model,
+        kind=kind,
+        request=request.model_dump(mode="json"),
     )
-    return job, None
+    return job, _failure(exc, job)
 
 
 def _collect(backend, job: Job, dest: Path) -> dict | None:
@@ -339,37 +399,45 @@ def _ladder_request(ctx: RunContext, variant: Variant) -> dict:
 
 
 def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["decide"]]:
-    from PIL import Image
-
+    """Judge the latest round's candidates; the best of them is what the ladder decides on."""
     ctx = runtime.context
     plan = plan_of(state)
     shot = varied_shot(plan.shots[state["cursor"]], state.get("variant") or {})
-    pending = state["candidates"][-1]
     context = CriticContext(
         bible=plan.bible,
         style_anchors=ctx.options.style_refs
         or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
         accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
     )
-    if pending.get("error"):
-        checks = [failed_generation(pending["error"])]
+    candidates, results = [], []
+    for candidate in state["candidates"]:
+        if "verdict" not in candidate:
+            result = _judge(ctx, shot, context, candidate)
+            results.append(result)
+            candidate = {
+                **candidate,
+                "margin": round(result.margin(), 6),
+                "verdict": result.verdict,
+                "failed": [c.name for c in result.failed],
+            }
+        candidates.append(candidate)
+    best = min(results, key=lambda r: (r.verdict != "pass", r.margin()))  # margin: shortfall
+    update = {"candidates": candidates, "critique": best.model_dump(mode="json")}
+    return Command(goto="decide", update=update)
+
+
+def _judge(ctx: RunContext, shot: Shot, context: CriticContext, candidate: Candidate) -> Critique:
+    from PIL import Image
+
+    if candidate.get("error"):
+        checks = [failed_generation(candidate["error"])]
     else:
-        with Image.open(ctx.paths.root / pending["artifact"]) as img:
+        with Image.open(ctx.paths.root / candidate["artifact"]) as img:
             image = img.convert("RGB")
         checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
-    result = Critique(shot_id=shot.id, attempt=pending["attempt"], checks=checks)
+    result = Critique(shot_id=shot.id, attempt=candidate["attempt"], checks=checks)
     ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
-    scored: Candidate = {
-        **pending,
-        "margin": round(result.margin(), 6),
-        "verdict": result.verdict,
-        "failed": [c.name for c in result.failed],
-    }
-    update = {
-        "candidates": [*state["candidates"][:-1], scored],
-        "critique": result.model_dump(mode="json"),
-    }
-    return Command(goto="decide", update=update)
+    return result
 
 
 def failed_generation(error: dict) -> CheckResult:
@@ -406,7 +474,7 @@ def decide(
             state.get("attempts_made", 0),
             state.get("spent", 0.0),
             len(plan.shots),
-            candidates[-1].get("estimate", 0.0),
+            candidates[-1].get("estimate", 0.0) * len(_round(ctx, len(candidates))),
         ),
         planner=ctx.planner,
     )
@@ -454,15 +522,22 @@ def _ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
     )
 
 
+def _run_cap(ctx: RunContext, shots: int) -> int:
+    """--max-run-attempts, or by default enough for every shot's first round, its clip and a
+    retry, plus one whole ladder."""
+    opts = ctx.options
+    per_shot = RUN_ATTEMPTS_PER_SHOT + opts.best_of - 1
+    return opts.max_run_attempts or per_shot * shots + opts.max_attempts
+
+
 def _limits(
     ctx: RunContext, attempts: int, spent: float, shots: int, next_cost: float
 ) -> ladder.Limits:
     """What the ladder may still spend; ``next_cost`` is one more attempt like the last."""
     opts = ctx.options
-    cap = opts.max_run_attempts or RUN_ATTEMPTS_PER_SHOT * shots + opts.max_attempts
     return ladder.Limits(
         max_attempts=opts.max_attempts,
-        run_attempts_left=cap - attempts,
+        run_attempts_left=_run_cap(ctx, shots) - attempts,
         cost_left=None if opts.budget is None else opts.budget - spent - next_cost,
     )
 

@@ -51,7 +51,7 @@ class FilmState(TypedDict, total=False):
     spent: float
     critique: dict[str, Any]
     keyframes: dict[str, str]
-    prefetched: dict[str, dict[str, Any]]  # shot id -> first keyframe job already submitted
+    prefetched: dict[str, list[dict[str, Any]]]  # shot id -> its first round, already submitted
     anchors: list[str]
     captions: dict[str, int]
     clips: dict[str, str]

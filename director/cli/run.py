@@ -43,11 +43,20 @@ STRUCTURE_HELP = (
     "[default: 6, enough to climb every rung of the ladder].",
 )
 @click.option(
+    "--best-of",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Keyframe candidates made together for each attempt (one batch on a local GPU, K "
+    "tasks on a hosted service); the critics judge them all and the best one counts "
+    "[default: 1]. Each candidate counts as an attempt and is paid for.",
+)
+@click.option(
     "--max-run-attempts",
     type=int,
     default=None,
     help="Generations in the whole run, keyframes and clips; when spent, failing shots take "
-    "their best attempt [default: 3 per shot, plus --max-attempts].",
+    "their best attempt [default: 3 per shot (plus K-1 with --best-of K), plus --max-attempts].",
 )
 @click.option(
     "--budget",
