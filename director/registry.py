@@ -76,6 +76,18 @@ def load(kind: str, spec: str, **kwargs: Any) -> Any:
         ) from exc
 
 
+def load_for_run(kind: str, options: Any) -> Any:
+    """The run's image or video backend, built with the run's settings for it: a diffusers
+    backend takes the resolved ``[diffusers]`` settings of the run's options (flags included,
+    and the recorded ones when a run is resumed)."""
+    spec = getattr(options, kind)
+    if split_spec(spec)[0] != "diffusers":
+        return load(kind, spec)
+    from director.tools.diffusers_local import backend_kwargs
+
+    return load(kind, spec, **backend_kwargs(kind, options.diffusers))
+
+
 def _import(target: str) -> Any:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

@@ -127,3 +127,79 @@ def test_every_critic_owns_its_thresholds():
     values = {"min_sharpness": 9.0, "max_flicker": 3.0}
     assert for_critic(values, "technical") == {"min_sharpness": 9.0}
     assert for_critic(values, "clipgate") == {"max_flicker": 3.0}
+
+
+DIFFUSERS = {"logline": LOGLINE, "image": "diffusers:/models/sdxl"}
+
+
+@pytest.fixture
+def no_diffusers_env(monkeypatch):
+    import os
+
+    for name in [n for n in os.environ if n.startswith("DIRECTOR_DIFFUSERS_")]:
+        monkeypatch.delenv(name)
+
+
+def test_diffusers_settings_flag_beats_environment_beats_config_file(
+    tmp_path, monkeypatch, no_diffusers_env
+):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[diffusers]\nsteps = 10\ndtype = "float32"\ndevice = "cpu"\nmax_batch = 2\n')
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    assert resolve(DIFFUSERS).diffusers["steps"] == 10
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_STEPS", "20")
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_DEVICE", "cuda:1")
+    assert resolve(DIFFUSERS).diffusers["steps"] == 20
+    o = resolve({**DIFFUSERS, "steps": 30, "offload": True})
+    assert o.diffusers == {
+        "device": "cuda:1",
+        "dtype": "float32",
+        "offload": True,
+        "steps": 30,
+        "guidance": None,
+        "max_batch": 2,
+        "config": None,
+        "lora": None,
+    }
+    # not secret: recorded with the run's options
+    assert o.model_dump(mode="json")["diffusers"]["steps"] == 30
+
+
+@pytest.mark.parametrize(
+    "flags, env, table, message",
+    [
+        ({"dtype": "float7"}, {}, "", "dtype is 'float7' (from --dtype)"),
+        ({"device": "tpu9"}, {}, "", "device is 'tpu9' (from --device)"),
+        ({"steps": 0}, {}, "", "steps is 0 (from --steps)"),
+        ({}, {"DIRECTOR_DIFFUSERS_DEVICE": "tpu9"}, "", "from DIRECTOR_DIFFUSERS_DEVICE"),
+        ({}, {}, 'dtype = "fp7"', "dtype in the config file's [diffusers] table"),
+        ({}, {}, "offload = 3", "offload is 3"),
+    ],
+)
+def test_bad_diffusers_settings_are_refused_with_where_they_came_from(
+    tmp_path, monkeypatch, no_diffusers_env, flags, env, table, message
+):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[diffusers]\n{table}\n")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(InputError) as err:
+        resolve({**DIFFUSERS, **flags})
+    assert message in str(err.value) and "For example" in str(err.value)
+
+
+def test_diffusers_settings_belong_only_to_runs_that_use_diffusers(
+    tmp_path, monkeypatch, no_diffusers_env
+):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[diffusers]\ndtype = "float16"\n')
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    assert resolve({"logline": LOGLINE}).diffusers == {}
+    with pytest.raises(InputError, match="--device, --dtype set the diffusers backends"):
+        resolve({"logline": LOGLINE, "device": "cuda", "dtype": "float16"})
+    video = resolve({"logline": LOGLINE, "video": "diffusers:/models/wan"})
+    assert video.diffusers["dtype"] == "float16"
+    cfg.write_text("[diffusers]\nsampler = 1\n")
+    with pytest.raises(ConfigError, match="Unknown keys in the .diffusers. table"):
+        resolve(DIFFUSERS)

@@ -6,6 +6,7 @@ from_pretrained path, so what runs is what runs on a real model, at toy size on 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -18,12 +19,15 @@ from PIL import Image  # noqa: E402
 
 from director import registry  # noqa: E402
 from director.errors import BackendError, InputError, ToolMissing  # noqa: E402
+from director.memory.events import read_events  # noqa: E402
+from director.records import AttemptMade  # noqa: E402
 from director.tools.assemble.probe import probe  # noqa: E402
 from director.tools.base import ClipRequest, ImageRequest, Job  # noqa: E402
 from director.tools.image.diffusers_image import DiffusersImage  # noqa: E402
 from director.tools.video.diffusers_video import DiffusersVideo, generated_frames  # noqa: E402
 from tests import diffusers_tiny as tiny  # noqa: E402
 from tests.conftest import make_plan  # noqa: E402
+from tests.test_cli import LOGLINE, assert_clean_error, director  # noqa: E402
 
 PROMPT = "a woman in a green coat in the rain, film still"
 # Batched and one-by-one runs differ only by float rounding in batched kernels.
@@ -31,12 +35,17 @@ BATCH_TOLERANCE = 2
 
 
 @pytest.fixture(autouse=True)
-def _no_diffusers_settings(monkeypatch):
-    """The backends' settings come from each test, never from the developer's environment."""
+def config(monkeypatch, tmp_path):
+    """The backends' settings come from each test, never from the developer's environment or
+    config file; the test writes the config file it needs here."""
     import os
 
     for name in [n for n in os.environ if n.startswith("DIRECTOR_DIFFUSERS_")]:
         monkeypatch.delenv(name)
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +308,7 @@ def test_bad_settings_are_refused(models, tmp_path):
     with pytest.raises(InputError, match="float32"):
         DiffusersImage(str(models["sdxl"]), device="cpu", dtype="float16")
     with pytest.raises(InputError, match="needs a GPU"):
-        DiffusersImage(str(models["sdxl"]), device="cpu", cpu_offload=True)
+        DiffusersImage(str(models["sdxl"]), device="cpu", offload=True)
     import torch
 
     if not torch.cuda.is_available():
@@ -311,3 +320,163 @@ def test_bad_settings_are_refused(models, tmp_path):
     with pytest.raises(BackendError, match="was made by"):
         job = backend.submit(request(1)).model_copy(update={"model": "/elsewhere"})
         backend.collect(job, tmp_path / "y.png")
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_settings_come_from_arguments_then_environment_then_config_file(
+    models, config, monkeypatch
+):
+    config.write_text("[diffusers]\nsteps = 3\nguidance = 1.5\nmax_batch = 2\n")
+    sdxl = str(models["sdxl"])
+    job = DiffusersImage(sdxl, device="cpu").submit(request(1))
+    assert (job.params["steps"], job.params["guidance"]) == (3, 1.5)
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_STEPS", "4")
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_DEVICE", "cpu")
+    backend = DiffusersImage(sdxl)
+    assert backend.submit(request(1)).params["steps"] == 4 and backend.max_batch == 2
+    assert DiffusersImage(sdxl, steps=2).submit(request(1)).params["steps"] == 2
+    video = DiffusersVideo(str(models["wan-i2v"]), guidance=0.0)
+    assert (video.steps, video.guidance, video.placement.device) == (4, 0.0, "cpu")
+
+
+@pytest.mark.parametrize(
+    "where, text, message",
+    [
+        ("argument", {"dtype": "float7"}, "dtype is 'float7' (from the argument dtype)"),
+        ("argument", {"device": "tpu9"}, "device is 'tpu9' (from the argument device)"),
+        ("env", {"DIRECTOR_DIFFUSERS_OFFLOAD": "maybe"}, "from DIRECTOR_DIFFUSERS_OFFLOAD"),
+        ("env", {"DIRECTOR_DIFFUSERS_STEPS": "many"}, "steps is 'many'"),
+        ("file", 'guidance = "strong"', "guidance in the config file's [diffusers] table"),
+        ("file", "max_batch = 0", "max_batch is 0"),
+    ],
+)
+def test_bad_settings_name_where_they_came_from(models, config, monkeypatch, where, text, message):
+    kwargs = {"device": "cpu"}
+    if where == "argument":
+        kwargs.update(text)
+    elif where == "env":
+        for name, value in text.items():
+            monkeypatch.setenv(name, value)
+    else:
+        config.write_text(f"[diffusers]\n{text}\n")
+    with pytest.raises(InputError) as err:
+        DiffusersImage(str(models["sdxl"]), **kwargs)
+    assert message in str(err.value) and "DIRECTOR_DIFFUSERS_" in str(err.value)
+
+
+def test_unknown_keys_of_the_diffusers_table_are_named(models, config):
+    config.write_text('[diffusers]\nsampler = "euler"\n')
+    with pytest.raises(InputError, match="Unknown keys in the .diffusers. table.*: sampler"):
+        DiffusersImage(str(models["sdxl"]), device="cpu")
+
+
+def test_errors_that_name_a_setting_name_every_way_to_set_it(models, monkeypatch):
+    with pytest.raises(InputError) as err:
+        DiffusersImage(str(models["sdxl"]), device="cpu", dtype="bfloat16")
+    fix = err.value.hint
+    assert "--dtype float32" in fix and 'dtype = "float32"' in fix
+    assert "DIRECTOR_DIFFUSERS_DTYPE=float32" in fix
+    with pytest.raises(InputError) as err:
+        DiffusersImage(str(models["sdxl"]), device="cpu", offload=True)
+    assert "--no-offload" in err.value.hint and "offload = false" in err.value.hint
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ToolMissing) as err:
+            DiffusersVideo(str(models["wan-i2v"]), device="cuda:3")
+        assert "--device cpu" in err.value.hint
+
+
+def test_the_lora_setting_is_used_when_the_bible_names_none(models, tmp_path):
+    style = tmp_path / "style.safetensors"
+    style.write_bytes(b"weights")
+    backend = DiffusersImage(str(models["sdxl"]), device="cpu", lora=str(style))
+    assert backend.submit(request(1)).params["lora"] == str(style)
+    own = tmp_path / "bible.safetensors"
+    assert backend.submit(request(1, lora=str(own))).params["lora"] == str(own)
+    with pytest.raises(InputError, match="LoRA .*missing.safetensors does not exist"):
+        DiffusersImage(
+            str(models["sdxl"]), device="cpu", lora=str(tmp_path / "missing.safetensors")
+        )
+
+
+def test_a_run_builds_its_diffusers_backends_with_its_resolved_settings(models, config):
+    from director.agent.configuration import resolve
+    from director.tools.image.previz import PrevizImage
+
+    config.write_text("[diffusers]\nguidance = 2.5\n")
+    options = resolve(
+        {
+            "logline": LOGLINE,
+            "image": f"diffusers:{models['sdxl']}",
+            "video": f"diffusers:{models['wan-t2v']}",
+            "steps": 2,
+            "device": "cpu",
+        }
+    )
+    image = registry.load_for_run("image", options)
+    video = registry.load_for_run("video", options)
+    assert (image.steps, image.guidance, image.placement.device) == (2, 2.5, "cpu")
+    assert (video.steps, video.guidance, video.mode) == (2, 2.5, "text-to-video")
+    previz = options.model_copy(update={"image": "previz"})
+    assert isinstance(registry.load_for_run("image", previz), PrevizImage)
+
+
+# --- director run with diffusers settings -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--dtype", "float7"], "dtype is 'float7' (from --dtype)"),
+        (["--device", "tpu9"], "device is 'tpu9' (from --device)"),
+        (["--steps", "0"], "steps is 0 (from --steps)"),
+        (["--dtype", "float16", "--device", "cpu"], "float16 is for GPUs"),
+    ],
+)
+def test_director_run_refuses_bad_settings_before_a_run_folder(models, tmp_path, flags, fragment):
+    result = director(
+        "run",
+        *("--logline", LOGLINE, "--image", f"diffusers:{models['sdxl']}", "--yes"),
+        *flags,
+        *("--runs-dir", "runs"),
+        cwd=tmp_path,
+    )
+    assert_clean_error(result, fragment)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.slow
+def test_director_run_uses_and_records_flags_environment_and_config_file(models, tmp_path, config):
+    config.write_text("[diffusers]\nguidance = 3.0\nsteps = 7\n")
+    result = director(
+        "run",
+        *("--logline", LOGLINE, "--minutes", "0.25", "--size", "256x144"),
+        *("--image", f"diffusers:{models['sdxl']}", "--steps", "2", "--device", "cpu"),
+        *("--yes", "--runs-dir", "runs", "--run-id", "local", "--json"),
+        cwd=tmp_path,
+        env={"DIRECTOR_DIFFUSERS_DTYPE": "float32", "DIRECTOR_DIFFUSERS_STEPS": "5"},
+    )
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "runs" / "local"
+    recorded = json.loads((run / "run.json").read_text())["options"]["diffusers"]
+    assert recorded == {
+        "device": "cpu",
+        "dtype": "float32",
+        "offload": None,
+        "steps": 2,
+        "guidance": 3.0,
+        "max_batch": None,
+        "config": None,
+        "lora": None,
+    }
+    events = read_events(run / "events.jsonl")
+    keyframes = [e.attempt for e in events if isinstance(e, AttemptMade)]
+    assert keyframes and all(a.backend == "diffusers" for a in keyframes if a.kind == "keyframe")
+    assert all(
+        (a.params["steps"], a.params["guidance"]) == (2, 3.0)
+        for a in keyframes
+        if a.kind == "keyframe"
+    )

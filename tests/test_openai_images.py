@@ -68,17 +68,25 @@ def test_generate_draws_at_the_nearest_size_and_writes_the_size_asked_for(fake, 
     assert sent.path == "/v1/images/generations"
     body = sent.json
     assert (body["model"], body["size"], body["quality"], body["n"]) == (
-        "gpt-image-1",
+        "gpt-image-1.5",
         "1536x1024",
         "medium",
         1,
     )
     assert body["prompt"].endswith("Avoid: text, watermark.") and "seed" not in body
-    # medium 1536x1024 is $0.063 an image, plus $5 per million input text tokens.
+    # medium 1536x1024 is $0.05 an image, plus $5 per million input text tokens.
     text_tokens = len(body["prompt"]) // 4 + 1
-    assert job.cost == pytest.approx(0.063 + text_tokens * 5 / 1e6)
+    assert job.cost == pytest.approx(0.05 + text_tokens * 5 / 1e6)
     assert "1 image 1536x1024 medium" in job.params["cost_detail"]
-    assert backend.estimate(request()) == pytest.approx(0.063)
+    assert backend.estimate(request()) == pytest.approx(0.05)
+
+
+def test_the_retired_gpt_image_1_is_still_sent_when_named(fake, tmp_path):
+    backend = registry.load("image", "openai:gpt-image-1")
+    job = backend.generate(request(), tmp_path / "k.png")
+    assert fake.image_requests()[0].json["model"] == "gpt-image-1"
+    assert backend.estimate(request()) == pytest.approx(0.063)  # its own price, not 1.5's
+    assert job.model == "gpt-image-1"
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,26 @@ def test_a_video_model_priced_per_resolution_uses_the_tier_of_the_call(table):
     assert square.usd == high.usd
 
 
+def test_every_dashscope_video_model_has_a_price_for_each_tier_it_makes(table):
+    from director.tools.video.dashscope import DEFAULT_MODEL, MODELS
+
+    for model, spec in MODELS.items():
+        price = table.find("dashscope", model)
+        assert price is not None and price.unit == "second", model
+        if isinstance(price.amount, dict):
+            assert set(spec.tiers) <= set(price.amount), model
+    clip = quote("dashscope", DEFAULT_MODEL, "clip", seconds=5, resolution="720P", table=table)
+    assert clip.usd == pytest.approx(5 * 0.20 / _packaged()["fx"]["CNY_per_USD"], abs=1e-4)
+
+
+def test_the_default_openai_image_model_has_a_price(table):
+    from director.tools.image.openai_images import MODEL
+
+    offer = quote("openai", MODEL, "image", quality="medium", size="1024x1024", table=table)
+    assert MODEL == "gpt-image-1.5" and offer.usd == pytest.approx(0.034)
+    assert table.find("openai", MODEL).tokens == {"input": 5.0, "image_input": 8.0}
+
+
 def test_a_tier_the_model_has_no_price_for_is_none_with_the_priced_tiers(table):
     offer = quote("dashscope", "wan2.2-t2v-plus", "clip", seconds=5, resolution="720P", table=table)
     assert offer.usd is None

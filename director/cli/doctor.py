@@ -118,6 +118,43 @@ def backend_findings() -> list[Finding]:
 def _load(kind: str, name: str) -> str:
     from director import registry
 
+    if name == "diffusers":
+        return _diffusers(kind)
     backend = registry.load(kind, name)
     model = getattr(backend, "model", "")
     return f"usable{f' (model {model})' if model else ''}"
+
+
+def _diffusers(kind: str) -> str:
+    """The diffusers backends have no model of their own: installed and set up is all there is
+    to check until one is named, and the configured one is loaded when it is."""
+    from director import registry
+    from director.agent.configuration import resolve_option
+    from director.tools import diffusers_local as local
+
+    local.require_diffusers()
+    settings = local.resolve_settings()
+    provider, model = registry.split_spec(str(resolve_option(kind) or ""))
+    if provider == "diffusers" and model:
+        backend = registry.load(kind, f"diffusers:{model}")
+        where = backend.placement
+        return f"usable (model {backend.model}; {where.device}, {where.dtype})"
+    chosen = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
+    return (
+        f"installed ({_versions()}; {_gpu()}{f'; settings {chosen}' if chosen else ''}); "
+        f"it needs a model to run: --{kind} diffusers:/path/to/model"
+    )
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    return ", ".join(f"{name} {version(name)}" for name in ("diffusers", "torch"))
+
+
+def _gpu() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return "no CUDA GPU visible, so it would run on the CPU"

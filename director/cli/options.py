@@ -74,3 +74,41 @@ threshold_option = click.option(
     help="Replace one gate threshold, e.g. min_sharpness=30; repeatable [default: the config "
     "file's [thresholds], then the calibrated defaults in docs/critics.md].",
 )
+
+
+def diffusers_options(command):
+    """The most used settings of the diffusers backends, as flags; the rest, and these too,
+    come from DIRECTOR_DIFFUSERS_* variables or the config file's [diffusers] table."""
+    where = "[env DIRECTOR_DIFFUSERS_{}; config [diffusers] {}; default {}]"
+    flags = (
+        click.option(
+            "--device",
+            default=None,
+            metavar="DEVICE",
+            help="Where the diffusers backends run: auto, cpu, cuda or cuda:N "
+            + where.format("DEVICE", "device", "auto, the GPU when one is visible"),
+        ),
+        click.option(
+            "--dtype",
+            default=None,
+            metavar="DTYPE",
+            help="Weight precision of the diffusers backends: auto, float32, bfloat16, float16 "
+            + where.format("DTYPE", "dtype", "auto: float32 on the CPU, bfloat16 on a GPU"),
+        ),
+        click.option(
+            "--steps",
+            type=int,
+            default=None,
+            help="Denoising steps of the diffusers backends "
+            + where.format("STEPS", "steps", "the model's own"),
+        ),
+        click.option(
+            "--offload/--no-offload",
+            default=None,
+            help="Keep the parts of a diffusers model not in use in RAM, for a model larger "
+            "than the GPU's memory " + where.format("OFFLOAD", "offload", "off"),
+        ),
+    )
+    for flag in reversed(flags):
+        command = flag(command)
+    return command

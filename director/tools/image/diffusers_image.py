@@ -2,14 +2,19 @@
 
 The model is a pipeline folder (``diffusers:/models/sdxl``) or a single checkpoint file
 (``diffusers:/models/sdxl.safetensors``) whose diffusers config folder (model_index.json and
-each component's config and tokenizer, no weights needed) lies beside it or is named by
-``config`` / ``DIRECTOR_DIFFUSERS_CONFIG``. Nothing is read from a hub.
+each component's config and tokenizer, no weights needed) lies beside it or is named by the
+``config`` setting. Nothing is read from a hub.
+
+Device, precision, offload, steps, guidance, batch size, config folder and a default LoRA are
+settings (``director.tools.diffusers_local``): constructor arguments, else
+``DIRECTOR_DIFFUSERS_*`` variables, else the config file's ``[diffusers]`` table.
 
 The pipeline is loaded on first use and kept for the backend's life, so a run pays for loading
 once. Best-of-k candidates of one prompt are one batch: one denoising pass makes all k images,
 each from its own seeded generator, so any candidate can be remade alone from its Job. Prompt
 embeddings are kept across rerolls of the same prompt. The style bible's LoRA is loaded once
-per distinct file and switched on only for the requests that name it.
+per distinct file and switched on only for the requests that name it; the ``lora`` setting
+is used for requests whose bible names none.
 """
 
 from __future__ import annotations
@@ -140,21 +145,35 @@ class DiffusersImage(ImageBackend):
         *,
         device: str | None = None,
         dtype: str | None = None,
-        cpu_offload: bool | None = None,
+        offload: bool | None = None,
         steps: int | None = None,
         guidance: float | None = None,
         max_batch: int | None = None,
         config: str | None = None,
+        lora: str | None = None,
     ) -> None:
         local.require_diffusers()
+        found = local.resolve_settings(
+            {
+                "device": device,
+                "dtype": dtype,
+                "offload": offload,
+                "steps": steps,
+                "guidance": guidance,
+                "max_batch": max_batch,
+                "config": config,
+                "lora": lora,
+            }
+        )
         self.path = local.local_model(model, "image")
         self.model = str(self.path)
-        self.config = _config_folder(self.path, local.setting(config, "config"))
+        self.config = _config_folder(self.path, found["config"])
         self.class_name = _supported(local.pipeline_class(self.config or self.path), self.path)
-        self.placement = local.placement(device, dtype, local.flag(cpu_offload, "offload"))
-        self.steps = local.number(steps, "steps", int)
-        self.guidance = local.number(guidance, "guidance", float)
-        self.max_batch = max(1, local.number(max_batch, "max_batch", int) or MAX_BATCH)
+        self.placement = local.placement(found["device"], found["dtype"], found["offload"])
+        self.steps: int | None = found["steps"]
+        self.guidance: float | None = found["guidance"]
+        self.max_batch: int = found["max_batch"] or MAX_BATCH
+        self.lora = _default_lora(found["lora"])
         self._pipe: Any = None
         self._family: Family | None = None
         self._embeddings: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
@@ -216,7 +235,7 @@ class DiffusersImage(ImageBackend):
             "width": request.width,
             "height": request.height,
             "negative_prompt_used": bool(request.negative_prompt) and family.label != "flux",
-            "lora": request.bible.lora,
+            "lora": request.bible.lora or self.lora,
             "device": self.placement.device,
             "dtype": self.placement.dtype,
             "cpu_offload": self.placement.offload,
@@ -254,8 +273,8 @@ class DiffusersImage(ImageBackend):
         requests = [ImageRequest.model_validate(job.request) for job in jobs]
         params, first = jobs[0].params, requests[0]
         family = self._loaded()
-        self._use_lora(first.bible.lora)
-        embeds = self._embed(first.prompt, first.negative_prompt, first.bible.lora, params)
+        self._use_lora(params["lora"])
+        embeds = self._embed(first.prompt, first.negative_prompt, params["lora"], params)
         try:
             images = self._pipe(
                 **family.batch(embeds, len(jobs)),
@@ -368,9 +387,21 @@ def _config_folder(path: Path, config: str | None) -> Path | None:
             f"The checkpoint {path.name} needs a diffusers config folder, and {folder} has no "
             "model_index.json.",
             "Put the base model's config folder (model_index.json, component configs and "
-            "tokenizers; no weights) beside the file, or set DIRECTOR_DIFFUSERS_CONFIG to it.",
+            "tokenizers; no weights) beside the file, or name it: "
+            f"{local.how_to_set('config', '/path/to/config')}.",
         )
     return folder.resolve()
+
+
+def _default_lora(lora: str | None) -> str | None:
+    """The ``lora`` setting, checked now rather than at the first keyframe."""
+    if lora and not Path(lora).exists():
+        raise InputError(
+            f"The diffusers LoRA {lora} does not exist.",
+            "Point the lora setting at a .safetensors file or a folder holding one: "
+            f"{local.how_to_set('lora', '/path/to/style.safetensors')}.",
+        )
+    return lora
 
 
 def _check_size(width: int, height: int) -> None:
@@ -385,7 +416,8 @@ def _run_error(exc: RuntimeError, k: int) -> BackendError:
     if "out of memory" in str(exc).lower():
         return BackendError(
             f"A batch of {k} images does not fit in the GPU's memory.",
-            "Set DIRECTOR_DIFFUSERS_MAX_BATCH lower, or DIRECTOR_DIFFUSERS_OFFLOAD=1.",
+            f"Make fewer images per pass ({local.how_to_set('max_batch', max(1, k // 2))}), "
+            f"or keep the parts not in use in RAM ({local.how_to_set('offload', True)}).",
         )
     return BackendError(
         f"The diffusers pipeline failed: {exc}",

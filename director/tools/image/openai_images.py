@@ -1,4 +1,5 @@
-"""Keyframes from OpenAI's GPT image models (``--image openai:gpt-image-1``) through ``openai``.
+"""Keyframes from OpenAI's GPT image models (``--image openai``, which is ``gpt-image-1.5``, or
+``--image openai:MODEL``) through ``openai``.
 
 A plain request is a generation; a request with reference images (the ladder's references
 rung) or an image to repaint (its edit rung) goes to the edit endpoint, the image to repaint
@@ -42,11 +43,14 @@ from director.tools.openai_client import (
 )
 from director.tools.providers import settings
 
-MODEL = "gpt-image-1"
+# OpenAI retired gpt-image-1 on 2026-10-23; it is still sent when named (--image
+# openai:gpt-image-1), for servers that keep it.
+MODEL = "gpt-image-1.5"
 # The sizes GPT image models draw at (the API's "auto" picks one of these itself).
 SIZES: tuple[tuple[int, int], ...] = ((1024, 1024), (1536, 1024), (1024, 1536))
 QUALITIES = ("low", "medium", "high", "auto")
-# Models that take input_fidelity (how closely an edit keeps the input images' details).
+# Models that take input_fidelity high (how closely an edit keeps the input images' details);
+# gpt-image-1-mini takes only low, which is the default, and gpt-image-2 none.
 FIDELITY_MODELS = {"gpt-image-1", "gpt-image-1.5"}
 HIGH_FIDELITY_FROM = 0.5
 MAX_REFERENCES = 15  # the edit endpoint takes 16 images; the first may be the one to repaint

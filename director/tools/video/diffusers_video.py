@@ -6,6 +6,10 @@ The pipeline is loaded on first use and kept for the backend's life. Wan makes 4
 sizes that are multiples of 16, so a clip is generated at the nearest such size with at least
 the frames the request needs, then resized, trimmed and encoded at the request's size and frame
 rate with the project's ffmpeg.
+
+Device, precision, offload, steps and guidance are settings (``director.tools.diffusers_local``):
+constructor arguments, else ``DIRECTOR_DIFFUSERS_*`` variables, else the config file's
+``[diffusers]`` table; without them Wan runs 50 steps at guidance 5.0.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class DiffusersVideo(VideoBackend):
         *,
         device: str | None = None,
         dtype: str | None = None,
-        cpu_offload: bool | None = None,
+        offload: bool | None = None,
         steps: int | None = None,
         guidance: float | None = None,
         preset: str = "ultrafast",
@@ -50,6 +54,15 @@ class DiffusersVideo(VideoBackend):
         on_step: Callable[[StepRecord], None] | None = None,
     ) -> None:
         local.require_diffusers()
+        found = local.resolve_settings(
+            {
+                "device": device,
+                "dtype": dtype,
+                "offload": offload,
+                "steps": steps,
+                "guidance": guidance,
+            }
+        )
         self.path = local.local_model(model, "video")
         if not self.path.is_dir():
             raise InputError(
@@ -59,10 +72,10 @@ class DiffusersVideo(VideoBackend):
         self.model = str(self.path)
         self.class_name = _supported(local.pipeline_class(self.path), self.path)
         self.mode = PIPELINES[self.class_name]
-        self.placement = local.placement(device, dtype, local.flag(cpu_offload, "offload"))
-        self.steps = local.number(steps, "steps", int) or DEFAULT_STEPS
-        guidance = local.number(guidance, "guidance", float)
-        self.guidance = DEFAULT_GUIDANCE if guidance is None else guidance
+        self.placement = local.placement(found["device"], found["dtype"], found["offload"])
+        self.steps: int = found["steps"] or DEFAULT_STEPS
+        guidance = found["guidance"]
+        self.guidance: float = DEFAULT_GUIDANCE if guidance is None else guidance
         self.preset, self.crf, self.on_step = preset, crf, on_step
         self.max_in_flight = 1  # one GPU, one clip at a time
         self._pipe: Any = None
@@ -84,6 +97,9 @@ class DiffusersVideo(VideoBackend):
             "width": request.width,
             "height": request.height,
             "held_bottom_rows": min(request.hold_bottom_px, request.height),
+            "device": self.placement.device,
+            "dtype": self.placement.dtype,
+            "cpu_offload": self.placement.offload,
             "codec": "libx264",
             "preset": self.preset,
             "crf": self.crf,
@@ -136,8 +152,8 @@ class DiffusersVideo(VideoBackend):
         except RuntimeError as exc:
             raise BackendError(
                 f"The Wan pipeline failed on shot {request.shot.id}: {exc}",
-                "Set DIRECTOR_DIFFUSERS_OFFLOAD=1 if the GPU ran out of memory; otherwise check "
-                "the model folder.",
+                "If the GPU ran out of memory, keep the parts not in use in RAM "
+                f"({local.how_to_set('offload', True)}); otherwise check the model folder.",
             ) from exc
         frames = np.clip(np.asarray(out[: params["frames"]]) * 255.0 + 0.5, 0, 255)
         return frames.astype(np.uint8)
