@@ -126,6 +126,9 @@ class Shot(Record):
     transition: Transition = Field(default="cut", description="transition into the next shot")
     transition_s: float = 0.0
     continuous: bool = Field(default=False, description="continuous action with the previous shot")
+    edited_slots: list[str] = Field(
+        default_factory=list, description="prompt slots a human wrote; no later stage rewrites them"
+    )
 
 
 class StyleBible(Record):
@@ -185,6 +188,7 @@ class Attempt(Record):
     sha256: str
     seconds: float
     cost: float = 0.0
+    job_id: str = Field(default="", description="the generator's job or task id")
 
 
 class CheckResult(Record):
@@ -319,9 +323,30 @@ class Approval(_Event):
     type: Literal["approval"] = "approval"
     checkpoint: str
     by: Literal["auto", "human"]
-    decision: Literal["approve", "edit", "reroll", "reject", "abort"]
+    decision: Literal["approve", "edit", "reroll", "reject", "regenerate", "abort"]
     note: str = ""
     who: str = ""
+    beat_id: str | None = None
+    shot_id: str | None = None
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="what the human changed: field or slot -> new text"
+    )
+
+
+class ApprovalPending(_Event):
+    """The run stopped at a checkpoint and waits for a human's decision."""
+
+    type: Literal["approval_pending"] = "approval_pending"
+    checkpoint: str
+    beat_id: str | None = None
+    contact_sheet: str = ""
+
+
+class RunResumed(_Event):
+    type: Literal["run_resumed"] = "run_resumed"
+    from_stage: str | None = None
+    waiting: str = Field(default="", description="the checkpoint the run was waiting at, if any")
+    log_repaired: bool = False
 
 
 class JobSubmitted(_Event):
@@ -333,6 +358,10 @@ class JobSubmitted(_Event):
     job_id: str
     backend: str
     model: str
+    job: dict[str, Any] = Field(
+        default_factory=dict, description="the whole job, so a resumed run collects it"
+    )
+    request_key: str = Field(default="", description="hash of the request, to find the job by")
 
 
 class CostIncurred(_Event):
@@ -408,6 +437,8 @@ Event = Annotated[
     | BiblePlanned
     | ShotListPlanned
     | Approval
+    | ApprovalPending
+    | RunResumed
     | JobSubmitted
     | CostIncurred
     | LLMCallMade

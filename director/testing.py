@@ -38,7 +38,9 @@ class ScriptedPlanner(Planner):
     def develop(self, logline: str, *, language: Language, seed: int, cast=()) -> Story:
         return self.plan.story
 
-    def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
+    def beat_sheet(
+        self, story: Story, *, structure: str, runtime_s: float, seed: int, note: str = ""
+    ) -> BeatSheet:
         return self.plan.beat_sheet
 
     def bible(

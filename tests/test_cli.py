@@ -39,12 +39,11 @@ def assert_clean_error(result, fragment: str) -> None:
         (["--logline", LOGLINE, "--run-id", "../escape"], "not safe"),
         (["--logline", LOGLINE, "--structure", "five-act"], "five-act"),
         (["--logline", LOGLINE, "--music", "/no/such/song.mp3"], "is not a file"),
-        (["--logline", LOGLINE], "--yes"),
+        (["--logline", LOGLINE, "--best-of", "9"], "--best-of 9 is more than --max-attempts 6"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, fragment):
-    extra = [] if args == ["--logline", LOGLINE] else ["--yes"]
-    result = director("run", *args, *extra, "--runs-dir", "runs", cwd=tmp_path)
+    result = director("run", *args, "--yes", "--runs-dir", "runs", cwd=tmp_path)
     assert_clean_error(result, fragment)
     runs = tmp_path / "runs"
     assert not runs.exists() or not any(p for p in runs.iterdir() if p.is_dir())

@@ -3,7 +3,9 @@
 Precedence: command-line flag, then environment variable, then the config file, then the
 defaults below. The config file is TOML at ``$DIRECTOR_CONFIG`` or
 ``$XDG_CONFIG_HOME/director/config.toml`` (``~/.config/director/config.toml``), with the same
-keys as the options (``runs_dir``, ``size``, ``max_attempts``, ...) at the top level.
+keys as the options (``runs_dir``, ``size``, ``max_attempts``, ...) at the top level, and
+tables for the settings that belong to one part: ``[thresholds]``, ``[providers.NAME]``,
+``[prices."PROVIDER:MODEL"]`` and ``[diffusers]`` (director.tools.diffusers_local).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +23,7 @@ from director.errors import ConfigError, InputError
 MAX_LOGLINE = 2000
 MIN_MINUTES, MAX_MINUTES = 0.25, 20.0
 MAX_BEST_OF = 16
+APPROVE_MODES = ("ask", "defer", "auto")
 
 # option -> environment variable
 ENV_VARS = {
@@ -60,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "thresholds": None,  # a [thresholds] table: gate thresholds by name (docs/critics.md)
     "providers": None,  # [providers.NAME] tables: keys and hosts, never part of run options
     "prices": None,  # [prices."PROVIDER:MODEL"] tables: USD prices over the packaged table
+    "diffusers": None,  # a [diffusers] table: device, dtype, steps... (tools/diffusers_local)
     "insightface_root": None,  # ~/.insightface: packs are looked for in <root>/models/<pack>
     "clip_weights": None,  # the model's weights in the Hugging Face cache or ~/.cache/clip
     "clip_model": None,  # ViT-B-32-quickgelu, matching OpenAI's ViT-B/32 weights
@@ -94,6 +98,9 @@ class RunOptions(BaseModel):
     video: str
     fps: int = 24
     yes: bool = False
+    approve: Literal["ask", "defer", "auto"] = Field(
+        default="defer", description="how checkpoints are approved: asked, left waiting, or auto"
+    )
     cast: list[str] = Field(default_factory=list, description="cast members from `director cast`")
     characters: list[str] = Field(default_factory=list, description="NAME=IMAGE references")
     thresholds: dict[str, float] = Field(
@@ -107,6 +114,11 @@ class RunOptions(BaseModel):
     )
     clip_weights: str | None = Field(default=None, description="open_clip weights file")
     clip_model: str | None = Field(default=None, description="open_clip architecture")
+    diffusers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the diffusers backends, when the run uses one (None: the "
+        "backend's default)",
+    )
 
     @property
     def runtime_s(self) -> float:
@@ -154,6 +166,7 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
         merged[key] = _pick(key, flags.get(key), file_values.get(key), default)
     merged.pop("providers")  # read by director.tools.providers, never recorded
     merged.pop("prices")  # read by director.tools.pricing
+    merged.pop("diffusers")  # resolved with its own flags and variables by _diffusers
     width, height = parse_size(str(merged.pop("size")))
     logline = validate_logline(flags.get("logline"))
     return _build(merged, logline, width, height, flags)
@@ -175,6 +188,9 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
             f"--minutes {minutes:g} is out of range.",
             f"Choose between {MIN_MINUTES:g} and {MAX_MINUTES:g} minutes.",
         )
+    approve = "auto" if flags.get("yes") else flags.get("approve") or "defer"
+    if approve not in APPROVE_MODES:
+        raise InputError(f"--approve {approve} is not a mode.", f"Use one of: {APPROVE_MODES}.")
     attempts = _number(merged.pop("max_attempts"), "--max-attempts", int)
     if not 1 <= attempts <= 50:
         raise InputError(f"--max-attempts {attempts} is out of range.", "Choose 1 to 50.")
@@ -189,11 +205,13 @@ def _build(merged: dict[str, Any], logline: str, w: int, h: int, flags: dict) ->
         budget=_positive(merged.pop("budget"), "--budget", float),
         seed=_number(merged.pop("seed"), "--seed", int),
         run_id=flags.get("run_id"),
-        yes=bool(flags.get("yes")),
+        yes=approve == "auto",
+        approve=approve,
         cast=list(flags.get("cast") or []),
         characters=list(flags.get("character") or []),
         style_refs=_style_refs(flags.get("style_ref") or []),
         thresholds=_thresholds(merged.pop("thresholds"), flags.get("threshold") or []),
+        diffusers=_diffusers(str(merged["image"]), str(merged["video"]), flags),
         runs_dir=str(merged.pop("runs_dir")),
         **{k: (str(v) if v is not None and k != "fps" else v) for k, v in merged.items()},
     )
@@ -210,6 +228,24 @@ def _best_of(value: Any, max_attempts: int) -> int:
             f"Raise --max-attempts to at least {best_of}, or lower --best-of.",
         )
     return best_of
+
+
+def _diffusers(image: str, video: str, flags: dict) -> dict[str, Any]:
+    """The diffusers settings when the run uses a diffusers backend, checked before any run
+    folder exists; their flags are refused on a run that uses none."""
+    from director.registry import split_spec
+    from director.tools import diffusers_local
+
+    given = {name: flags.get(name) for name in diffusers_local.FLAGS}
+    if "diffusers" in (split_spec(image)[0], split_spec(video)[0]):
+        return diffusers_local.resolve_settings(given, from_flags=True)
+    named = [f"--{name}" for name, value in given.items() if value is not None]
+    if named:
+        raise InputError(
+            f"{', '.join(named)} set the diffusers backends, and this run uses none.",
+            "Choose one with --image diffusers:/path/to/model (or --video), or drop the flag.",
+        )
+    return {}
 
 
 def resolve_option(key: str, flag: Any = None) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 from director.agent.configuration import RunOptions
 from director.agent.progress import Progress
 from director.memory.events import EventLog
+from director.memory.jobs import JobLedger
 from director.memory.runs import RunPaths
 from director.records import Character, LLMCallMade, StageFinished, StageStarted
 from director.tools.base import Critic, ImageBackend, Planner, VideoBackend
@@ -35,6 +36,11 @@ class RunContext:
     clip_gate: Any = None
     # What language-model calls have cost so far, USD; counted against --budget.
     llm_spent: float = 0.0
+    # Jobs already submitted and collected, so a re-run node never pays twice.
+    jobs: JobLedger = field(default_factory=JobLedger)
+
+    def __post_init__(self) -> None:
+        self.log.listeners.append(self.jobs.note)
 
     def log_llm_call(self, call: Any) -> None:
         """A planner's call to a language model, as it happens (tokens, seconds, cost)."""

@@ -188,6 +188,11 @@ def _repair(critique, candidates, shot, variant, backend, planner: Planner | Non
     slots = dict(variant.get("slots") or shot.prompt.slots())
     targets = _repair_targets(critique, shot)
     if not targets:
+        if shot.edited_slots:
+            return (
+                f"the slots that could fix {_failures(critique)} were written by a human "
+                f"({', '.join(shot.edited_slots)}), and no later stage rewrites them"
+            )
         return f"no failed check is fixed by rewording ({_failures(critique)})"
     reasons = [c.reason for c in critique.failed]
     for slot, phrase in targets:
@@ -211,6 +216,9 @@ def _repair_targets(critique: Critique, shot: Shot) -> list[tuple[str, str]]:
     language = "zh" if _cjk(shot.prompt.subject + shot.prompt.action) else "en"
     found: list[tuple[str, str]] = []
     for check in sorted(critique.failed, key=shortfall, reverse=True):
+        if check.name == "human":  # a human's note: the slot they named, in their words
+            found.append((check.details.get("slot", "action"), check.reason))
+            continue
         if check.name == "prompt":
             for slot in _weakest_slots(check):
                 if critique.kind == "keyframe" or slot in CLIP_SLOTS:
@@ -221,7 +229,8 @@ def _repair_targets(critique: Critique, shot: Shot) -> list[tuple[str, str]]:
             rule = rule.get("clip", rule)
         if rule and (critique.kind == "keyframe" or rule["slot"] in CLIP_SLOTS):
             found.append((rule["slot"], rule[language]))
-    return found
+    human = critique.failed and critique.failed[0].name == "human"
+    return [(slot, phrase) for slot, phrase in found if human or slot not in shot.edited_slots]
 
 
 def _weakest_slots(check: CheckResult) -> list[str]:
@@ -273,6 +282,8 @@ def _reframe(critique, candidates, shot, variant, backend: Backend, planner) -> 
     small = [c for c in critique.failed if _base(c) == "identity" and _face_too_small(c)]
     if not small:
         return "no face was missing or too small to judge"
+    if "camera" in shot.edited_slots:
+        return "a human wrote the camera slot, and no later stage rewrites it"
     size = variant.get("size") or shot.size
     if size not in CLOSER or size == CLOSER[-1]:
         return f"the shot is already a {size}"

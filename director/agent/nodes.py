@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Literal
@@ -18,12 +19,11 @@ from director.errors import (
     BackendError,
     BudgetExceeded,
     GenerationFailed,
-    InputError,
     ModerationRejected,
 )
+from director.memory.jobs import request_key
 from director.memory.runs import write_json_atomic
 from director.records import (
-    Approval,
     AssemblyStep,
     Attempt,
     AttemptMade,
@@ -56,6 +56,8 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     from director.tools.llm.language import detect_language
     from director.tools.llm.offline import resolve_structure
 
+    if state.get("redraft") is not None:
+        return _redraft_beats(state, ctx)
     language = detect_language(opts.logline)
     structure = resolve_structure(opts.structure, language)
     with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
@@ -70,6 +72,25 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     return Command(goto="approve_beats", update={"plan": plan.model_dump(mode="json")})
 
 
+def _redraft_beats(state: FilmState, ctx: RunContext) -> Command[Literal["approve_beats"]]:
+    """A new beat sheet for the same story, with the human's note; each draft has its own seed
+    so a planner without a language model still gives a different one."""
+    plan = plan_of(state)
+    drafts = state.get("drafts", 1) + 1
+    with ctx.stage("develop", f"beat sheet, draft {drafts}"):
+        sheet = ctx.planner.beat_sheet(
+            plan.story,
+            structure=plan.beat_sheet.structure,
+            runtime_s=ctx.options.runtime_s,
+            seed=ctx.options.seed + drafts - 1,
+            note=state["redraft"],
+        )
+        ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
+    plan = plan.model_copy(update={"beat_sheet": sheet})
+    update = {"plan": plan.model_dump(mode="json"), "redraft": None, "drafts": drafts}
+    return Command(goto="approve_beats", update=update)
+
+
 def _with_references(story, cast):
     """Keep the cast's reference photos on the story's characters, so the plan records them."""
     refs = {c.name: c.references for c in cast}
@@ -78,25 +99,6 @@ def _with_references(story, cast):
         for p in story.protagonists
     ]
     return story.model_copy(update={"protagonists": people})
-
-
-def approve_beats(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["bible"]]:
-    ctx = runtime.context
-    if not ctx.options.yes:
-        raise InputError(
-            "The beat sheet needs approval and interactive approval is not available yet.",
-            "Pass --yes to approve the beat sheet and every shot automatically.",
-        )
-    count = len(plan_of(state).beat_sheet.beats)
-    ctx.log.append(
-        Approval(
-            checkpoint="beats",
-            by="auto",
-            decision="approve",
-            note=f"{count} beats approved automatically (--yes)",
-        )
-    )
-    return Command(goto="bible")
 
 
 def bible(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["shot_list"]]:
@@ -125,14 +127,6 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         ctx.log.append(ShotListPlanned(backend=_planner_name(ctx), shots=shots))
     plan = plan.model_copy(update={"shots": shots})
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
-    ctx.log.append(
-        Approval(
-            checkpoint="shots",
-            by="auto",
-            decision="approve",
-            note=f"{len(shots)} shots approved automatically (--yes)",
-        )
-    )
     ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
     ctx.progress.shots_total(len(shots))
     update = {
@@ -147,6 +141,10 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
         "keyframes": {},
         "clips": {},
         "flagged": [],
+        "made": {},
+        "notes": {},
+        "pending_clips": [],
+        "clips_only": False,
         "stage_started": time.time(),
     }
     return Command(goto="keyframe", update=update)
@@ -158,9 +156,9 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     ctx = runtime.context
     plan = plan_of(state)
     run_left = _run_cap(ctx, len(plan.shots)) - state.get("attempts_made", 0)
-    numbers = _round(ctx, len(state["candidates"]), run_left)
     variant = state.get("variant") or {}
     shot = varied_shot(plan.shots[state["cursor"]], variant)
+    numbers = _round(ctx, len(state["candidates"]), run_left, _made(state, "keyframe", shot.id))
     ctx.progress.shot(shot.id, f"keyframe {_label(numbers)}")
     requests = [_keyframe_request(ctx, plan, shot, n, variant) for n in numbers]
     estimates = [ctx.image.estimate(r) for r in requests]
@@ -188,12 +186,19 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     return Command(goto="critique", update=update)
 
 
-def _round(ctx: RunContext, made: int, run_left: int | None = None) -> list[int]:
+def _round(ctx: RunContext, made: int, run_left: int | None = None, before: int = 0) -> list[int]:
     """The attempt numbers of the shot's next round: --best-of of them, within the shot's
-    cap and what is left of the run's."""
+    cap and what is left of the run's. ``before`` attempts came in earlier passes (a human's
+    reroll), so numbers, files and seeds carry on from them."""
     size = min(ctx.options.best_of, ctx.options.max_attempts - made)
     size = max(1, size if run_left is None else min(size, run_left))
-    return list(range(made + 1, made + 1 + size))
+    first = before + made + 1
+    return list(range(first, first + size))
+
+
+def _made(state: FilmState, kind: str, shot_id: str) -> int:
+    """The highest attempt number of a shot's earlier passes at a keyframe or clip."""
+    return state.get("made", {}).get(f"{kind}:{shot_id}", 0)
 
 
 def _label(numbers: list[int]) -> str:
@@ -218,12 +223,18 @@ def _collect_keyframe(
     estimate: float | None,
     start: float,
 ) -> Candidate:
-    """Collect one candidate into the run folder and log it as an attempt."""
-    dest = _fresh(ctx.paths.keyframe(shot.id, number))
-    failure = failure or _collect(ctx.image, job, dest)
-    _log_cost(ctx, job, "keyframe", shot.id)
-    attempt = _attempt(ctx, job, "keyframe", dest, time.perf_counter() - start, number, failure)
-    ctx.log.append(AttemptMade(attempt=attempt))
+    """Collect one candidate into the run folder and log it as an attempt; one collected
+    before the node was interrupted is taken as logged."""
+    attempt = ctx.jobs.collected(job, ctx.paths.root)
+    if attempt is not None:
+        job.cost = attempt.cost
+    else:
+        dest = _fresh(ctx.paths.keyframe(shot.id, number))
+        failure = failure or _collect(ctx.image, job, dest)
+        _log_cost(ctx, job, "keyframe", shot.id)
+        seconds = time.perf_counter() - start
+        attempt = _attempt(ctx, job, "keyframe", dest, seconds, number, failure)
+        ctx.log.append(AttemptMade(attempt=attempt))
     return {
         "attempt": number,
         "artifact": attempt.artifact,
@@ -255,7 +266,15 @@ def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -
     attempt never depends on another shot, so the film and its log come out the same."""
     numbers = _round(ctx, 0)
     room = max(ctx.image.max_in_flight // len(numbers), 1) - 1 - len(prefetched)
-    upcoming = [s for s in plan.shots[state["cursor"] + 1 :] if s.id not in prefetched]
+    beat = plan.shots[state["cursor"]].beat_id
+    upcoming = [
+        s
+        for s in plan.shots[state["cursor"] + 1 :]
+        if s.id not in prefetched
+        and s.id not in state["keyframes"]
+        and not _made(state, "keyframe", s.id)
+        and (ctx.options.yes or s.beat_id == beat)  # nothing paid past a pending approval
+    ]
     for shot in upcoming[: max(room, 0)]:
         requests = [_keyframe_request(ctx, plan, shot, n, {}) for n in numbers]
         estimates = [ctx.image.estimate(r) for r in requests]
@@ -324,22 +343,39 @@ def _submit(ctx: RunContext, backend, request, kind: str) -> tuple[Job, dict | N
 
 def _submit_round(ctx: RunContext, backend, requests: list, kind: str) -> list:
     """Submit candidates together (a backend that batches makes them in one pass), logging
-    every job id before anything waits on it; a refusal fails the whole round."""
-    try:
-        jobs = backend.submit_many(requests) if len(requests) > 1 else [backend.submit(requests[0])]
-    except GenerationFailed as exc:
-        return [_refused(backend, request, kind, exc) for request in requests]
-    for job, request in zip(jobs, requests, strict=True):
-        ctx.log.append(
-            JobSubmitted(
-                shot_id=request.shot.id,
-                kind=kind,
-                job_id=job.id,
-                backend=job.backend,
-                model=job.model,
+    every job before anything waits on it; a request this run already sent is not sent again
+    (a node re-run after a crash). A refusal fails the round's new requests."""
+    found = [ctx.jobs.submitted(kind, request) for request in requests]
+    missing = [request for request, job in zip(requests, found, strict=True) if job is None]
+    if missing:
+        try:
+            fresh = (
+                backend.submit_many(missing) if len(missing) > 1 else [backend.submit(missing[0])]
             )
+        except GenerationFailed as exc:
+            return [
+                (job, None) if job else _refused(backend, request, kind, exc)
+                for request, job in zip(requests, found, strict=True)
+            ]
+        for job, request in zip(fresh, missing, strict=True):
+            _log_submitted(ctx, job, request, kind)
+        queue = iter(fresh)
+        found = [job or next(queue) for job in found]
+    return [(job, None) for job in found]
+
+
+def _log_submitted(ctx: RunContext, job: Job, request, kind: str) -> None:
+    ctx.log.append(
+        JobSubmitted(
+            shot_id=request.shot.id,
+            kind=kind,
+            job_id=job.id,
+            backend=job.backend,
+            model=job.model,
+            job=job.model_dump(mode="json"),
+            request_key=request_key(kind, request),
         )
-    return [(job, None) for job in jobs]
+    )
 
 
 def _refused(backend, request, kind: str, exc: GenerationFailed) -> tuple[Job, dict]:
@@ -356,11 +392,16 @@ def _refused(backend, request, kind: str, exc: GenerationFailed) -> tuple[Job, d
 def _collect(backend, job: Job, dest: Path) -> dict | None:
     """Collect a job's result into ``dest``; a generation that failed is returned as a record
     for the gate (the ladder climbs on it), anything else propagates."""
+    part = dest.with_name(f"{dest.stem}.part{dest.suffix}")  # the suffix tells the format
     try:
-        backend.collect(job, dest)
+        backend.collect(job, part)
     except GenerationFailed as exc:
-        dest.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
         return _failure(exc, job)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)  # a file under its real name is always whole
     return None
 
 
@@ -455,7 +496,7 @@ def failed_generation(error: dict) -> CheckResult:
 
 def decide(
     state: FilmState, runtime: Runtime[RunContext]
-) -> Command[Literal["keyframe", "animate"]]:
+) -> Command[Literal["keyframe", "revise", "approve_shots"]]:
     ctx = runtime.context
     plan = plan_of(state)
     shot = plan.shots[state["cursor"]]
@@ -489,14 +530,29 @@ def decide(
         "spent": spent,
         "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
         "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
+        "made": {**state.get("made", {}), f"keyframe:{shot.id}": candidates[-1]["attempt"]},
+        "flagged": [s for s in state["flagged"] if s != shot.id],
+        "candidates": [],
+        "rung": -1,
+        "variant": {},
     }
     if step.flagged:
-        update["flagged"] = [*state["flagged"], shot.id]
+        update["flagged"].append(shot.id)
         failed = {**state.get("keyframe_failed", {}), shot.id: chosen.get("failed", [])}
         update["keyframe_failed"] = failed
     elif not state.get("anchors"):
         update["anchors"] = [chosen["artifact"]]  # the film's look, for the style check
-    return Command(goto="animate", update=update)
+    return next_in_beat(plan, {**state, **update}, shot.beat_id, update)
+
+
+def next_in_beat(plan: Plan, state: FilmState, beat_id: str, update: dict) -> Command:
+    """The beat's next shot with no accepted keyframe, or the beat's approval when none is left."""
+    for shot in plan.shots:
+        if shot.beat_id == beat_id and shot.id not in state["keyframes"]:
+            update["cursor"] = shot.index
+            goto = "revise" if shot.id in state.get("notes", {}) else "keyframe"
+            return Command(goto=goto, update=update)
+    return Command(goto="approve_shots", update=update)
 
 
 def _chosen(candidates: list[Candidate], step: ladder.Step, shot_id: str) -> Candidate:
@@ -544,30 +600,37 @@ def _limits(
 
 def animate(
     state: FilmState, runtime: Runtime[RunContext]
-) -> Command[Literal["keyframe", "assemble"]]:
-    """Submit the shot's clip and move on; clips render while later shots are keyframed."""
+) -> Command[Literal["keyframe", "animate", "assemble"]]:
+    """Submit the approved beat's clips and move on; clips render while the next beat's
+    keyframes are made. A clip over the video backend's concurrency waits for the oldest."""
     ctx = runtime.context
     plan = plan_of(state)
-    shot = plan.shots[state["cursor"]]
-    ctx.progress.shot(shot.id, "clip")
+    beat = plan.shots[state["cursor"]].beat_id
+    shots = [s for s in plan.shots if s.beat_id == beat]
     tally = Tally(state)
-    pending = [*state.get("pending_clips", []), _submit_clip(ctx, state, shot, {}, 1, tally)]
-    clips = dict(state["clips"])
-    flagged = list(state["flagged"])
-    while len(pending) > max(ctx.video.max_in_flight, 1):
-        _finish_clip(ctx, state, pending.pop(0), clips, flagged, tally)
+    pending = list(state.get("pending_clips", []))
+    clips, flagged = dict(state["clips"]), list(state["flagged"])
+    made = dict(state.get("made", {}))
+    for shot in shots:
+        if shot.id in clips or any(p["shot_id"] == shot.id for p in pending):
+            continue
+        ctx.progress.shot(shot.id, "clip")
+        number = made.get(f"clip:{shot.id}", 0) + 1
+        pending.append(_submit_clip(ctx, state, shot, {}, number, tally))
+        while len(pending) > max(ctx.video.max_in_flight, 1):
+            _finish_clip(ctx, state, pending.pop(0), clips, flagged, tally, made)
+    after = shots[-1].index + 1
     update = {
         "clips": clips,
         "flagged": flagged,
+        "made": made,
         "pending_clips": pending,
-        "cursor": state["cursor"] + 1,
-        "candidates": [],
-        "rung": -1,
-        "variant": {},
+        "cursor": after,
         **tally.update(),
     }
-    nxt = "keyframe" if state["cursor"] + 1 < len(plan.shots) else "assemble"
-    return Command(goto=nxt, update=update)
+    if after >= len(plan.shots):
+        return Command(goto="assemble", update=update)
+    return Command(goto="animate" if state.get("clips_only") else "keyframe", update=update)
 
 
 class Tally:
@@ -621,11 +684,13 @@ def _finish_clip(
     clips: dict[str, str],
     flagged: list[str],
     tally: Tally,
+    made: dict[str, int],
 ) -> None:
     """Collect a clip and gate it; a failure climbs the ladder here, retrying in place, so the
     next shot's continuity check always sees this shot's final clip."""
     plan = plan_of(state)
     shot = plan.shot(pending["shot_id"])
+    before = made.get(f"clip:{shot.id}", 0)
     candidates: list[Candidate] = []
     rung, variant = -1, {}
     while True:
@@ -649,9 +714,10 @@ def _finish_clip(
         if step.variant is None:
             break
         rung, variant = step.rung, step.variant
-        pending = _submit_clip(ctx, state, shot, variant, len(candidates) + 1, tally)
+        pending = _submit_clip(ctx, state, shot, variant, before + len(candidates) + 1, tally)
     chosen = _chosen(candidates, step, shot.id)
     clips[shot.id] = chosen["artifact"]
+    made[f"clip:{shot.id}"] = candidates[-1]["attempt"]
     if step.flagged and shot.id not in flagged:
         flagged.append(shot.id)
     ctx.progress.shot_done()
@@ -670,12 +736,14 @@ def _gate_clip(
     job = Job.model_validate(pending["job"])
     number = pending.get("attempt", 1)
     dest = _fresh(ctx.paths.clip(shot.id, number))
-    failure = pending.get("error") or _collect(ctx.video, job, dest)
-    _log_cost(ctx, job, "clip", shot.id)
-    tally.spent += job.cost
-    seconds = time.time() - pending["submitted"]
-    attempt = _attempt(ctx, job, "clip", dest, seconds, number, failure)
-    ctx.log.append(AttemptMade(attempt=attempt))
+    attempt, failure = ctx.jobs.collected(job, ctx.paths.root), pending.get("error")
+    if attempt is None:  # not collected before an interruption
+        failure = failure or _collect(ctx.video, job, dest)
+        _log_cost(ctx, job, "clip", shot.id)
+        seconds = time.time() - pending["submitted"]
+        attempt = _attempt(ctx, job, "clip", dest, seconds, number, failure)
+        ctx.log.append(AttemptMade(attempt=attempt))
+    tally.spent += attempt.cost
     if failure:
         checks = [failed_generation(failure)]
     else:
@@ -729,8 +797,9 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     done = dict(state["clips"])
     flagged = list(state["flagged"])
     tally = Tally(state)
+    made = dict(state.get("made", {}))
     for pending in state.get("pending_clips", []):
-        _finish_clip(ctx, state, pending, done, flagged, tally)
+        _finish_clip(ctx, state, pending, done, flagged, tally, made)
     ctx.progress.close()
     ctx.log.append(
         StageFinished(stage="shots", seconds=round(time.time() - state["stage_started"], 3))
@@ -755,6 +824,7 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         "clips": done,
         "flagged": flagged,
         "pending_clips": [],
+        "made": made,
         **tally.update(),
     }
     return Command(goto="document", update=update)
@@ -766,10 +836,9 @@ def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     ctx = runtime.context
     outputs = {name: ctx.paths.rel(path) for name, path in _outputs(ctx).items() if path.exists()}
     outputs["workflow"] = ctx.paths.rel(ctx.paths.workflow)
+    status = "aborted" if state.get("aborted") else "completed"
     ctx.log.append(
-        RunFinished(
-            status="completed", seconds=round(time.time() - ctx.started, 3), outputs=outputs
-        )
+        RunFinished(status=status, seconds=round(time.time() - ctx.started, 3), outputs=outputs)
     )
     ctx.progress.stage("document")
     write_workflow(ctx.paths)  # after run_finished, so the document tells the run's end
@@ -834,6 +903,7 @@ def _attempt(
         sha256="" if failure else sha256_file(dest),
         seconds=round(seconds, 3),
         cost=job.cost,
+        job_id=job.id,
     )
 
 

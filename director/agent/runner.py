@@ -8,20 +8,31 @@ left behind, so a failed run can never be mistaken for a good one.
 from __future__ import annotations
 
 import platform
-import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from director import __version__, registry
+from director.agent.approvals import check_answer
 from director.agent.cast import identity_critic, resolve_cast
+from director.agent.checkpoints import (
+    Pending,
+    clear_answer,
+    open_graph,
+    pending_of,
+    snapshot,
+    take_answer,
+)
 from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
-from director.agent.graph import build_graph, recursion_limit
+from director.agent.graph import recursion_limit
 from director.agent.progress import Progress
 from director.errors import DirectorError, InputError
-from director.memory.events import EventLog
+from director.memory.events import EventLog, read_events, repair
+from director.memory.jobs import JobLedger
+from director.memory.lock import RunLock
 from director.memory.runs import (
     RunPaths,
     RunSummary,
@@ -32,7 +43,14 @@ from director.memory.runs import (
     validate_run_id,
     write_json_atomic,
 )
-from director.records import ErrorRaised, RunFinished, RunStarted
+from director.records import (
+    ApprovalPending,
+    ErrorRaised,
+    LLMCallMade,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+)
 from director.tools.critics.thresholds import for_critic
 
 CRITICS = ("technical", "palette", "duplicate")
@@ -43,15 +61,147 @@ class RunResult:
     paths: RunPaths
     summary: RunSummary
     flagged: list[str]
+    waiting: Pending | None = None  # the checkpoint the run stopped at for a human
+
+
+# Asks the human at a checkpoint; None leaves the run waiting (deferred approval).
+Approver = Callable[[Pending], dict | None]
 
 
 def start_run(
-    options: RunOptions, progress: Progress | None = None, backends: dict | None = None
+    options: RunOptions,
+    progress: Progress | None = None,
+    backends: dict | None = None,
+    approver: Approver | None = None,
 ) -> RunResult:
-    """Run the whole film. ``backends`` replaces any of the configured planner, image, video
-    or critics (library use and tests)."""
+    """Run the whole film, or up to the first checkpoint a human must approve. ``backends``
+    replaces any of the configured planner, image, video or critics (library use and tests)."""
     progress = progress or Progress()
-    backends = {**_preflight(options, skip=set(backends or {})), **(backends or {})}
+    backends = _backends(options, backends)
+    runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
+    run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
+    paths = create_run(runs_dir, run_id)
+    ctx = _context(options, paths, progress, backends)
+    with RunLock(paths.root):
+        _record_start(ctx)
+        return _drive(ctx, {}, approver)
+
+
+def resume_run(
+    paths: RunPaths,
+    *,
+    approve: str | None = None,
+    from_stage: str | None = None,
+    progress: Progress | None = None,
+    backends: dict | None = None,
+    approver: Approver | None = None,
+) -> RunResult:
+    """Continue a run from its last checkpoint: after a crash, a Ctrl-C, or a stop for approval.
+    ``from_stage`` re-opens a stage: what comes after it is made again, what comes before kept."""
+    progress = progress or Progress()
+    with RunLock(paths.root):
+        repaired = repair(paths.events)
+        options = _resumed_options(paths, approve)
+        ctx = _context(options, paths, progress, _backends(options, backends))
+        events = read_events(paths.events)
+        ctx.jobs = JobLedger(events)
+        ctx.log.listeners = [ctx.jobs.note]
+        ctx.llm_spent = sum(e.cost or 0.0 for e in events if isinstance(e, LLMCallMade))
+        state = snapshot(paths)
+        waiting = pending_of(state)
+        first, answer_taken = _resume_input(ctx, state, waiting, from_stage, approver)
+        if first is _STILL_WAITING:
+            return _result(ctx, {}, waiting)
+        ctx.log.append(
+            RunResumed(
+                from_stage=from_stage,
+                waiting=waiting.label if waiting and not from_stage else "",
+                log_repaired=repaired,
+            )
+        )
+        result = _drive(ctx, first, approver)
+        if answer_taken:
+            clear_answer(paths)
+        return result
+
+
+_STILL_WAITING = object()
+
+
+def _resume_input(ctx, state, waiting, from_stage, approver):
+    """What to give the graph: a jump to a stage, a human's answer, or nothing (carry on)."""
+    from langgraph.types import Command
+
+    if from_stage:
+        return Command(goto=FROM[from_stage], update=reopen(from_stage, state.values)), False
+    if waiting is not None:
+        answer = take_answer(ctx.paths, waiting)
+        if answer is None and approver is not None:
+            answer = approver(waiting)
+        if answer is None:
+            return _STILL_WAITING, False
+        return Command(resume=check_answer(waiting.payload, answer)), True
+    if not state.next:
+        if state.values.get("film") or state.values.get("aborted"):
+            raise InputError(
+                f"Run {ctx.paths.run_id} has finished.",
+                "To make part of it again, resume with --from beats|shots|keyframes|clips|"
+                "assembly.",
+            )
+        return {}, False  # stopped before its first checkpoint: start it over
+    return None, False
+
+
+def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
+    """Run the graph; at each checkpoint ask the approver, or stop there when there is none."""
+    from langgraph.types import Command
+
+    if hasattr(ctx.planner, "on_call"):
+        ctx.planner.on_call = ctx.log_llm_call
+    try:
+        with open_graph(ctx.paths) as (graph, config):
+            config["recursion_limit"] = recursion_limit(
+                ctx.options.runtime_s, ctx.options.max_attempts
+            )
+            values = graph.invoke(first, config, context=ctx, durability="sync")
+            while waiting := _interrupted(values):
+                ctx.log.append(
+                    ApprovalPending(
+                        checkpoint=waiting.payload["checkpoint"],
+                        beat_id=waiting.payload.get("beat"),
+                        contact_sheet=waiting.payload.get("contact_sheet", ""),
+                    )
+                )
+                answer = approver(waiting) if approver else None
+                if answer is None:
+                    return _result(ctx, values, waiting)
+                answer = check_answer(waiting.payload, answer)
+                values = graph.invoke(Command(resume=answer), config, context=ctx)
+    except BaseException as exc:
+        _record_failure(ctx, exc)
+        raise
+    finally:
+        ctx.progress.close()
+        ctx.video.close()
+    return _result(ctx, values, None)
+
+
+def _interrupted(values: dict) -> Pending | None:
+    interrupts = values.get("__interrupt__") or ()
+    return Pending(interrupts[0].id, interrupts[0].value) if interrupts else None
+
+
+def _result(ctx: RunContext, values: dict, waiting: Pending | None) -> RunResult:
+    return RunResult(
+        paths=ctx.paths,
+        summary=summarise(ctx.paths),
+        flagged=values.get("flagged", []),
+        waiting=waiting,
+    )
+
+
+def _backends(options: RunOptions, given: dict | None) -> dict:
+    backends = {**_preflight(options, skip=set(given or {})), **(given or {})}
     cast = resolve_cast(options.cast, options.characters, options.insightface_root)
     identity = identity_critic(
         backends["image"],
@@ -62,29 +212,72 @@ def start_run(
     if identity is not None:
         backends["critics"] = [*backends["critics"], identity]
     backends.setdefault("clip_gate", _clip_gate(identity, options.thresholds))
-    runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
-    run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
-    paths = create_run(runs_dir, run_id)
-    ctx = RunContext(
-        options=options,
-        paths=paths,
-        log=EventLog(paths.events),
-        progress=progress,
-        cast=cast,
-        **backends,
+    backends["cast"] = cast
+    return backends
+
+
+def _context(options: RunOptions, paths: RunPaths, progress: Progress, backends: dict):
+    return RunContext(
+        options=options, paths=paths, log=EventLog(paths.events), progress=progress, **backends
     )
-    _record_start(ctx)
-    if hasattr(ctx.planner, "on_call"):
-        ctx.planner.on_call = ctx.log_llm_call
-    try:
-        state = _invoke(ctx)
-    except BaseException as exc:
-        _record_failure(ctx, exc)
-        raise
-    finally:
-        progress.close()
-        ctx.video.close()
-    return RunResult(paths=paths, summary=summarise(paths), flagged=state.get("flagged", []))
+
+
+def _resumed_options(paths: RunPaths, approve: str | None) -> RunOptions:
+    """The options the run was started with; only how approvals are given may change."""
+    import json
+
+    data = json.loads(paths.run_json.read_text(encoding="utf-8"))
+    options = RunOptions.model_validate(data["options"])
+    if approve is not None:
+        options = options.model_copy(update={"approve": approve, "yes": approve == "auto"})
+    return options
+
+
+# --resume --from STAGE: the node the stage starts at.
+FROM = {
+    "beats": "approve_beats",
+    "shots": "shot_list",
+    "keyframes": "keyframe",
+    "clips": "animate",
+    "assembly": "assemble",
+}
+
+
+def reopen(stage: str, values: dict) -> dict:
+    """The state update that re-opens a stage: what it and later stages made is forgotten
+    (still in the log and the run folder); attempt numbers carry on, so nothing is overwritten."""
+    fresh = {"aborted": "", "film": ""}
+    if stage in ("beats", "shots"):
+        return {**fresh, "made": values.get("made", {})}
+    if stage == "keyframes":
+        return {
+            **fresh,
+            "cursor": 0,
+            "candidates": [],
+            "prefetched": {},
+            "rung": -1,
+            "variant": {},
+            "keyframes": {},
+            "captions": {},
+            "anchors": [],
+            "clips": {},
+            "pending_clips": [],
+            "flagged": [],
+            "keyframe_failed": {},
+            "notes": {},
+            "clips_only": False,
+        }
+    if stage == "clips":
+        flagged = list(values.get("keyframe_failed", {}))
+        return {
+            **fresh,
+            "cursor": 0,
+            "clips": {},
+            "pending_clips": [],
+            "flagged": flagged,
+            "clips_only": True,
+        }
+    return fresh
 
 
 def _clip_gate(identity, thresholds: dict[str, float]):
@@ -100,12 +293,6 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
     from director.tools.assemble.fonts import find_font
 
-    if not options.yes:
-        raise InputError(
-            "The beat sheet and shots need approval, and interactive approval is not available "
-            "in this version.",
-            "Pass --yes to approve them automatically (logged as automatic).",
-        )
     check_structure(options)
     check_ffmpeg()
     find_font(options.font)
@@ -113,8 +300,8 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
         raise InputError(f"--music {options.music} is not a file.", "Pass an audio file path.")
     loaders = {
         "planner": lambda: registry.load("planners", options.llm),
-        "image": lambda: registry.load("image", options.image),
-        "video": lambda: registry.load("video", options.video),
+        "image": lambda: registry.load_for_run("image", options),
+        "video": lambda: registry.load_for_run("video", options),
         "critics": lambda: [
             *(
                 registry.load("critics", name, **for_critic(options.thresholds, name))
@@ -130,21 +317,6 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
         ],
     }
     return {key: load() for key, load in loaders.items() if key not in skip}
-
-
-def _invoke(ctx: RunContext) -> dict:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    conn = sqlite3.connect(ctx.paths.checkpoints, check_same_thread=False)
-    try:
-        graph = build_graph(SqliteSaver(conn))
-        config = {
-            "configurable": {"thread_id": ctx.paths.run_id},
-            "recursion_limit": recursion_limit(ctx.options.runtime_s, ctx.options.max_attempts),
-        }
-        return graph.invoke({}, config, context=ctx, durability="sync")
-    finally:
-        conn.close()
 
 
 def _record_start(ctx: RunContext) -> None:

@@ -60,6 +60,12 @@ class FilmState(TypedDict, total=False):
     keyframe_failed: dict[str, list[str]]  # checks a flagged keyframe was accepted failing
     stage_started: float
     film: str
+    made: dict[str, int]  # "keyframe:<shot>" / "clip:<shot>" -> highest attempt number so far
+    notes: dict[str, str]  # shot id -> a human's note its next keyframe must answer
+    clips_only: bool  # re-making the clips alone (resume --from clips)
+    redraft: str | None  # a human's note for a new beat sheet
+    drafts: int
+    aborted: str  # the checkpoint a human aborted the run at
 
 
 def plan_of(state: FilmState) -> Plan:

@@ -9,6 +9,7 @@ import sys
 import click
 
 from director import __version__
+from director.cli.approval import approve_command, resume_command, status_command
 from director.cli.cast import cast_group
 from director.cli.critique import critique_command
 from director.cli.doctor import doctor_command
@@ -23,6 +24,9 @@ def cli() -> None:
 
 
 cli.add_command(run_command)
+cli.add_command(status_command)
+cli.add_command(approve_command)
+cli.add_command(resume_command)
 cli.add_command(replay_command)
 cli.add_command(runs_command)
 cli.add_command(cast_group)

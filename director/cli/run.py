@@ -9,6 +9,7 @@ import click
 from director.cli.options import (
     clip_model_option,
     clip_weights_option,
+    diffusers_options,
     insightface_root_option,
     runs_dir_option,
     threshold_option,
@@ -92,7 +93,7 @@ STRUCTURE_HELP = (
     "--image",
     default=None,
     metavar="PROVIDER[:MODEL]",
-    help="Keyframe generator: previz, dashscope:wan2.2-t2i-flash, openai:gpt-image-1, or "
+    help="Keyframe generator: previz, dashscope:wan2.2-t2i-flash, openai:gpt-image-1.5, or "
     "diffusers:/path/to/model [env DIRECTOR_IMAGE; default previz].",
 )
 @click.option(
@@ -123,6 +124,7 @@ STRUCTURE_HELP = (
     default=None,
     help="Font file for titles and subtitles [default: bundled Noto Sans CJK].",
 )
+@diffusers_options
 @insightface_root_option
 @clip_weights_option
 @clip_model_option
@@ -130,8 +132,17 @@ STRUCTURE_HELP = (
     "--yes",
     "-y",
     is_flag=True,
-    help="Approve the beat sheet and shots automatically (logged as automatic).",
+    help="Approve the beat sheet and every beat's keyframes automatically (logged as "
+    "automatic); the same as --approve auto.",
 )
+@click.option(
+    "--approve",
+    type=click.Choice(["ask", "defer", "auto"]),
+    default=None,
+    help="How checkpoints are approved: ask on the terminal, defer (stop and wait for "
+    "`director approve`), or auto [default: ask on a terminal, else defer].",
+)
+@click.option("--open", "open_sheet", is_flag=True, help="Open each contact sheet when asked.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def run_command(**flags) -> None:
@@ -144,21 +155,54 @@ def run_command(**flags) -> None:
     from director.agent.progress import Progress, RichProgress
     from director.agent.runner import start_run
 
-    quiet, as_json = flags.pop("quiet"), flags.pop("as_json")
+    quiet, as_json, open_sheet = flags.pop("quiet"), flags.pop("as_json"), flags.pop("open_sheet")
+    flags["approve"] = approve_mode(flags["yes"], flags["approve"])
     options = resolve(flags)
     progress = Progress() if quiet or as_json else RichProgress()
-    result = start_run(options, progress)
+    approver = asker_for(options.approve, open_sheet)
+    result = start_run(options, progress, approver=approver)
+    report(result, as_json, quiet)
+
+
+def approve_mode(yes: bool, approve: str | None) -> str:
+    """--yes, else --approve, else ask when a human is at a terminal and defer when not."""
+    import sys
+
+    if yes:
+        return "auto"
+    return approve or ("ask" if sys.stdin.isatty() else "defer")
+
+
+def asker_for(mode: str, open_sheet: bool):
+    from director.cli.ask import Asker
+
+    return Asker(open_sheet) if mode == "ask" else None
+
+
+def report(result, as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps(_summary(result), ensure_ascii=False, indent=2))
+    elif result.waiting is not None:
+        _print_waiting(result)
     elif not quiet:
         _print_result(result)
+
+
+def _print_waiting(result) -> None:
+    from director.cli.ask import describe, how_to_approve
+
+    run_id = result.summary.run_id
+    click.echo(f"Run {run_id} waits for approval of {result.waiting.label}.")
+    click.echo(describe(result.waiting))
+    click.echo("Answer with one of:\n" + how_to_approve(run_id, result.waiting))
 
 
 def _summary(result) -> dict:
     s, paths = result.summary, result.paths
     return {
         "run_id": s.run_id,
-        "status": s.status,
+        "status": "waiting for approval" if result.waiting else s.status,
+        "waiting": result.waiting.payload if result.waiting else None,
         "seconds": s.seconds,
         "paths": {
             "run": str(paths.root),

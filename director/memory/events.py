@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ class EventLog:
         self.path = path
         self._lock = threading.Lock()
         self._seq = _last_seq(path)
+        self.listeners: list[Callable[[Any], None]] = []  # told of every event once it is written
 
     def append(self, event: Any) -> Any:
         with self._lock:
@@ -41,6 +42,8 @@ class EventLog:
                 fh.write(line)
                 fh.flush()
                 os.fsync(fh.fileno())
+        for listener in self.listeners:
+            listener(event)
         return event
 
 

@@ -23,6 +23,7 @@ from director.records import (
     ErrorRaised,
     LLMCallMade,
     RunFinished,
+    RunResumed,
     RunStarted,
     Shot,
     ShotListPlanned,
@@ -44,6 +45,7 @@ class RunRecord:
     shots: list[Shot] = field(default_factory=list)
     planner: str = ""
     approvals: list[Approval] = field(default_factory=list)
+    resumes: list[RunResumed] = field(default_factory=list)
     keyframes: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
     clips: dict[str, list[Attempt]] = field(default_factory=lambda: defaultdict(list))
     # (shot id, "keyframe" or "clip", attempt number) -> its critique
@@ -128,8 +130,10 @@ def _shots(r: RunRecord, e: ShotListPlanned) -> None:
 
 
 def _attempt(r: RunRecord, e: AttemptMade) -> None:
+    """A node re-run after a crash logs a failed attempt again: the later record stands."""
     target = r.keyframes if e.attempt.kind == "keyframe" else r.clips
-    target[e.attempt.shot_id].append(e.attempt)
+    kept = [a for a in target[e.attempt.shot_id] if a.number != e.attempt.number]
+    target[e.attempt.shot_id] = [*kept, e.attempt]
 
 
 def _critique(r: RunRecord, e: CritiqueMade) -> None:
@@ -137,7 +141,34 @@ def _critique(r: RunRecord, e: CritiqueMade) -> None:
 
 
 def _decision(r: RunRecord, e: DecisionMade) -> None:
-    r.decisions[e.decision.shot_id or ""].append(e.decision)
+    made = r.decisions[e.decision.shot_id or ""]
+    if e.decision not in made:  # the same decision again: a node re-run after a crash
+        made.append(e.decision)
+
+
+def _approval(r: RunRecord, e: Approval) -> None:
+    """A human's edit changes the plan the rest of the document shows."""
+    r.approvals.append(e)
+    if e.decision != "edit":
+        return
+    if e.checkpoint == "beats" and r.beat_sheet is not None:
+        beats = [
+            b.model_copy(update=e.changes) if b.id == e.beat_id else b for b in r.beat_sheet.beats
+        ]
+        r.beat_sheet = r.beat_sheet.model_copy(update={"beats": beats})
+    elif e.shot_id:
+        r.shots = [_edited(s, e.changes) if s.id == e.shot_id else s for s in r.shots]
+
+
+def _edited(shot: Shot, changes: dict) -> Shot:
+    prompt = shot.prompt.model_copy(update=changes)
+    edited = sorted({*shot.edited_slots, *changes})
+    return shot.model_copy(update={"prompt": prompt, "edited_slots": edited})
+
+
+def _resumed(r: RunRecord, e: RunResumed) -> None:
+    r.resumes.append(e)
+    r.finished = None  # a resumed run is finished again only by a later run_finished
 
 
 def _stage(r: RunRecord, e: StageFinished) -> None:
@@ -155,7 +186,8 @@ _HANDLERS = {
     CritiqueMade: _critique,
     DecisionMade: _decision,
     StageFinished: _stage,
-    Approval: lambda r, e: r.approvals.append(e),
+    Approval: _approval,
+    RunResumed: _resumed,
     AssemblyStep: lambda r, e: r.assembly.append(e),
     CostIncurred: lambda r, e: r.costs.append(e),
     LLMCallMade: lambda r, e: r.llm_calls.append(e),

@@ -119,13 +119,41 @@ def _beats(doc: Document, r: RunRecord) -> None:
             ["beat", "name", "start s", "length s", "what happens", "what changes", "where"], rows
         ),
     )
-    for approval in r.approvals:
+    if r.approvals:
         doc.add(
-            Para(
-                f"Approval at {approval.checkpoint}: {approval.decision} by "
-                f"{approval.by}. {approval.note}".strip()
-            )
+            Heading(2, "Approvals"),
+            Table(
+                ["when", "checkpoint", "decision", "by", "what"],
+                [_approval_row(a) for a in r.approvals],
+            ),
         )
+    if r.resumes:
+        doc.add(Para(_resumes(r)))
+
+
+def _approval_row(a) -> list[str]:
+    where = a.checkpoint + (
+        f" of beat {a.beat_id}" if a.beat_id and a.checkpoint != "beats" else ""
+    )
+    decision = a.decision + (f" shot {a.shot_id}" if a.shot_id else "")
+    by = "automatic (--yes)" if a.by == "auto" else f"human{f' ({a.who})' if a.who else ''}"
+    what = [f"{a.beat_id or ''} {k} -> {v!r}".strip() for k, v in a.changes.items()]
+    what += [a.note] if a.note else []
+    return [a.ts[:19].replace("T", " "), where, decision, by, "; ".join(what)]
+
+
+def _resumes(r: RunRecord) -> str:
+    parts = []
+    for e in r.resumes:
+        how = (
+            f"from {e.from_stage} (that stage and later ones made again)"
+            if e.from_stage
+            else (f"with the answer to {e.waiting}" if e.waiting else "from its last checkpoint")
+        )
+        parts.append(
+            f"{e.ts[:19].replace('T', ' ')} {how}" + (", log repaired" if e.log_repaired else "")
+        )
+    return f"Resumed {len(r.resumes)} time(s): " + "; ".join(parts) + "."
 
 
 def _bible(doc: Document, r: RunRecord) -> None:

@@ -43,8 +43,9 @@ class Planner(ABC):
 
     @abstractmethod
     def beat_sheet(
-        self, story: Story, *, structure: str, runtime_s: float, seed: int
-    ) -> BeatSheet: ...
+        self, story: Story, *, structure: str, runtime_s: float, seed: int, note: str = ""
+    ) -> BeatSheet:
+        """The beats; ``note`` is a human's note on an earlier draft, to follow in this one."""
 
     @abstractmethod
     def bible(

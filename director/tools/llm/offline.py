@@ -87,7 +87,11 @@ class OfflinePlanner(Planner):
         rng = _rng("develop", logline, language, seed)
         return _develop(logline, reading, language, rng, list(cast))
 
-    def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
+    def beat_sheet(
+        self, story: Story, *, structure: str, runtime_s: float, seed: int, note: str = ""
+    ) -> BeatSheet:
+        """Rules cannot read a note: a new draft comes from a new seed (the caller's), which
+        picks other wordings and places where the rules have a choice."""
         name = resolve_structure(structure, story.language)
         runtime_cs = _runtime_cs(runtime_s)
         kit = _story_kit(story)

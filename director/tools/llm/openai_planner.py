@@ -137,7 +137,9 @@ class OpenAIPlanner(Planner):
             seed=seed,
         )
 
-    def beat_sheet(self, story: Story, *, structure: str, runtime_s: float, seed: int) -> BeatSheet:
+    def beat_sheet(
+        self, story: Story, *, structure: str, runtime_s: float, seed: int, note: str = ""
+    ) -> BeatSheet:
         name = resolve_structure(structure, story.language)
         runtime_cs = _runtime_cs(runtime_s)
         slots = ans.beat_slots(name, story.language, runtime_cs)
@@ -153,6 +155,7 @@ class OpenAIPlanner(Planner):
             ),
             "lead": story.protagonists[0].name if story.protagonists else "the lead",
             "locations": json.dumps(story.locations, ensure_ascii=False),
+            "note": _template("beat_sheet.note").substitute(note=note) if note.strip() else "",
         }
         return self._ask(
             "beat_sheet",

@@ -1,0 +1,199 @@
+"""``director status``, ``director approve`` and ``director resume``: runs that wait for a human,
+and runs that stopped (a crash, Ctrl-C, a spent budget) and go on from their last checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from director.cli.options import resolve_runs_dir, runs_dir_option
+
+FROM_STAGES = ("beats", "shots", "keyframes", "clips", "assembly")
+
+
+def _paths(run: str, runs_dir: str | None):
+    from director.memory.runs import resolve_run
+
+    return resolve_run(run, resolve_runs_dir(runs_dir))
+
+
+@click.command("status")
+@click.argument("run")
+@runs_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_command(run: str, runs_dir: str | None, as_json: bool) -> None:
+    """Where a run stands: finished, running, waiting for approval (and what), or stopped."""
+    from director.agent.checkpoints import pending_of, snapshot
+    from director.cli.ask import describe, how_to_approve
+    from director.memory.lock import is_locked
+    from director.memory.runs import summarise
+
+    paths = _paths(run, runs_dir)
+    summary = summarise(paths)
+    state = snapshot(paths) if paths.checkpoints.exists() else None
+    pending = pending_of(state) if state is not None else None
+    running = is_locked(paths.root)
+    status = _status(summary.status, running, pending, state)
+    if as_json:
+        data = {
+            "run_id": summary.run_id,
+            "status": status,
+            "waiting": pending.payload if pending else None,
+            "next": list(state.next) if state is not None else [],
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Run {summary.run_id}: {status}. {summary.logline}")
+    if pending is not None and not running:
+        click.echo(describe(pending))
+        click.echo("Waiting for approval; answer with one of:\n" + how_to_approve(run, pending))
+    elif status == "stopped":
+        click.echo(f"Continue it with: director resume {run}")
+
+
+def _status(logged: str, running: bool, pending, state) -> str:
+    if running:
+        return "running"
+    if pending is not None:
+        return "waiting for approval"
+    if state is not None and state.next:
+        return "stopped"
+    return logged
+
+
+@click.command("approve")
+@click.argument("run")
+@click.option("--reroll", metavar="SHOT", help="Make a new keyframe for SHOT.")
+@click.option("--edit", metavar="SHOT|BEAT", help="Rewrite a slot of SHOT's prompt, or a BEAT.")
+@click.option(
+    "--slot",
+    metavar="SLOT[=TEXT]",
+    help='With --edit: the slot and its new text (action="..."); with --reject: the slot '
+    "the note is about [default: action].",
+)
+@click.option("--field", metavar="FIELD=TEXT", help='With --edit BEAT: summary="..." etc.')
+@click.option("--reject", is_flag=True, help="Redo the beat's keyframes (or --shot's) per --note.")
+@click.option("--shot", metavar="SHOT", help="With --reject: only this shot.")
+@click.option("--regenerate", is_flag=True, help="A new beat sheet, following --note.")
+@click.option("--note", default="", help="What is wrong, for --reject and --regenerate.")
+@click.option("--abort", is_flag=True, help="Stop the run here for good (logged).")
+@runs_dir_option
+def approve_command(run: str, runs_dir: str | None, **choice) -> None:
+    """Answer the checkpoint a run waits at (approve by default); then `director resume RUN`."""
+    from director.agent.approvals import check_answer
+    from director.agent.checkpoints import pending_of, record_answer, snapshot
+    from director.errors import InputError
+
+    paths = _paths(run, runs_dir)
+    pending = pending_of(snapshot(paths)) if paths.checkpoints.exists() else None
+    if pending is None:
+        raise InputError(
+            f"Run {paths.run_id} is not waiting for approval.",
+            f"See where it stands with: director status {run}",
+        )
+    answer = check_answer(pending.payload, _answer(pending.payload["checkpoint"], choice))
+    record_answer(paths, pending, answer)
+    click.echo(f"Recorded for {pending.label}: {_said(answer)}.")
+    click.echo(f"Continue the run with: director resume {run}")
+
+
+def _answer(checkpoint: str, c: dict) -> dict:
+    from director.errors import InputError
+
+    chosen = [k for k in ("reroll", "edit", "reject", "regenerate", "abort") if c.get(k)]
+    if len(chosen) > 1:
+        raise InputError(
+            f"Choose one of --{' / --'.join(chosen)}.", "Give one decision per approval."
+        )
+    if not chosen:
+        return {"decision": "approve"}
+    decision = chosen[0]
+    answer: dict = {"decision": decision}
+    if decision == "reroll":
+        answer["shot"] = c["reroll"]
+    if decision == "edit":
+        key = "beat" if checkpoint == "beats" else "shot"
+        name, text = _assignment(c.get("field") if key == "beat" else c.get("slot"), key)
+        answer.update({key: c["edit"], ("field" if key == "beat" else "slot"): name, "text": text})
+    if decision in ("reject", "regenerate"):
+        answer["note"] = c.get("note", "")
+    if decision == "reject":
+        answer.update({k: v for k, v in (("shot", c.get("shot")), ("slot", c.get("slot"))) if v})
+    return answer
+
+
+def _assignment(value: str | None, key: str) -> tuple[str, str]:
+    from director.errors import InputError
+
+    flag = "--field" if key == "beat" else "--slot"
+    if not value or "=" not in value:
+        raise InputError(
+            f"--edit needs {flag} NAME=TEXT.",
+            f'For example: {flag} {"summary" if key == "beat" else "action"}="the new text"',
+        )
+    name, _, text = value.partition("=")
+    return name.strip(), text
+
+
+def _said(answer: dict) -> str:
+    parts = [answer["decision"]]
+    for key in ("beat", "shot", "field", "slot"):
+        if answer.get(key):
+            parts.append(f"{key} {answer[key]}")
+    if answer.get("text"):
+        parts.append(f"text {answer['text']!r}")
+    if answer.get("note"):
+        parts.append(f"note {answer['note']!r}")
+    return ", ".join(parts)
+
+
+@click.command("resume")
+@click.argument("run")
+@click.option(
+    "--from",
+    "from_stage",
+    type=click.Choice(FROM_STAGES),
+    default=None,
+    help="Re-open a stage: it and what follows are made again, what precedes it is kept.",
+)
+@click.option(
+    "--approve",
+    type=click.Choice(["ask", "defer", "auto"]),
+    default=None,
+    help="How checkpoints are approved from here on [default: ask on a terminal, else defer].",
+)
+@click.option("--yes", "-y", is_flag=True, help="Approve every checkpoint from here on.")
+@click.option("--open", "open_sheet", is_flag=True, help="Open each contact sheet when asked.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@runs_dir_option
+def resume_command(run: str, runs_dir: str | None, **flags) -> None:
+    """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
+    from director.agent.progress import Progress, RichProgress
+    from director.agent.runner import resume_run
+    from director.cli.run import approve_mode, asker_for, report
+
+    paths = _paths(run, runs_dir)
+    mode = (
+        approve_mode(flags["yes"], flags["approve"]) if flags["yes"] or flags["approve"] else None
+    )
+    quiet = flags["quiet"] or flags["as_json"]
+    progress = Progress() if quiet else RichProgress()
+    result = resume_run(
+        paths,
+        approve=mode,
+        from_stage=flags["from_stage"],
+        progress=progress,
+        approver=asker_for(mode or _started_mode(paths), flags["open_sheet"]),
+    )
+    report(result, flags["as_json"], flags["quiet"])
+
+
+def _started_mode(paths) -> str:
+    """A resumed run asks on a terminal unless it was started with --yes."""
+    from director.cli.run import approve_mode
+
+    data = json.loads(paths.run_json.read_text(encoding="utf-8"))
+    mode = data["options"].get("approve", "defer")
+    return "auto" if mode == "auto" else approve_mode(False, None)
