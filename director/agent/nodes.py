@@ -450,35 +450,49 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
         accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
     )
-    candidates, results = [], []
-    for candidate in state["candidates"]:
-        if "verdict" not in candidate:
-            result = _judge(ctx, shot, context, candidate)
-            results.append(result)
-            candidate = {
-                **candidate,
-                "margin": round(result.margin(), 6),
-                "verdict": result.verdict,
-                "failed": [c.name for c in result.failed],
-            }
-        candidates.append(candidate)
-    best = min(results, key=lambda r: (r.verdict != "pass", r.margin()))  # margin: shortfall
+    fresh = [c for c in state["candidates"] if "verdict" not in c]
+    results = {r.attempt: r for r in _judge(ctx, shot, context, fresh)}
+    candidates = [
+        c if "verdict" in c else {**c, **_scored(results[c["attempt"]])}
+        for c in state["candidates"]
+    ]
+    best = min(results.values(), key=lambda r: (r.verdict != "pass", r.margin()))  # shortfall
     update = {"candidates": candidates, "critique": best.model_dump(mode="json")}
     return Command(goto="decide", update=update)
 
 
-def _judge(ctx: RunContext, shot: Shot, context: CriticContext, candidate: Candidate) -> Critique:
+def _scored(result: Critique) -> dict:
+    return {
+        "margin": round(result.margin(), 6),
+        "verdict": result.verdict,
+        "failed": [c.name for c in result.failed],
+    }
+
+
+def _judge(
+    ctx: RunContext, shot: Shot, context: CriticContext, candidates: list[Candidate]
+) -> list[Critique]:
+    """Critique a round's candidates, each critic scoring all of them at once (one forward
+    pass on a model); a failed generation has nothing to score."""
     from PIL import Image
 
-    if candidate.get("error"):
-        checks = [failed_generation(candidate["error"])]
-    else:
+    made = [c for c in candidates if not c.get("error")]
+    images = []
+    for candidate in made:
         with Image.open(ctx.paths.root / candidate["artifact"]) as img:
-            image = img.convert("RGB")
-        checks = [c for critic in ctx.critics for c in critic.check(image, shot, context)]
-    result = Critique(shot_id=shot.id, attempt=candidate["attempt"], checks=checks)
-    ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
-    return result
+            images.append(img.convert("RGB"))
+    checks: dict[int, list[CheckResult]] = {c["attempt"]: [] for c in made}
+    for critic in ctx.critics:
+        scored = critic.check_batch(images, [shot] * len(images), context)
+        for candidate, found in zip(made, scored, strict=True):
+            checks[candidate["attempt"]].extend(found)
+    results = []
+    for candidate in candidates:
+        found = checks.get(candidate["attempt"]) or [failed_generation(candidate["error"])]
+        result = Critique(shot_id=shot.id, attempt=candidate["attempt"], checks=found)
+        ctx.log.append(CritiqueMade(critique=result, verdict=result.verdict))
+        results.append(result)
+    return results
 
 
 def failed_generation(error: dict) -> CheckResult:

@@ -211,6 +211,13 @@ class Critic(ABC):
     def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
         """``image`` is an RGB ``PIL.Image.Image``."""
 
+    def check_batch(
+        self, images: Sequence[Any], shots: Sequence[Shot], context: CriticContext
+    ) -> list[list[CheckResult]]:
+        """The checks of several candidates; critics on a model override it to score them in
+        one forward pass."""
+        return [self.check(image, shot, context) for image, shot in zip(images, shots, strict=True)]
+
     def not_run(self, reason: str) -> list[CheckResult]:
         return [
             CheckResult(name=n, score=None, threshold=None, passed=None, reason=reason)
