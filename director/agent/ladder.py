@@ -154,10 +154,16 @@ def _human(
         decision = _decision(critique, "accept-below-threshold", reason, rung="human", by="auto")
         return Step([*(skips or []), decision], chosen=None, flagged=True)
     still = ", ".join(best.get("failed", [])) or "its checks"
-    reason = (
-        f"{why}; automatic mode (--yes) takes attempt {best['attempt']} of "
-        f"{len(candidates)}, the closest to passing (still failing {still}), and flags it"
-    )
+    chosen = f"attempt {best['attempt']} of {len(candidates)}, the closest to passing"
+    if limits.automatic:
+        reason = (
+            f"{why}; automatic mode (--yes) takes {chosen} (still failing {still}), and flags it"
+        )
+    else:
+        reason = (
+            f"{why}; take {chosen} (still failing {still}) and flag it for the human at the "
+            "beat's checkpoint"
+        )
     decision = _decision(
         critique, "accept-below-threshold", reason, rung="human", by="auto", attempt=best["attempt"]
     )

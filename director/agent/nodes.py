@@ -609,6 +609,7 @@ def _limits(
         max_attempts=opts.max_attempts,
         run_attempts_left=_run_cap(ctx, shots) - attempts,
         cost_left=None if opts.budget is None else opts.budget - spent - next_cost,
+        automatic=opts.yes,
     )
 
 

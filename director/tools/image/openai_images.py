@@ -11,7 +11,9 @@ exactly, and only the region is taken from the result. Results come back base64-
 The API is synchronous and has no task id: the image is in the answer to the call. So
 ``submit`` records the request and returns at once, and ``collect`` makes the call (and pays).
 That keeps the graph's order (the job is logged before any wait) and keeps the Job small and
-JSON-only; collecting a job again, as a resumed run does, makes a new image and pays again.
+JSON-only. Collecting a job again makes a new image and pays again, so a resumed run never does
+it for an image already in the run folder (the graph's job ledger takes the logged attempt);
+only a call that a crash cut off, whose answer never reached the disk, is made again.
 
 The API takes no seed: the request's seed is recorded, not sent, and two calls with one prompt
 give two different images. It takes no negative prompt either: the negatives are appended to the
