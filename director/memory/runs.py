@@ -14,7 +14,14 @@ from typing import Any
 
 from director.errors import InputError, RunNotFound
 from director.memory.events import read_events
-from director.records import AttemptMade, DecisionMade, RunFinished, RunStarted
+from director.records import (
+    ApprovalPending,
+    AttemptMade,
+    DecisionMade,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -164,13 +171,17 @@ class RunSummary:
 def summarise(paths: RunPaths) -> RunSummary:
     events = read_events(paths.events)
     started = next((e for e in events if isinstance(e, RunStarted)), None)
-    finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
+    last = next(
+        (e for e in reversed(events) if isinstance(e, RunFinished | RunResumed | ApprovalPending)),
+        None,
+    )
+    finished = last if isinstance(last, RunFinished) else None
     keyframes = [e for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"]
     rerolls = [e for e in events if isinstance(e, DecisionMade) and e.decision.action == "reroll"]
     return RunSummary(
         run_id=paths.run_id,
         path=paths.root,
-        status=finished.status if finished else "incomplete",
+        status=finished.status if finished else _unfinished(last),
         started=started.ts if started else "",
         seconds=finished.seconds if finished else None,
         shots=len({e.attempt.shot_id for e in keyframes}),
@@ -178,6 +189,10 @@ def summarise(paths: RunPaths) -> RunSummary:
         rerolls=len(rerolls),
         logline=started.logline if started else "",
     )
+
+
+def _unfinished(last) -> str:
+    return "waiting for approval" if isinstance(last, ApprovalPending) else "incomplete"
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
