@@ -83,3 +83,9 @@ class AssemblyError(DirectorError):
 
 class UnknownBackend(InputError):
     """A backend name that no installed package registers."""
+
+
+class RunInterrupted(DirectorError):
+    """Ctrl-C during a run: everything up to the last checkpoint is kept."""
+
+    exit_code = 130

@@ -29,7 +29,7 @@ from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
 from director.agent.graph import recursion_limit
 from director.agent.progress import Progress
-from director.errors import DirectorError, InputError
+from director.errors import DirectorError, InputError, RunInterrupted
 from director.memory.events import EventLog, read_events, repair
 from director.memory.jobs import JobLedger
 from director.memory.lock import RunLock
@@ -179,6 +179,11 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
                 values = graph.invoke(Command(resume=answer), config, context=ctx)
     except BaseException as exc:
         _record_failure(ctx, exc)
+        if isinstance(exc, KeyboardInterrupt):
+            raise RunInterrupted(
+                f"Run {ctx.paths.run_id} stopped; everything up to its last checkpoint is kept.",
+                f"Carry on with: director resume {ctx.paths.run_id}",
+            ) from exc
         raise
     finally:
         ctx.progress.close()
