@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from director.errors import (
     ModerationRejected,
 )
 from director.memory.jobs import request_key
-from director.memory.runs import write_json_atomic
+from director.memory.runs import sha256_file, write_json_atomic
 from director.records import (
     AssemblyStep,
     Attempt,
@@ -929,11 +928,3 @@ def _planner_name(ctx: RunContext) -> str:
 def _fresh(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -15,6 +15,7 @@ import json
 import threading
 from pathlib import Path
 
+from director.memory.runs import sha256_file
 from director.records import Attempt, AttemptMade, JobSubmitted
 from director.tools.base import Job
 
@@ -54,12 +55,4 @@ class JobLedger:
         if attempt is None or not attempt.artifact:
             return None  # a failed generation is asked again: polling a failed task is free
         path = root / attempt.artifact
-        return attempt if path.is_file() and _sha256(path) == attempt.sha256 else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return attempt if path.is_file() and sha256_file(path) == attempt.sha256 else None

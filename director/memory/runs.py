@@ -137,6 +137,14 @@ def resolve_run(ref: str, runs_dir: Path) -> RunPaths:
     )
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
     write_text_atomic(path, text)
