@@ -40,7 +40,9 @@ from director.memory.runs import (
     ensure_writable,
     new_run_id,
     summarise,
+    sweep_unfinished,
     validate_run_id,
+    working_seconds,
     write_json_atomic,
 )
 from director.records import (
@@ -80,10 +82,10 @@ def start_run(
     backends = _backends(options, backends)
     runs_dir = ensure_writable(Path(options.runs_dir).expanduser().resolve())
     run_id = validate_run_id(options.run_id or new_run_id(options.logline, options.seed))
-    paths = create_run(runs_dir, run_id)
+    # run.json and the first event are in the folder before it appears under the run's name
+    paths = create_run(runs_dir, run_id, lambda staged: _record_start(options, staged, run_id))
     ctx = _context(options, paths, progress, backends)
     with RunLock(paths.root):
-        _record_start(ctx)
         return _drive(ctx, {}, approver)
 
 
@@ -101,14 +103,16 @@ def resume_run(
     progress = progress or Progress()
     with RunLock(paths.root):
         repaired = repair(paths.events)
+        sweep_unfinished(paths)  # a killed process's half-written files; no one else writes here
         options = _resumed_options(paths, approve)
         ctx = _context(options, paths, progress, _backends(options, backends))
         events = read_events(paths.events)
         ctx.jobs = JobLedger(events)
         ctx.log.listeners = [ctx.jobs.note]
         ctx.llm_spent = sum(e.cost or 0.0 for e in events if isinstance(e, LLMCallMade))
+        ctx.before = working_seconds(events)
         state = snapshot(paths)
-        waiting = pending_of(state)
+        waiting = pending_of(state, paths.root)
         first, answer_taken = _resume_input(ctx, state, waiting, from_stage, approver)
         if first is _STILL_WAITING:
             return _result(ctx, {}, waiting)
@@ -138,17 +142,27 @@ def _resume_input(ctx, state, waiting, from_stage, approver):
         answer = take_answer(ctx.paths, waiting)
         if answer is None and approver is not None:
             answer = approver(waiting)
+        if answer is None and ctx.options.yes:
+            # resumed with --yes: the node runs again from its start and approves itself
+            # (logged as automatic); the graph only needs some answer to go on
+            answer = {"decision": "approve"}
         if answer is None:
             return _STILL_WAITING, False
         return Command(resume=check_answer(waiting.payload, answer)), True
     if not state.next:
-        if state.values.get("film") or state.values.get("aborted"):
+        # A process killed after a node's writes were saved but before the checkpoint that
+        # follows them leaves no next node, only that node's saved work: the graph applies it
+        # and carries on (starting over would plan the film anew and pay for it again).
+        saved = [task.name for task in state.tasks]
+        done = state.values.get("film") or state.values.get("aborted")
+        if done and saved in ([], ["document"]):
             raise InputError(
                 f"Run {ctx.paths.run_id} has finished.",
                 "To make part of it again, resume with --from beats|shots|keyframes|clips|"
                 "assembly.",
             )
-        return {}, False  # stopped before its first checkpoint: start it over
+        if not saved:
+            return {}, False  # stopped before its first checkpoint: start it over
     return None, False
 
 
@@ -164,7 +178,7 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
                 ctx.options.runtime_s, ctx.options.max_attempts
             )
             values = graph.invoke(first, config, context=ctx, durability="sync")
-            while waiting := _interrupted(values):
+            while waiting := _interrupted(values, ctx.paths.root):
                 ctx.log.append(
                     ApprovalPending(
                         checkpoint=waiting.payload["checkpoint"],
@@ -176,7 +190,9 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
                 if answer is None:
                     return _result(ctx, values, waiting)
                 answer = check_answer(waiting.payload, answer)
-                values = graph.invoke(Command(resume=answer), config, context=ctx)
+                values = graph.invoke(
+                    Command(resume=answer), config, context=ctx, durability="sync"
+                )
     except BaseException as exc:
         _record_failure(ctx, exc)
         if isinstance(exc, KeyboardInterrupt):
@@ -191,9 +207,9 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
     return _result(ctx, values, None)
 
 
-def _interrupted(values: dict) -> Pending | None:
+def _interrupted(values: dict, root: Path) -> Pending | None:
     interrupts = values.get("__interrupt__") or ()
-    return Pending(interrupts[0].id, interrupts[0].value) if interrupts else None
+    return Pending(interrupts[0].id, interrupts[0].value, root) if interrupts else None
 
 
 def _result(ctx: RunContext, values: dict, waiting: Pending | None) -> RunResult:
@@ -269,6 +285,7 @@ def reopen(stage: str, values: dict) -> dict:
             "pending_clips": [],
             "flagged": [],
             "keyframe_failed": {},
+            "accepted": {},
             "notes": {},
             "clips_only": False,
         }
@@ -324,28 +341,27 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
     return {key: load() for key, load in loaders.items() if key not in skip}
 
 
-def _record_start(ctx: RunContext) -> None:
+def _record_start(options: RunOptions, paths: RunPaths, run_id: str) -> None:
+    """run.json and the run_started event, written into the run folder as it is made."""
     from director.tools.pricing import load_prices
 
     prices = load_prices()
     versions = {**package_versions(), "prices": prices.priced_on}
     if prices.overridden:
         versions["prices overridden"] = ", ".join(prices.overridden)
-    options = ctx.options.model_dump(mode="json")
+    recorded = options.model_dump(mode="json")
     write_json_atomic(
-        ctx.paths.run_json,
+        paths.run_json,
         {
-            "run_id": ctx.paths.run_id,
+            "run_id": run_id,
             "director": __version__,
-            "options": options,
+            "options": recorded,
             "versions": versions,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
-    ctx.log.append(
-        RunStarted(
-            run_id=ctx.paths.run_id, logline=ctx.options.logline, options=options, versions=versions
-        )
+    EventLog(paths.events).append(
+        RunStarted(run_id=run_id, logline=options.logline, options=recorded, versions=versions)
     )
 
 
@@ -353,7 +369,7 @@ def _record_failure(ctx: RunContext, exc: BaseException) -> None:
     status = "aborted" if isinstance(exc, KeyboardInterrupt) else "failed"
     message = str(exc) if isinstance(exc, DirectorError) else f"{type(exc).__name__}: {exc}"
     ctx.log.append(ErrorRaised(stage="run", message=message, error_type=type(exc).__name__))
-    ctx.log.append(RunFinished(status=status, seconds=round(time.time() - ctx.started, 3)))
+    ctx.log.append(RunFinished(status=status, seconds=ctx.elapsed()))
     ctx.paths.film.unlink(missing_ok=True)
 
 

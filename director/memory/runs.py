@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 from director.errors import InputError, RunNotFound
 from director.memory.events import read_events
 from director.records import (
+    Approval,
     ApprovalPending,
     AttemptMade,
     DecisionMade,
@@ -23,6 +27,7 @@ from director.records import (
     RunStarted,
 )
 
+HUMAN_REDOS = ("reroll", "edit", "reject")  # a human's answers that make a keyframe again
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -112,16 +117,58 @@ def ensure_writable(runs_dir: Path) -> Path:
     return runs_dir
 
 
-def create_run(runs_dir: Path, run_id: str) -> RunPaths:
+def create_run(
+    runs_dir: Path, run_id: str, first: Callable[[RunPaths], None] | None = None
+) -> RunPaths:
+    """Make a new run's folder. ``first`` writes what makes it a run (run.json, the first
+    event) into a hidden folder beside it, which then takes the run's name in one rename: a
+    crash at any moment leaves either no run at all or one that can be resumed, never a
+    folder that blocks the run id and cannot be resumed."""
     paths = RunPaths(runs_dir / validate_run_id(run_id))
+    if paths.root.exists():
+        raise _taken(run_id, runs_dir)
+    staging = runs_dir / f".{run_id}.{uuid.uuid4().hex[:8]}.new"
+    staging.mkdir()
     try:
-        paths.root.mkdir(parents=False, exist_ok=False)
-    except FileExistsError as exc:
-        raise InputError(
-            f"A run named {run_id!r} already exists in {runs_dir}.",
-            "Pick another --run-id, or leave it out to get a fresh one.",
-        ) from exc
+        if first is not None:
+            first(RunPaths(staging))
+        os.rename(staging, paths.root)  # refused when another process took the name first
+    except OSError as exc:
+        if paths.root.exists():
+            raise _taken(run_id, runs_dir) from exc
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return paths
+
+
+def _taken(run_id: str, runs_dir: Path) -> InputError:
+    return InputError(
+        f"A run named {run_id!r} already exists in {runs_dir}.",
+        "Pick another --run-id, or leave it out to get a fresh one.",
+    )
+
+
+# What an unfinished write leaves in a run folder: a result collected but not yet renamed
+# (``1.part.png``), a download in progress (``.1.png.download``, ``.*.part``), an assembly's
+# work folder, a JSON file before its rename. None of it is ever an accepted artifact.
+UNFINISHED = ("*.part*", "*.download*", ".*.tmp", ".assembly-*")
+
+
+def sweep_unfinished(paths: RunPaths) -> list[str]:
+    """Remove what a killed process left half-written; call it holding the run's lock, when
+    nothing else writes there. Returns what was removed, relative to the run folder."""
+    found = {p for pattern in UNFINISHED for p in paths.root.rglob(pattern)}
+    removed = []
+    for path in sorted(found, key=lambda p: len(p.parts), reverse=True):
+        if not path.exists() and not path.is_symlink():
+            continue  # inside a folder already removed
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(str(path.relative_to(paths.root)))
+    return sorted(removed)
 
 
 def resolve_run(ref: str, runs_dir: Path) -> RunPaths:
@@ -186,6 +233,11 @@ def summarise(paths: RunPaths) -> RunSummary:
     finished = last if isinstance(last, RunFinished) else None
     keyframes = [e for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"]
     rerolls = [e for e in events if isinstance(e, DecisionMade) and e.decision.action == "reroll"]
+    rerolls += [
+        e
+        for e in events
+        if isinstance(e, Approval) and e.checkpoint == "keyframes" and e.decision in HUMAN_REDOS
+    ]
     return RunSummary(
         run_id=paths.run_id,
         path=paths.root,
@@ -199,6 +251,21 @@ def summarise(paths: RunPaths) -> RunSummary:
     )
 
 
+def working_seconds(events: list) -> float:
+    """Seconds processes spent on a run: from each start or resume to the last event that
+    process logged (a wait for a human, or a dead process, does not count)."""
+    total, begun, last = 0.0, None, None
+    for event in events:
+        if isinstance(event, RunStarted | RunResumed):
+            if begun is not None and last is not None:
+                total += (last - begun).total_seconds()
+            begun = datetime.fromisoformat(event.ts)
+        last = datetime.fromisoformat(event.ts)
+    if begun is not None and last is not None:
+        total += (last - begun).total_seconds()
+    return round(total, 3)
+
+
 def _unfinished(last) -> str:
     return "waiting for approval" if isinstance(last, ApprovalPending) else "incomplete"
 
@@ -206,5 +273,9 @@ def _unfinished(last) -> str:
 def list_runs(runs_dir: Path) -> list[RunSummary]:
     if not runs_dir.is_dir():
         return []
-    found = [RunPaths(p) for p in sorted(runs_dir.iterdir()) if (p / "events.jsonl").is_file()]
+    found = [
+        RunPaths(p)
+        for p in sorted(runs_dir.iterdir())
+        if not p.name.startswith(".") and (p / "events.jsonl").is_file()  # not one being made
+    ]
     return sorted((summarise(p) for p in found), key=lambda s: s.started, reverse=True)

@@ -6,7 +6,9 @@ RUNNING to SUCCEEDED (or FAILED, which is HTTP 200 with ``output.code``) once ``
 seconds have passed; the results are real files served by the fake (a PNG of the size asked
 for, an MP4 of the resolution and length asked for, made once per shape with the ffmpeg that
 ships with imageio-ffmpeg). Knobs inject what the real service does on a bad day, counters say
-how often it was asked, and ``requests`` keeps every request as it arrived.
+how often it was asked, and ``requests`` keeps every request as it arrived. ``interrupt``
+cuts a connection at a chosen request, as a client killed mid-call would: the crash tests use
+it to kill the run at that very moment.
 
     with FakeDashScope(latency=0.05) as fake:
         fake.throttle_first = 2
@@ -17,14 +19,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tempfile
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -107,7 +112,15 @@ class FakeDashScope:
         self.image_size: tuple[int, int] | None = None  # deliver this size whatever was asked
         self.video_fps = 16
         self.result_base: str | None = None  # where result URLs point (default: this server)
-        self.file_delay = 0.0  # seconds between 16 KB chunks of a served file
+        self.file_delay = 0.0  # seconds between chunks of a served file
+        self.file_chunk = 16 * 1024  # bytes per chunk of a served file
+        # Called as interrupt(step, kind) when a submission ("submit", kind "t2i", "i2i",
+        # "video" or "kf2v"), a poll ("poll", the task's kind) or a result download
+        # ("download", "image" or "video", after its first chunk) arrives. True cuts the
+        # connection there, unanswered: a cut submission is not accepted (no task, no charge),
+        # a cut download stops part-way. ``cut`` counts the cuts per step.
+        self.interrupt: Callable[[str, str], bool] | None = None
+        self.cut: Counter[str] = Counter()
         self.submissions = 0
         self.polls = 0
         self.downloads = 0
@@ -141,6 +154,7 @@ class FakeDashScope:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        shutil.rmtree(self._files, ignore_errors=True)  # the result files it made
 
     @property
     def origin(self) -> str:
@@ -167,6 +181,24 @@ class FakeDashScope:
 
     def paths(self) -> list[str]:
         return [r["path"] for r in self.requests]
+
+    def accepted(self) -> list[str]:
+        """A fingerprint of each accepted submission's body (the work the account pays for),
+        in the order the tasks were created."""
+        tasks = sorted(self.tasks.values(), key=lambda t: t.created)
+        return [fingerprint(t.body) for t in tasks]
+
+    def duplicates(self) -> int:
+        """Accepted submissions whose body the fake had already accepted: work paid twice."""
+        return sum(n - 1 for n in Counter(self.accepted()).values())
+
+    def cuts(self, step: str, kind: str) -> bool:
+        """Whether ``interrupt`` cuts this request (counted in ``cut``)."""
+        if self.interrupt is None or not self.interrupt(step, kind):
+            return False
+        with self._lock:
+            self.cut[step] += 1
+        return True
 
     # --- the protocol -------------------------------------------------------------------
 
@@ -314,6 +346,13 @@ class FakeDashScope:
         return path if path.is_file() else None
 
 
+def fingerprint(body: Any) -> str:
+    """A submission body's digest, keys sorted: equal bodies, equal fingerprints. Nothing in
+    a Wan request varies between two sends of the same work (no timestamps, no nonces)."""
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # --- request validation, as the service does it ----------------------------------------
 
 
@@ -422,6 +461,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._record("POST", body, kind)
         if kind is None:
             return self._error(Refusal(404, "NotFound", f"no such API: {path}"))
+        if self.fake.cuts("submit", kind):
+            self.close_connection = True
+            return
         self._answer(lambda: self.fake.submit(kind, self._headers(), body), auth=True)
 
     def do_GET(self) -> None:
@@ -429,6 +471,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._record("GET", None, None)
         if path.startswith("/api/v1/tasks/"):
             task_id = path.rsplit("/", 1)[-1]
+            task = self.fake.tasks.get(task_id)
+            if self.fake.cuts("poll", task.kind if task else ""):
+                self.close_connection = True
+                return
             return self._answer(lambda: self.fake.poll(task_id), auth=True)
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"))
@@ -476,8 +522,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed)
+            self.close_connection = True
 
     def _file(self, name: str) -> None:
         path = self.fake.file(name)
@@ -486,7 +535,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.downloads += 1
         mime = "video/mp4" if path.suffix == ".mp4" else "image/png"
-        self._drip(path.read_bytes(), mime, self.fake.file_delay)
+        kind = "video" if path.suffix == ".mp4" else "image"
+        self._drip(path.read_bytes(), mime, self.fake.file_delay, cut=kind)
 
     def _blob(self, query: dict[str, list[str]]) -> None:
         """``/blob?bytes=N&delay=S[&length=no]``: N bytes, S seconds between chunks, with or
@@ -496,7 +546,9 @@ class _Handler(BaseHTTPRequestHandler):
         declared = query.get("length", ["yes"])[0] != "no"
         self._drip(b"\0" * size, "application/octet-stream", delay, declared=declared)
 
-    def _drip(self, data: bytes, mime: str, delay: float, *, declared: bool = True) -> None:
+    def _drip(
+        self, data: bytes, mime: str, delay: float, *, declared: bool = True, cut: str = ""
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", mime)
         if declared:
@@ -505,12 +557,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
+        chunk = self.fake.file_chunk
         try:
-            for start in range(0, len(data), 16 * 1024):
+            for start in range(0, len(data), chunk):
                 if delay:
                     time.sleep(delay)
-                self.wfile.write(data[start : start + 16 * 1024])
+                self.wfile.write(data[start : start + chunk])
                 self.wfile.flush()
+                if start == 0 and cut and self.fake.cuts("download", cut):
+                    self.close_connection = True
+                    return
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
