@@ -331,6 +331,11 @@ class Approval(_Event):
     changes: dict[str, Any] = Field(
         default_factory=dict, description="what the human changed: field or slot -> new text"
     )
+    decided_at: str = Field(
+        default="",
+        description="when the human decided (ISO 8601); with `director approve` it is earlier "
+        "than ts, the time the resumed run took the answer",
+    )
 
 
 class ApprovalPending(_Event):
@@ -374,6 +379,7 @@ class CostIncurred(_Event):
     model: str
     amount: float | None = Field(description="USD; None when the model has no price")
     detail: str = Field(default="", description="what was billed: images, seconds, tokens")
+    job_id: str = Field(default="", description="the paid job; a cost is counted once per job")
 
 
 class LLMCallMade(_Event):

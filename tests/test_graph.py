@@ -10,7 +10,14 @@ import pytest
 from director.agent.configuration import resolve
 from director.agent.runner import start_run
 from director.memory.events import read_events
-from director.records import AttemptMade, CritiqueMade, DecisionMade, ErrorRaised, RunFinished
+from director.records import (
+    AttemptMade,
+    CheckResult,
+    CritiqueMade,
+    DecisionMade,
+    ErrorRaised,
+    RunFinished,
+)
 from director.replay.workflow import write_workflow
 from director.testing import ScriptedCritic, ScriptedPlanner, SolidImage
 from tests.conftest import make_plan
@@ -487,3 +494,40 @@ def test_best_of_more_than_the_attempt_cap_is_refused(tmp_path):
 
     with pytest.raises(InputError, match="--best-of 4 is more than --max-attempts 3"):
         _options(tmp_path, best_of=4)
+
+
+class BlurryTwice(ScriptedCritic):
+    """Fails sharpness on a shot's first two keyframes, so the ladder repairs the camera slot."""
+
+    def check(self, image, shot, context):
+        count = self.seen[shot.id] = self.seen.get(shot.id, 0) + 1
+        failing = count <= self.failures.get(shot.id, 0)
+        return [
+            CheckResult(
+                name="sharpness",
+                score=10.0 if failing else 90.0,
+                threshold=40.0,
+                passed=not failing,
+                reason="soft" if failing else "ok",
+            )
+        ]
+
+
+def test_a_clip_is_prompted_with_the_slots_its_keyframe_was_repaired_with(tmp_path):
+    backends = {
+        "planner": ScriptedPlanner(make_plan(4)),
+        "image": SolidImage(),
+        "critics": [BlurryTwice({"s002": 2})],
+    }
+    result = start_run(_options(tmp_path, "repaired"), backends=backends)
+    events = read_events(result.paths.events)
+    assert _decisions(events, "s002") == [("reroll", 1), ("reroll", 2), ("accept", 3)]
+    clips = {
+        e.attempt.shot_id: e.attempt.prompt
+        for e in events
+        if isinstance(e, AttemptMade) and e.attempt.kind == "clip"
+    }
+    assert "sharp focus, crisp detail" in clips["s002"]
+    assert "sharp focus, crisp detail" not in clips["s001"]
+    plan = json.loads((tmp_path / "repaired" / "plan.json").read_text())
+    assert "sharp focus" not in plan["shots"][1]["prompt"]["camera"]  # the plan is untouched

@@ -55,9 +55,10 @@ def approve_beats(
         who=answer.get("who", ""),
         decision=decision,
         note=answer.get("note", ""),
+        decided_at=answer.get("when", ""),
     )
     if decision == "edit":
-        beat, field, text = answer["beat"], answer["field"], answer["text"]
+        beat, field, text = answer["beat"], answer["field"], answer["text"].strip()
         approval = approval.model_copy(update={"beat_id": beat, "changes": {field: text}})
         ctx.log.append(approval)
         plan = _edited_beat(plan, beat, field, text)
@@ -106,6 +107,7 @@ def _apply_keyframes_answer(
         who=answer.get("who", ""),
         decision=decision,
         note=answer.get("note", ""),
+        decided_at=answer.get("when", ""),
     )
     if decision in ("approve", "abort"):
         ctx.log.append(approval)
@@ -121,7 +123,7 @@ def _apply_keyframes_answer(
         "variant": {},
     }
     if decision == "edit":
-        slot, text = answer["slot"], answer["text"]
+        slot, text = answer["slot"], answer["text"].strip()
         approval = approval.model_copy(update={"changes": {slot: text}})
         plan = _edited_shot(plan, answer["shot"], slot, text)
         write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))

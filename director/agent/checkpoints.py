@@ -25,6 +25,10 @@ class Pending:
 
     id: str
     payload: dict[str, Any]
+    root: Path | None = None  # the run folder, which the payload's paths are relative to
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative if self.root else Path(relative)
 
     @property
     def label(self) -> str:
@@ -53,9 +57,9 @@ def snapshot(paths: RunPaths):
         return graph.get_state(config)
 
 
-def pending_of(state) -> Pending | None:
+def pending_of(state, root: Path | None = None) -> Pending | None:
     interrupts = getattr(state, "interrupts", ()) or ()
-    return Pending(interrupts[0].id, interrupts[0].value) if interrupts else None
+    return Pending(interrupts[0].id, interrupts[0].value, root) if interrupts else None
 
 
 def record_answer(paths: RunPaths, pending: Pending, answer: dict[str, Any]) -> Path:
@@ -88,8 +92,8 @@ def clear_answer(paths: RunPaths) -> None:
 
 
 def human(answer: dict[str, Any]) -> dict[str, Any]:
-    """An answer typed or chosen now, stamped with who gave it."""
-    return {**answer, "who": answer.get("who") or _who()}
+    """An answer typed or chosen now, stamped with who gave it and when."""
+    return {**answer, "who": answer.get("who") or _who(), "when": answer.get("when") or _now()}
 
 
 def _who() -> str:

@@ -31,6 +31,8 @@ class RunContext:
     critics: list[Critic]
     progress: Progress = field(default_factory=Progress)
     started: float = field(default_factory=time.time)
+    # Seconds earlier processes worked on this run (a resumed run); waits for a human excluded.
+    before: float = 0.0
     cast: list[Character] = field(default_factory=list)
     # Checks every clip on its frames (director.tools.critics.clipgate.ClipGate).
     clip_gate: Any = None
@@ -41,6 +43,10 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.log.listeners.append(self.jobs.note)
+
+    def elapsed(self) -> float:
+        """The run's working time so far, over every process that worked on it."""
+        return round(self.before + time.time() - self.started, 3)
 
     def log_llm_call(self, call: Any) -> None:
         """A planner's call to a language model, as it happens (tokens, seconds, cost)."""

@@ -176,6 +176,8 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         _collect_keyframe(ctx, shot, number, job, failure, estimate, start)
         for number, (job, failure), estimate in zip(numbers, submitted, estimates, strict=True)
     ]
+    drawn = {k: variant[k] for k in ("slots", "size") if variant.get(k)}
+    made = [{**candidate, "variant": drawn} if drawn else candidate for candidate in made]
     update = {
         "candidates": [*state["candidates"], *made],
         "attempts_made": state.get("attempts_made", 0) + len(made),
@@ -330,6 +332,7 @@ def _log_cost(ctx: RunContext, job: Job, kind: str, shot_id: str | None) -> None
                 model=job.model,
                 amount=job.cost if not note else None,
                 detail=note or str(job.params.get("billed", "")),
+                job_id=job.id,
             )
         )
 
@@ -412,6 +415,12 @@ def _failure(exc: GenerationFailed, job: Job) -> dict:
         "task_id": exc.task_id or job.id,
         "flagged": getattr(exc, "flagged", ""),
     }
+
+
+def as_accepted(state: FilmState, shot: Shot) -> Shot:
+    """The shot as its accepted keyframe was drawn (repaired slots, a closer size): its clip
+    animates that picture, so it is prompted and judged the same way."""
+    return varied_shot(shot, state.get("accepted", {}).get(shot.id, {}))
 
 
 def varied_shot(shot: Shot, variant: Variant) -> Shot:
@@ -544,6 +553,7 @@ def decide(
         "keyframes": {**state["keyframes"], shot.id: chosen["artifact"]},
         "captions": {**state.get("captions", {}), shot.id: chosen.get("caption_px", 0)},
         "made": {**state.get("made", {}), f"keyframe:{shot.id}": candidates[-1]["attempt"]},
+        "accepted": {**state.get("accepted", {}), shot.id: chosen.get("variant", {})},
         "flagged": [s for s in state["flagged"] if s != shot.id],
         "candidates": [],
         "rung": -1,
@@ -620,7 +630,7 @@ def animate(
     ctx = runtime.context
     plan = plan_of(state)
     beat = plan.shots[state["cursor"]].beat_id
-    shots = [s for s in plan.shots if s.beat_id == beat]
+    shots = [as_accepted(state, s) for s in plan.shots if s.beat_id == beat]
     tally = Tally(state)
     pending = list(state.get("pending_clips", []))
     clips, flagged = dict(state["clips"]), list(state["flagged"])
@@ -703,7 +713,7 @@ def _finish_clip(
     """Collect a clip and gate it; a failure climbs the ladder here, retrying in place, so the
     next shot's continuity check always sees this shot's final clip."""
     plan = plan_of(state)
-    shot = plan.shot(pending["shot_id"])
+    shot = as_accepted(state, plan.shot(pending["shot_id"]))
     before = made.get(f"clip:{shot.id}", 0)
     candidates: list[Candidate] = []
     rung, variant = -1, {}
@@ -851,9 +861,7 @@ def document(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     outputs = {name: ctx.paths.rel(path) for name, path in _outputs(ctx).items() if path.exists()}
     outputs["workflow"] = ctx.paths.rel(ctx.paths.workflow)
     status = "aborted" if state.get("aborted") else "completed"
-    ctx.log.append(
-        RunFinished(status=status, seconds=round(time.time() - ctx.started, 3), outputs=outputs)
-    )
+    ctx.log.append(RunFinished(status=status, seconds=ctx.elapsed(), outputs=outputs))
     ctx.progress.stage("document")
     write_workflow(ctx.paths)  # after run_finished, so the document tells the run's end
     return Command(goto=END)

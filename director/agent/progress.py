@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -19,6 +21,11 @@ class Progress:
     def encoding(self, seconds: float, total: float) -> None: ...
 
     def close(self) -> None: ...
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing is drawn while a human answers a question on the same terminal."""
+        yield
 
 
 class RichProgress(Progress):
@@ -64,3 +71,15 @@ class RichProgress(Progress):
             self.bar.remove_task(self.task)
             self.bar.stop()
             self.task = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        # The bar redraws itself from a thread; left running it would write over the prompt.
+        live = self.task is not None
+        if live:
+            self.bar.stop()
+        try:
+            yield
+        finally:
+            if live:
+                self.bar.start()

@@ -17,6 +17,7 @@ class Candidate(TypedDict, total=False):
     margin: float
     verdict: str
     failed: list[str]
+    variant: dict[str, Any]  # the ladder's slots and size it was drawn with
 
 
 class Variant(TypedDict, total=False):
@@ -60,6 +61,7 @@ class FilmState(TypedDict, total=False):
     keyframe_failed: dict[str, list[str]]  # checks a flagged keyframe was accepted failing
     stage_started: float
     film: str
+    accepted: dict[str, dict[str, Any]]  # shot id -> the slots and size its keyframe was drawn with
     made: dict[str, int]  # "keyframe:<shot>" / "clip:<shot>" -> highest attempt number so far
     notes: dict[str, str]  # shot id -> a human's note its next keyframe must answer
     clips_only: bool  # re-making the clips alone (resume --from clips)

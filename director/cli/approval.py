@@ -32,7 +32,7 @@ def status_command(run: str, runs_dir: str | None, as_json: bool) -> None:
     paths = _paths(run, runs_dir)
     summary = summarise(paths)
     state = snapshot(paths) if paths.checkpoints.exists() else None
-    pending = pending_of(state) if state is not None else None
+    pending = pending_of(state, paths.root) if state is not None else None
     running = is_locked(paths.root)
     status = _status(summary.status, running, pending, state)
     if as_json:
@@ -57,9 +57,16 @@ def _status(logged: str, running: bool, pending, state) -> str:
         return "running"
     if pending is not None:
         return "waiting for approval"
-    if state is not None and state.next:
+    if state is not None and (state.next or _saved_unfinished(state)):
         return "stopped"
     return logged
+
+
+def _saved_unfinished(state) -> bool:
+    """A step's work saved but not yet followed by a checkpoint (a process killed between)."""
+    done = state.values.get("film") or state.values.get("aborted")
+    saved = [task.name for task in state.tasks]
+    return bool(saved) and not (done and saved == ["document"])
 
 
 @click.command("approve")
@@ -76,7 +83,11 @@ def _status(logged: str, running: bool, pending, state) -> str:
 @click.option("--reject", is_flag=True, help="Redo the beat's keyframes (or --shot's) per --note.")
 @click.option("--shot", metavar="SHOT", help="With --reject: only this shot.")
 @click.option("--regenerate", is_flag=True, help="A new beat sheet, following --note.")
-@click.option("--note", default="", help="What is wrong, for --reject and --regenerate.")
+@click.option(
+    "--note",
+    default="",
+    help="What is wrong, for --reject and --regenerate; with another decision, kept in the log.",
+)
 @click.option("--abort", is_flag=True, help="Stop the run here for good (logged).")
 @runs_dir_option
 def approve_command(run: str, runs_dir: str | None, **choice) -> None:
@@ -84,18 +95,42 @@ def approve_command(run: str, runs_dir: str | None, **choice) -> None:
     from director.agent.approvals import check_answer
     from director.agent.checkpoints import pending_of, record_answer, snapshot
     from director.errors import InputError
+    from director.memory.lock import is_locked
 
     paths = _paths(run, runs_dir)
-    pending = pending_of(snapshot(paths)) if paths.checkpoints.exists() else None
+    if is_locked(paths.root):  # it asks on its own terminal, and would ignore this answer
+        raise InputError(
+            f"Run {paths.run_id} is running.",
+            "Answer it where it runs, or wait until it stops: director status " + run,
+        )
+    pending = pending_of(snapshot(paths), paths.root) if paths.checkpoints.exists() else None
     if pending is None:
         raise InputError(
             f"Run {paths.run_id} is not waiting for approval.",
             f"See where it stands with: director status {run}",
         )
     answer = check_answer(pending.payload, _answer(pending.payload["checkpoint"], choice))
+    previous = _recorded(paths, pending)
     record_answer(paths, pending, answer)
     click.echo(f"Recorded for {pending.label}: {_said(answer)}.")
+    if previous:
+        click.echo(f"It replaces the answer recorded before: {_said(previous)}.")
     click.echo(f"Continue the run with: director resume {run}")
+
+
+def _recorded(paths, pending) -> dict | None:
+    """An answer recorded for this checkpoint and not yet taken by a resume."""
+    from director.agent.checkpoints import take_answer
+    from director.errors import InputError
+
+    try:
+        return take_answer(paths, pending)
+    except InputError:  # unreadable: the new answer replaces it anyway
+        return None
+
+
+# Options that only mean something with a decision: given without it, they must not approve.
+GOES_WITH = {"slot": ("edit", "reject"), "field": ("edit",), "shot": ("reject",)}
 
 
 def _answer(checkpoint: str, c: dict) -> dict:
@@ -106,21 +141,40 @@ def _answer(checkpoint: str, c: dict) -> dict:
         raise InputError(
             f"Choose one of --{' / --'.join(chosen)}.", "Give one decision per approval."
         )
-    if not chosen:
-        return {"decision": "approve"}
-    decision = chosen[0]
+    decision = chosen[0] if chosen else "approve"
+    for option, decisions in GOES_WITH.items():
+        if c.get(option) and decision not in decisions:
+            raise InputError(
+                f"--{option} goes with --{' or --'.join(decisions)}, not with "
+                f"{'an approval' if decision == 'approve' else f'--{decision}'}.",
+                "Add the decision it belongs to, or leave it out.",
+            )
     answer: dict = {"decision": decision}
+    if c.get("note"):
+        answer["note"] = c["note"]
     if decision == "reroll":
         answer["shot"] = c["reroll"]
     if decision == "edit":
-        key = "beat" if checkpoint == "beats" else "shot"
-        name, text = _assignment(c.get("field") if key == "beat" else c.get("slot"), key)
-        answer.update({key: c["edit"], ("field" if key == "beat" else "slot"): name, "text": text})
-    if decision in ("reject", "regenerate"):
-        answer["note"] = c.get("note", "")
+        answer.update(_edit(checkpoint, c))
     if decision == "reject":
         answer.update({k: v for k, v in (("shot", c.get("shot")), ("slot", c.get("slot"))) if v})
     return answer
+
+
+def _edit(checkpoint: str, c: dict) -> dict:
+    """--edit BEAT --field NAME=TEXT at the beat sheet, --edit SHOT --slot SLOT=TEXT later."""
+    from director.errors import InputError
+
+    beats = checkpoint == "beats"
+    key, flag, other = ("beat", "field", "slot") if beats else ("shot", "slot", "field")
+    if c.get(other):
+        where = "the beat sheet" if beats else "a beat's keyframes"
+        raise InputError(
+            f"--{other} does not apply at {where}.",
+            f"Here --edit takes a {key.upper()} and --{flag} NAME=TEXT.",
+        )
+    name, text = _assignment(c.get(flag), key)
+    return {key: c["edit"], flag: name, "text": text}
 
 
 def _assignment(value: str | None, key: str) -> tuple[str, str]:
@@ -185,7 +239,7 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
         approve=mode,
         from_stage=flags["from_stage"],
         progress=progress,
-        approver=asker_for(mode or _started_mode(paths), flags["open_sheet"]),
+        approver=asker_for(mode or _started_mode(paths), flags["open_sheet"], progress),
     )
     report(result, flags["as_json"], flags["quiet"])
 

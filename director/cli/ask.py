@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from director.agent.approvals import BEAT_FIELDS, SLOTS
+from director.agent.approvals import BEAT_FIELDS, SLOTS, check_answer
 from director.agent.checkpoints import Pending, human
+from director.agent.progress import Progress
+from director.errors import InputError
 
 BEAT_KEYS = {"a": "approve", "e": "edit", "r": "regenerate", "x": "abort"}
 SHOT_KEYS = {"a": "approve", "r": "reroll", "e": "edit", "j": "reject", "x": "abort"}
@@ -36,7 +38,7 @@ def describe(pending: Pending) -> str:
         return "\n".join(lines)
     lines = [
         f"Beat {p['beat']} ({p['beat_name']}), {p['beat_number']} of {p['beats']}: {p['summary']}",
-        f"Contact sheet: {p['contact_sheet']}",
+        f"Contact sheet: {pending.path(p['contact_sheet'])}",
     ]
     for shot in p["shots"]:
         mark = (
@@ -73,55 +75,89 @@ def how_to_approve(run_id: str, pending: Pending) -> str:
 
 
 class Asker:
-    """Asks at each checkpoint on the terminal; the runner calls it with what is pending."""
+    """Asks at each checkpoint on the terminal; the runner calls it with what is pending.
+    Ctrl-C or Ctrl-D at any question stops the run where it stands, resumable."""
 
-    def __init__(self, open_sheet: bool = False) -> None:
+    def __init__(self, open_sheet: bool = False, progress: Progress | None = None) -> None:
         self.open_sheet = open_sheet
+        self.progress = progress or Progress()
 
     def __call__(self, pending: Pending) -> dict[str, Any]:
-        click.echo("\n" + describe(pending), err=True)
-        if self.open_sheet and pending.payload.get("contact_sheet"):
-            click.launch(pending.payload["contact_sheet"])
-        beats = pending.payload["checkpoint"] == "beats"
-        keys = BEAT_KEYS if beats else SHOT_KEYS
-        decision = _choose(keys)
+        with self.progress.paused():
+            click.echo("\n" + describe(pending), err=True)
+            if self.open_sheet and pending.payload.get("contact_sheet"):
+                click.launch(str(pending.path(pending.payload["contact_sheet"])))
+            while True:
+                try:
+                    answer = self._ask(pending.payload)
+                except click.exceptions.Abort:  # Ctrl-C or Ctrl-D inside a click prompt
+                    raise KeyboardInterrupt from None
+                if answer is None:  # nothing changed: choose again
+                    continue
+                try:  # a bad answer is asked again; it must never stop the run
+                    return check_answer(pending.payload, human(answer))
+                except InputError as exc:
+                    click.echo(str(exc), err=True)
+
+    def _ask(self, payload: dict) -> dict[str, Any] | None:
+        beats = payload["checkpoint"] == "beats"
+        decision = _choose(BEAT_KEYS if beats else SHOT_KEYS)
         answer: dict[str, Any] = {"decision": decision}
-        if beats and decision == "edit":
-            answer.update(self._beat_edit(pending))
-        elif not beats and decision in ("reroll", "edit"):
-            answer["shot"] = _pick("Shot", [s["id"] for s in pending.payload["shots"]])
-            if decision == "edit":
-                answer.update(self._slot_edit(pending, answer["shot"]))
-        elif decision in ("regenerate", "reject"):
-            if decision == "reject":
-                ids = [s["id"] for s in pending.payload["shots"]]
-                shot = _pick("Shot (Enter: every shot of the beat)", ["", *ids], default="")
-                answer.update({"shot": shot} if shot else {})
+        if decision == "edit":
+            change = self._beat_edit(payload) if beats else self._slot_edit(payload)
+            return {**answer, **change} if change else None
+        if decision == "reroll":
+            answer["shot"] = _pick("Shot", _shot_ids(payload))
+        if decision == "reject":
+            ids = _shot_ids(payload)
+            shot = click.prompt(
+                f"Shot ({', '.join(ids)}; Enter: every shot of the beat)",
+                type=click.Choice(["", *ids]),
+                default="",
+                show_choices=False,
+                show_default=False,
+                err=True,
+            )
+            answer.update({"shot": shot} if shot else {})
+        if decision in ("regenerate", "reject"):
             answer["note"] = click.prompt("Note", err=True).strip()
-        return human(answer)
+        return answer
 
-    def _beat_edit(self, pending: Pending) -> dict[str, Any]:
-        beat_id = _pick("Beat", [b["id"] for b in pending.payload["beats"]])
+    def _beat_edit(self, payload: dict) -> dict[str, Any] | None:
+        beat_id = _pick("Beat", [b["id"] for b in payload["beats"]])
         field = _pick("Field", list(BEAT_FIELDS), default="summary")
-        beat = next(b for b in pending.payload["beats"] if b["id"] == beat_id)
-        return {"beat": beat_id, "field": field, "text": _text(beat[field])}
+        beat = next(b for b in payload["beats"] if b["id"] == beat_id)
+        text = _text(beat[field])
+        return {"beat": beat_id, "field": field, "text": text} if text else None
 
-    def _slot_edit(self, pending: Pending, shot_id: str) -> dict[str, Any]:
+    def _slot_edit(self, payload: dict) -> dict[str, Any] | None:
+        shot_id = _pick("Shot", _shot_ids(payload))
         slot = _pick("Slot", list(SLOTS), default="action")
-        shot = next(s for s in pending.payload["shots"] if s["id"] == shot_id)
-        return {"slot": slot, "text": _text(shot["prompt"][slot])}
+        shot = next(s for s in payload["shots"] if s["id"] == shot_id)
+        text = _text(shot["prompt"][slot])
+        return {"shot": shot_id, "slot": slot, "text": text} if text else None
+
+
+def _shot_ids(payload: dict) -> list[str]:
+    return [s["id"] for s in payload["shots"]]
 
 
 def _choose(keys: dict[str, str]) -> str:
     menu = "  ".join(LABELS[v] for v in keys.values())
     click.echo(f"{menu}   (Ctrl-C: stop here, resumable)", err=True)
+    decision = keys[_key(keys)]
+    click.echo(f"> {decision}", err=True)
+    return decision
+
+
+def _key(keys) -> str:
+    """One key press among ``keys``; Ctrl-C and Ctrl-D stop the run (the terminal is raw)."""
     while True:
         key = click.getchar().lower()
         if key in ("\x03", "\x04"):
             raise KeyboardInterrupt
         if key in keys:
-            click.echo(f"> {keys[key]}", err=True)
-            return keys[key]
+            return key
 
 
 def _pick(label: str, choices: list[str], default: str | None = None) -> str:
@@ -130,14 +166,24 @@ def _pick(label: str, choices: list[str], default: str | None = None) -> str:
     )
 
 
-def _text(current: str) -> str:
-    """New text: typed inline (Enter keeps the current one), or written in $EDITOR."""
+def _text(current: str) -> str | None:
+    """New text, typed inline or written in $EDITOR; None when it is empty or unchanged."""
     click.echo(f"Now: {current}", err=True)
-    click.echo("[i]nline or [v] in $EDITOR?", err=True)
-    while (key := click.getchar().lower()) not in ("i", "v"):
-        if key in ("\x03", "\x04"):
-            raise KeyboardInterrupt
-    if key == "v":
-        edited = click.edit(current)
-        return (edited or current).strip()
-    return click.prompt("New text", default=current, err=True).strip()
+    click.echo("[i]nline (Enter keeps it) or [v] in $EDITOR?", err=True)
+    if _key("iv") == "v":
+        text = _in_editor(current)
+    else:
+        text = click.prompt("New text", default=current, err=True)
+    text = (text or "").strip()
+    if not text or text == current.strip():
+        click.echo("Unchanged.", err=True)
+        return None
+    return text
+
+
+def _in_editor(current: str) -> str | None:
+    try:
+        return click.edit(current)  # None when the editor closed without saving
+    except click.ClickException as exc:  # no editor, or it failed
+        click.echo(f"{exc.format_message()}; type the text instead.", err=True)
+        return click.prompt("New text", default=current, err=True)

@@ -159,7 +159,7 @@ def run_command(**flags) -> None:
     flags["approve"] = approve_mode(flags["yes"], flags["approve"])
     options = resolve(flags)
     progress = Progress() if quiet or as_json else RichProgress()
-    approver = asker_for(options.approve, open_sheet)
+    approver = asker_for(options.approve, open_sheet, progress)
     result = start_run(options, progress, approver=approver)
     report(result, as_json, quiet)
 
@@ -173,10 +173,31 @@ def approve_mode(yes: bool, approve: str | None) -> str:
     return approve or ("ask" if sys.stdin.isatty() else "defer")
 
 
-def asker_for(mode: str, open_sheet: bool):
+def asker_for(mode: str, open_sheet: bool, progress=None):
     from director.cli.ask import Asker
+    from director.errors import InputError
 
-    return Asker(open_sheet) if mode == "ask" else None
+    if mode != "ask":
+        return None
+    if not has_terminal():  # refused before anything is written, not when the first key is read
+        raise InputError(
+            "--approve ask needs a terminal to ask on, and there is none.",
+            "Use --approve defer (then `director approve` and `director resume`) or --yes.",
+        )
+    return Asker(open_sheet, progress)
+
+
+def has_terminal() -> bool:
+    """Keys are read from stdin when it is a terminal, else from the process's terminal."""
+    import sys
+
+    if sys.stdin.isatty():
+        return True
+    try:
+        open("/dev/tty").close()
+    except OSError:
+        return False
+    return True
 
 
 def report(result, as_json: bool, quiet: bool) -> None:
@@ -206,7 +227,7 @@ def _summary(result) -> dict:
         "seconds": s.seconds,
         "paths": {
             "run": str(paths.root),
-            "film": str(paths.film),
+            "film": str(paths.film) if paths.film.exists() else None,
             "srt": str(paths.srt),
             "plan": str(paths.plan_json),
             "events": str(paths.events),
@@ -232,4 +253,6 @@ def _print_result(result) -> None:
     )
     if result.flagged:
         click.echo(f"Below threshold: {', '.join(result.flagged)} (see workflow.md).", err=True)
-    click.echo(f"Film:     {paths.film}\nWorkflow: {paths.workflow}")
+    if paths.film.exists():  # an aborted run has none
+        click.echo(f"Film:     {paths.film}")
+    click.echo(f"Workflow: {paths.workflow}")

@@ -55,7 +55,12 @@ class RunRecord:
     costs: list[CostIncurred] = field(default_factory=list)
     llm_calls: list[LLMCallMade] = field(default_factory=list)
     errors: list[ErrorRaised] = field(default_factory=list)
+    stops: list[ErrorRaised] = field(default_factory=list)  # Ctrl-C: stopped, not failed
     stages: dict[str, float] = field(default_factory=dict)
+    # shot id -> (the keyframe attempt a human sent back, their approval): reroll, edit, reject
+    sent_back: dict[str, list[tuple[int, Approval]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     def final_decision(self, shot_id: str, kind: str = "keyframe") -> Decision | None:
         done = [d for d in self.ladder(shot_id, kind) if d.action not in ("reroll", "skip")]
@@ -149,6 +154,7 @@ def _decision(r: RunRecord, e: DecisionMade) -> None:
 def _approval(r: RunRecord, e: Approval) -> None:
     """A human's edit changes the plan the rest of the document shows."""
     r.approvals.append(e)
+    _sent_back(r, e)
     if e.decision != "edit":
         return
     if e.checkpoint == "beats" and r.beat_sheet is not None:
@@ -160,10 +166,32 @@ def _approval(r: RunRecord, e: Approval) -> None:
         r.shots = [_edited(s, e.changes) if s.id == e.shot_id else s for s in r.shots]
 
 
+def _sent_back(r: RunRecord, e: Approval) -> None:
+    """The keyframes a human rerolled, edited or rejected: the latest attempt of each shot
+    named (or of every shot of the beat), which is the one the human was shown."""
+    if e.checkpoint != "keyframes" or e.decision not in ("reroll", "edit", "reject"):
+        return
+    shots = [e.shot_id] if e.shot_id else [s.id for s in r.shots if s.beat_id == e.beat_id]
+    for shot_id in shots:
+        made = [a.number for a in r.keyframes.get(shot_id, [])]
+        if made:
+            r.sent_back[shot_id].append((max(made), e))
+
+
+def _error(r: RunRecord, e: ErrorRaised) -> None:
+    (r.stops if e.error_type == "KeyboardInterrupt" else r.errors).append(e)
+
+
 def _edited(shot: Shot, changes: dict) -> Shot:
     prompt = shot.prompt.model_copy(update=changes)
     edited = sorted({*shot.edited_slots, *changes})
     return shot.model_copy(update={"prompt": prompt, "edited_slots": edited})
+
+
+def _cost(r: RunRecord, e: CostIncurred) -> None:
+    """A node re-run after a crash may log a job's cost again: it was paid once."""
+    if not e.job_id or all(c.job_id != e.job_id for c in r.costs):
+        r.costs.append(e)
 
 
 def _resumed(r: RunRecord, e: RunResumed) -> None:
@@ -189,7 +217,7 @@ _HANDLERS = {
     Approval: _approval,
     RunResumed: _resumed,
     AssemblyStep: lambda r, e: r.assembly.append(e),
-    CostIncurred: lambda r, e: r.costs.append(e),
+    CostIncurred: _cost,
     LLMCallMade: lambda r, e: r.llm_calls.append(e),
-    ErrorRaised: lambda r, e: r.errors.append(e),
+    ErrorRaised: _error,
 }

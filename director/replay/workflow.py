@@ -78,8 +78,14 @@ def _overview(doc: Document, r: RunRecord) -> None:
     )
     if "previz" in (opts.get("image"), opts.get("video")):
         doc.add(Para(f"Note: {PREVIZ_NOTE}"))
+    aborted = next((a for a in reversed(r.approvals) if a.decision == "abort"), None)
+    if r.finished and r.finished.status == "aborted" and aborted:
+        doc.add(Para(f"Aborted by {_by(aborted)} at {_where(aborted)}: no film was made."))
     for error in r.errors:
         doc.add(Para(f"Error in {error.stage}: {error.message}"))
+    if r.stops:
+        when = "; ".join(_when(e.ts) for e in r.stops)
+        doc.add(Para(f"Stopped with Ctrl-C {len(r.stops)} time(s), each time resumable: {when}."))
 
 
 def _story(doc: Document, r: RunRecord) -> None:
@@ -136,10 +142,21 @@ def _approval_row(a) -> list[str]:
         f" of beat {a.beat_id}" if a.beat_id and a.checkpoint != "beats" else ""
     )
     decision = a.decision + (f" shot {a.shot_id}" if a.shot_id else "")
-    by = "automatic (--yes)" if a.by == "auto" else f"human{f' ({a.who})' if a.who else ''}"
-    what = [f"{a.beat_id or ''} {k} -> {v!r}".strip() for k, v in a.changes.items()]
+    what = [f"{a.shot_id or a.beat_id or ''} {k} -> {v!r}".strip() for k, v in a.changes.items()]
     what += [a.note] if a.note else []
-    return [a.ts[:19].replace("T", " "), where, decision, by, "; ".join(what)]
+    return [_when(a.decided_at or a.ts), where, decision, _by(a), "; ".join(what)]
+
+
+def _by(a) -> str:
+    return "automatic (--yes)" if a.by == "auto" else f"human{f' ({a.who})' if a.who else ''}"
+
+
+def _where(a) -> str:
+    return "the beat sheet" if a.checkpoint == "beats" else f"the keyframes of beat {a.beat_id}"
+
+
+def _when(ts: str) -> str:
+    return ts[:19].replace("T", " ")
 
 
 def _resumes(r: RunRecord) -> str:
@@ -244,20 +261,35 @@ def _attempt_table(r: RunRecord, shot_id: str, kind: str) -> Table:
     decisions: dict[int | None, list[Decision]] = defaultdict(list)
     for d in r.ladder(shot_id, kind):
         decisions[d.attempt].append(d)
+    sent_back: dict[int, list[str]] = defaultdict(list)
+    if kind == "keyframe":
+        for number, approval in r.sent_back.get(shot_id, []):
+            sent_back[number].append(_human_said(approval))
     rows = []
     for attempt in r.attempts(shot_id, kind):
         critique = r.critique(shot_id, kind, attempt.number)
         scores = [_score(critique, name) for name in checks]
+        said = [_decided(d) for d in decisions.get(attempt.number, [])]
         rows.append(
             [
                 str(attempt.number),
                 str(attempt.seed),
                 *scores,
                 critique.verdict if critique else "not critiqued",
-                " / ".join(_decided(d) for d in decisions.get(attempt.number, [])),
+                " / ".join(said + sent_back.get(attempt.number, [])),
             ]
         )
     return Table(["attempt", "seed", *checks, "verdict", "decision"], rows)
+
+
+def _human_said(a) -> str:
+    """A human's reroll, edit or rejection of a keyframe, as the attempt table shows it."""
+    said = {
+        "reroll": "a new keyframe",
+        "edit": "; ".join(f"{k} slot rewritten as {v!r}" for k, v in a.changes.items()),
+        "reject": a.note,
+    }[a.decision]
+    return f"{a.decision} by {_by(a)}: {said}"
 
 
 def _decided(d: Decision) -> str:
@@ -282,12 +314,28 @@ def _problems(doc: Document, r: RunRecord) -> None:
     doc.add(
         Bullets(items)
         if items
-        else Para("No critique failed: every keyframe passed on its first attempt.")
+        else Para("No critique failed, and no keyframe was sent back by a human.")
     )
 
 
 def _shot_problems(r: RunRecord, shot_id: str) -> list[str]:
-    return _problems_of(r, shot_id, "keyframe") + _problems_of(r, shot_id, "clip")
+    return (
+        _problems_of(r, shot_id, "keyframe")
+        + _sent_back_problems(r, shot_id)
+        + _problems_of(r, shot_id, "clip")
+    )
+
+
+def _sent_back_problems(r: RunRecord, shot_id: str) -> list[str]:
+    """What a human sent back at a checkpoint, and the keyframe the film kept."""
+    lines = [
+        f"{shot_id} attempt {number}: {_human_said(a)}"
+        for number, a in r.sent_back.get(shot_id, [])
+    ]
+    chosen = r.chosen_keyframe(shot_id)
+    if lines and chosen:
+        lines.append(f"{shot_id}: keyframe attempt {chosen.number} kept")
+    return lines
 
 
 def _problems_of(r: RunRecord, shot_id: str, kind: str) -> list[str]:
