@@ -22,7 +22,6 @@ Needs a CUDA GPU and the diffusers extra; about 8 GB of disk for the folder.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import statistics
 import tempfile
@@ -31,99 +30,10 @@ from pathlib import Path
 
 import torch
 
+from bench.real_size import build_sdxl, release
 from director.tools.base import ImageRequest
 from director.tools.image.diffusers_image import DiffusersImage
 from tests.conftest import make_plan
-from tests.diffusers_tiny import clip_tokenizer
-
-UNET = dict(
-    sample_size=128,
-    in_channels=4,
-    out_channels=4,
-    layers_per_block=2,
-    block_out_channels=(320, 640, 1280),
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    attention_head_dim=(5, 10, 20),
-    transformer_layers_per_block=(1, 2, 10),
-    cross_attention_dim=2048,
-    use_linear_projection=True,
-    addition_embed_type="text_time",
-    addition_time_embed_dim=256,
-    projection_class_embeddings_input_dim=2816,
-    norm_num_groups=32,
-)
-VAE = dict(
-    in_channels=3,
-    out_channels=3,
-    down_block_types=["DownEncoderBlock2D"] * 4,
-    up_block_types=["UpDecoderBlock2D"] * 4,
-    block_out_channels=[128, 256, 512, 512],
-    layers_per_block=2,
-    latent_channels=4,
-    sample_size=1024,
-    scaling_factor=0.13025,
-    force_upcast=True,
-)
-# CLIP ViT-L/14 and OpenCLIP ViT-bigG/14 text towers; token ids come from the small tokenizer.
-TEXT_COMMON = dict(vocab_size=49408, max_position_embeddings=77, bos_token_id=0, eos_token_id=1)
-TEXT_L = dict(
-    hidden_size=768,
-    intermediate_size=3072,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    hidden_act="quick_gelu",
-    projection_dim=768,
-)
-TEXT_G = dict(
-    hidden_size=1280,
-    intermediate_size=5120,
-    num_hidden_layers=32,
-    num_attention_heads=20,
-    hidden_act="gelu",
-    projection_dim=1280,
-)
-
-
-def build_sdxl(folder: Path, dtype: torch.dtype) -> dict[str, float]:
-    """Random-weight SDXL base saved as a pipeline folder; returns parameter counts (billions)."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        parts = dict(
-            unet=UNet2DConditionModel(**UNET),
-            vae=AutoencoderKL(**VAE),
-            text_encoder=CLIPTextModel(CLIPTextConfig(**TEXT_COMMON, **TEXT_L)),
-            text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**TEXT_COMMON, **TEXT_G)),
-        )
-    counts = {k: sum(p.numel() for p in m.parameters()) / 1e9 for k, m in parts.items()}
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        steps_offset=1,
-        timestep_spacing="leading",
-    )
-    pipe = StableDiffusionXLPipeline(
-        **parts, tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer(), scheduler=scheduler
-    )
-    pipe.to(dtype)
-    pipe.save_pretrained(folder)
-    del pipe, parts
-    _release()
-    return counts
-
-
-def _release() -> None:
-    gc.collect()
-    torch.cuda.empty_cache()
 
 
 def request(seed: int, width: int, height: int, take: int) -> ImageRequest:
@@ -204,7 +114,7 @@ def first_keyframe(loaded, folder: Path, size, repeats: int, out: Path, take: Ta
         torch.cuda.synchronize()
         cold.append(time.perf_counter() - start)
         del backend
-        _release()
+        release()
     row = {
         "size": f"{size[0]}x{size[1]}",
         "loaded_s": round(statistics.median(warm), 3),

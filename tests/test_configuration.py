@@ -160,6 +160,9 @@ def test_diffusers_settings_flag_beats_environment_beats_config_file(
         "max_batch": 2,
         "config": None,
         "lora": None,
+        "attention": None,
+        "compile": None,
+        "vae_decode": None,
     }
     # not secret: recorded with the run's options
     assert o.model_dump(mode="json")["diffusers"]["steps"] == 30

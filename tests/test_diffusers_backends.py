@@ -471,6 +471,9 @@ def test_director_run_uses_and_records_flags_environment_and_config_file(models,
         "max_batch": None,
         "config": None,
         "lora": None,
+        "attention": None,
+        "compile": None,
+        "vae_decode": None,
     }
     events = read_events(run / "events.jsonl")
     keyframes = [e.attempt for e in events if isinstance(e, AttemptMade)]

@@ -17,6 +17,18 @@ argument, then the ``DIRECTOR_DIFFUSERS_<NAME>`` environment variable, then the 
 - ``config`` (images): the diffusers config folder of a single checkpoint file; the file's own
   folder.
 - ``lora`` (images): a LoRA used when the style bible names none.
+- ``attention``: the attention kernel. ``auto`` leaves the library's choice; ``_native_flash``,
+  ``_native_cudnn``, ``_native_efficient`` or ``_native_math`` put one of torch's own kernels
+  first for every attention call of the pipeline (the CUDA-only ones are refused on the CPU);
+  any other diffusers attention backend (``flash``, ``sage``, ``flex``...) is set on the
+  denoiser, which must be a model whose attention diffusers dispatches (FLUX and Wan, not
+  SDXL's UNet).
+- ``compile``: ``off``, ``on`` or a ``torch.compile`` mode (``reduce-overhead``,
+  ``max-autotune``, ``max-autotune-no-cudagraphs``) for the denoiser; the first image or clip
+  of each new shape pays for compiling; off.
+- ``vae_decode``: ``full`` (the batch at once), ``sliced`` (one image or clip at a time) or
+  ``tiled`` (one at a time, in overlapping tiles); ``auto`` tiles frames larger than a size
+  the backend names (2048x2048 for keyframes, 832x480 for clips) and decodes the rest whole.
 
 A bad value is refused with an ``InputError`` that names where it came from. The settings are
 not secret: a run records them in run.json.
@@ -29,7 +41,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +60,20 @@ DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Settings only the image backend takes.
 IMAGE_ONLY = ("max_batch", "config", "lora")
+# torch's own attention kernels, by the names diffusers gives them.
+KERNELS = {
+    "_native_flash": "FLASH_ATTENTION",
+    "_native_cudnn": "CUDNN_ATTENTION",
+    "_native_efficient": "EFFICIENT_ATTENTION",
+    "_native_math": "MATH",
+}
+CUDA_KERNELS = ("_native_cudnn", "_native_efficient")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+VAE_DECODES = ("auto", "full", "sliced", "tiled")
+# The parts of a pipeline that run at every denoising step: what compile and attention act on.
+DENOISERS = ("unet", "transformer", "transformer_2")
+# torch.compile's code generator; the tests swap in "eager" to trace without generating code.
+COMPILER = "inductor"
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,15 @@ class Placement:
     device: str
     dtype: str
     offload: bool
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How a placed pipeline is made fast: attention kernel, compiled denoiser, VAE decoding."""
+
+    attention: str = "auto"
+    compile: str = "off"
+    vae_decode: str = "auto"
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -105,6 +140,44 @@ def _scale(value: Any) -> float:
     return number
 
 
+def _attention(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text in ("auto", "native", *KERNELS) or text in _diffusers_backends():
+        return text
+    raise ValueError(
+        f"use auto, one of torch's kernels ({', '.join(KERNELS)}) or a diffusers attention "
+        "backend (flash, sage, flex...)"
+    )
+
+
+def _diffusers_backends() -> tuple[str, ...]:
+    """The attention backends the installed diffusers knows; none without diffusers."""
+    if importlib.util.find_spec("diffusers") is None:
+        return ()
+    from diffusers.models.attention_dispatch import AttentionBackendName
+
+    return tuple(name.value for name in AttentionBackendName)
+
+
+def _compile(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text in COMPILE_MODES:
+        return text
+    try:
+        return "default" if _switch(value) else "off"
+    except ValueError:
+        raise ValueError(
+            f"use off, on or a torch.compile mode: {', '.join(COMPILE_MODES[1:])}"
+        ) from None
+
+
+def _vae_decode(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in VAE_DECODES:
+        raise ValueError(f"use one of: {', '.join(VAE_DECODES)}")
+    return text
+
+
 def _path(value: Any) -> str:
     text = str(value).strip()
     if not text:
@@ -128,6 +201,9 @@ SETTINGS: dict[str, Setting] = {
     "max_batch": Setting(_count, 2),
     "config": Setting(_path, "/path/to/config"),
     "lora": Setting(_path, "/path/to/style.safetensors"),
+    "attention": Setting(_attention, "_native_cudnn"),
+    "compile": Setting(_compile, "on"),
+    "vae_decode": Setting(_vae_decode, "tiled"),
 }
 FLAGS = tuple(name for name, spec in SETTINGS.items() if spec.flag)
 
@@ -305,10 +381,114 @@ def _gpu_dtype(torch: Any) -> str:
     return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
 
 
+def tuning(settings: Mapping[str, Any], where: Placement) -> Tuning:
+    """The checked speed settings (``resolve_settings``) for a pipeline placed at ``where``."""
+    chosen = Tuning(
+        attention=settings.get("attention") or "auto",
+        compile=settings.get("compile") or "off",
+        vae_decode=settings.get("vae_decode") or "auto",
+    )
+    if where.device == "cpu" and chosen.attention in CUDA_KERNELS:
+        raise InputError(
+            f"The attention kernel {chosen.attention} runs on CUDA GPUs only.",
+            f"Use auto or _native_flash on the CPU ({how_to_set('attention', 'auto')}), or run "
+            "on a GPU.",
+        )
+    return chosen
+
+
+def decode_mode(setting: str, width: int, height: int, tile_above: int) -> str:
+    """How the VAE decodes frames of this size: ``auto`` tiles frames of more than
+    ``tile_above`` pixels, whose full decode takes the most memory, and decodes the rest whole."""
+    if setting != "auto":
+        return setting
+    return "tiled" if width * height > tile_above else "full"
+
+
+@contextmanager
+def running(pipe: Any, chosen: Tuning, vae_decode: str) -> Iterator[None]:
+    """Around one call of the pipeline: the VAE decoding in ``vae_decode`` mode, and the
+    chosen torch attention kernel put first."""
+    vae = pipe.vae
+    vae.enable_tiling() if vae_decode == "tiled" else vae.disable_tiling()
+    vae.enable_slicing() if vae_decode in ("sliced", "tiled") else vae.disable_slicing()
+    with _kernel_first(chosen.attention):
+        yield
+
+
+def _kernel_first(name: str) -> Any:
+    """torch's attention kernels with ``name`` first: a call it cannot run (a mask cuDNN does
+    not take, say) falls back to the next instead of failing."""
+    if name not in KERNELS:
+        return nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    first = getattr(SDPBackend, KERNELS[name])
+    rest = [getattr(SDPBackend, k) for k in KERNELS.values() if getattr(SDPBackend, k) != first]
+    return sdpa_kernel([first, *rest], set_priority=True)
+
+
+def denoisers(pipe: Any) -> list[Any]:
+    return [model for name in DENOISERS if (model := getattr(pipe, name, None)) is not None]
+
+
+def speed_up(pipe: Any, chosen: Tuning) -> None:
+    """Set a diffusers attention backend on the denoiser and compile it, once, at load."""
+    if chosen.attention not in ("auto", "native", *KERNELS):
+        _set_attention_backend(pipe, chosen.attention)
+    if chosen.compile != "off":
+        mode = None if chosen.compile == "default" else chosen.compile
+        for model in denoisers(pipe):
+            model.compile(backend=COMPILER, mode=mode)
+
+
+def _set_attention_backend(pipe: Any, name: str) -> None:
+    models = denoisers(pipe)
+    if not any(_dispatches(model) for model in models):
+        kind = type(models[0]).__name__ if models else type(pipe).__name__
+        raise InputError(
+            f"The attention backend {name} is for models whose attention diffusers dispatches; "
+            f"{kind} calls torch's attention itself.",
+            f"Use auto or one of torch's kernels ({how_to_set('attention', '_native_flash')}).",
+        )
+    from diffusers.models.attention_dispatch import _AttentionBackendRegistry as registry
+
+    before = registry._active_backend
+    try:
+        for model in models:
+            model.set_attention_backend(name)
+    except (ImportError, RuntimeError, ValueError) as exc:  # its package missing, or no GPU
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ToolMissing(
+            f"The attention backend {name} cannot run here: {first}",
+            f"Install what it needs, or use auto ({how_to_set('attention', 'auto')}).",
+        ) from exc
+    finally:
+        # set_attention_backend also makes it the default of every model in the process; this
+        # model's processors hold it themselves, so the others keep their own.
+        registry._active_backend = before
+
+
+def _dispatches(model: Any) -> bool:
+    """Whether the model's attention goes through diffusers' dispatcher (its processors carry
+    an attention backend) rather than calling torch directly."""
+    return any(
+        hasattr(getattr(module, "processor", None), "_attention_backend")
+        for module in model.modules()
+    )
+
+
 def load_pipeline(
-    class_name: str, path: Path, where: Placement, *, config: Path | None = None, **components: Any
+    class_name: str,
+    path: Path,
+    where: Placement,
+    *,
+    config: Path | None = None,
+    speed: Tuning | None = None,
+    **components: Any,
 ) -> Any:
-    """Load the pipeline once from local files and place it on the device."""
+    """Load the pipeline once from local files, place it on the device and apply the speed
+    settings that act at load (a diffusers attention backend, compilation)."""
     offline()
     import diffusers
     import torch
@@ -333,6 +513,7 @@ def load_pipeline(
             pipe.enable_model_cpu_offload(device=where.device)
         else:
             pipe.to(where.device)
+    speed_up(pipe, speed or Tuning())
     return pipe
 
 
@@ -360,6 +541,25 @@ def _translated(exc: Exception, path: Path) -> Exception:
         "Check that it is a complete diffusers pipeline (model_index.json and each component's "
         "config and weights) or a checkpoint with its config folder.",
     )
+
+
+def run_error(exc: RuntimeError, what: str, chosen: Tuning) -> BackendError:
+    """A failed pipeline call; compiling is the usual suspect when it is on."""
+    fix = "Check that the model folder is intact and that the device settings suit this machine."
+    if chosen.compile != "off":
+        fix = f"Run it uncompiled ({how_to_set('compile', False)}); if it still fails: {fix}"
+    return BackendError(f"{what} failed: {exc}", fix)
+
+
+def to_uint8(pixels: Any, *, half_up: bool = False) -> Any:
+    """Pixels in [0, 1] (a tensor of any layout) as a uint8 array on the host, converted where
+    they are so that only bytes cross: rounded half to even as diffusers' own PIL output is, or
+    half up (``half_up``)."""
+    import torch
+
+    scaled = pixels.float().mul(255.0)
+    scaled = scaled.add_(0.5).floor_() if half_up else scaled.round_()
+    return scaled.clamp_(0, 255).to(torch.uint8).cpu().numpy()
 
 
 def generators(seeds: list[int]) -> list[Any]:

@@ -5,38 +5,51 @@ The model is a pipeline folder (``diffusers:/models/sdxl``) or a single checkpoi
 each component's config and tokenizer, no weights needed) lies beside it or is named by the
 ``config`` setting. Nothing is read from a hub.
 
-Device, precision, offload, steps, guidance, batch size, config folder and a default LoRA are
-settings (``director.tools.diffusers_local``): constructor arguments, else
-``DIRECTOR_DIFFUSERS_*`` variables, else the config file's ``[diffusers]`` table.
+Device, precision, offload, steps, guidance, batch size, config folder, a default LoRA, the
+attention kernel, compilation and VAE decoding are settings (``director.tools.diffusers_local``):
+constructor arguments, else ``DIRECTOR_DIFFUSERS_*`` variables, else the config file's
+``[diffusers]`` table.
 
 The pipeline is loaded on first use and kept for the backend's life, so a run pays for loading
 once. Best-of-k candidates of one prompt are one batch: one denoising pass makes all k images,
 each from its own seeded generator, so any candidate can be remade alone from its Job. Prompt
-embeddings are kept across rerolls of the same prompt. The style bible's LoRA is loaded once
-per distinct file and switched on only for the requests that name it; the ``lora`` setting
-is used for requests whose bible names none.
+embeddings are kept across rerolls of the same prompt. Decoded images become bytes on the device:
+only uint8 pixels cross to the host, and a batch's PNG files are compressed on all the CPU's
+cores at once. The style bible's LoRA is loaded once per distinct file and
+switched on only for the requests that name it; the ``lora`` setting is used for requests whose
+bible names none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
+import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 from director.errors import BackendError, InputError, ToolMissing
 from director.tools import diffusers_local as local
 from director.tools.base import ImageBackend, ImageRequest, Job
-from director.tools.image.previz import write_png
 
 MIN_SIDE, MAX_SIDE = 16, 4096
 # Prompts whose embeddings stay on the device; a run rarely rerolls more shots than this at once.
 EMBEDDING_CACHE = 32
 MAX_BATCH = 4
+# Keyframes of more pixels than this are VAE-decoded in tiles by default. SDXL's VAE decoding a
+# whole 2048x2048 frame takes 9.5 GB beyond the weights (2.4 GB in tiles, at 1.8x the time; one
+# H200, BENCHMARKS.md), so larger frames would not fit beside the model on most GPUs.
+TILE_ABOVE = 2048 * 2048
+# PNG compression of a keyframe: fast, as previz.write_png writes them.
+PNG_LEVEL = 1
 
 
 class Family(ABC):
@@ -151,6 +164,9 @@ class DiffusersImage(ImageBackend):
         max_batch: int | None = None,
         config: str | None = None,
         lora: str | None = None,
+        attention: str | None = None,
+        compile: str | bool | None = None,
+        vae_decode: str | None = None,
     ) -> None:
         local.require_diffusers()
         found = local.resolve_settings(
@@ -163,6 +179,9 @@ class DiffusersImage(ImageBackend):
                 "max_batch": max_batch,
                 "config": config,
                 "lora": lora,
+                "attention": attention,
+                "compile": compile,
+                "vae_decode": vae_decode,
             }
         )
         self.path = local.local_model(model, "image")
@@ -170,6 +189,7 @@ class DiffusersImage(ImageBackend):
         self.config = _config_folder(self.path, found["config"])
         self.class_name = _supported(local.pipeline_class(self.config or self.path), self.path)
         self.placement = local.placement(found["device"], found["dtype"], found["offload"])
+        self.speed = local.tuning(found, self.placement)
         self.steps: int | None = found["steps"]
         self.guidance: float | None = found["guidance"]
         self.max_batch: int = found["max_batch"] or MAX_BATCH
@@ -198,11 +218,11 @@ class DiffusersImage(ImageBackend):
 
     def collect(self, job: Job, dest: Path) -> None:
         self._check_job(job)
-        image = self._results.pop(job.id, None)
-        if image is None:
+        png = self._results.pop(job.id, None)
+        if png is None:
             self._render(self._pending.pop(job.id, [job]))
-            image = self._results.pop(job.id)
-        write_png(image, Path(dest))
+            png = self._results.pop(job.id)
+        _write(png, Path(dest))
 
     def _job(self, request: ImageRequest) -> Job:
         _check_size(request.width, request.height)
@@ -224,14 +244,16 @@ class DiffusersImage(ImageBackend):
         family = self._loaded()
         steps, guidance = family.defaults()
         multiple = family.multiple()
+        width = local.nearest_multiple(request.width, multiple)
+        height = local.nearest_multiple(request.height, multiple)
         return {
             "pipeline": self.class_name,
             "seed": request.seed,
             "steps": self.steps or steps,
             "guidance": self.guidance if self.guidance is not None else guidance,
             # Generated at the nearest size the model accepts, then resized to the request.
-            "render_width": local.nearest_multiple(request.width, multiple),
-            "render_height": local.nearest_multiple(request.height, multiple),
+            "render_width": width,
+            "render_height": height,
             "width": request.width,
             "height": request.height,
             "negative_prompt_used": bool(request.negative_prompt) and family.label != "flux",
@@ -239,6 +261,9 @@ class DiffusersImage(ImageBackend):
             "device": self.placement.device,
             "dtype": self.placement.dtype,
             "cpu_offload": self.placement.offload,
+            "attention": self.speed.attention,
+            "compile": self.speed.compile,
+            "vae_decode": local.decode_mode(self.speed.vae_decode, width, height, TILE_ABOVE),
         }
 
     def _batches(self, jobs: list[Job]) -> list[list[Job]]:
@@ -275,22 +300,31 @@ class DiffusersImage(ImageBackend):
         family = self._loaded()
         self._use_lora(params["lora"])
         embeds = self._embed(first.prompt, first.negative_prompt, params["lora"], params)
+        decode = params.get("vae_decode") or local.decode_mode(
+            self.speed.vae_decode, params["render_width"], params["render_height"], TILE_ABOVE
+        )
         try:
-            images = self._pipe(
-                **family.batch(embeds, len(jobs)),
-                generator=local.generators([r.seed for r in requests]),
-                height=params["render_height"],
-                width=params["render_width"],
-                num_inference_steps=params["steps"],
-                guidance_scale=params["guidance"],
-                output_type="pil",
-            ).images
+            with local.running(self._pipe, self.speed, decode):
+                images = self._pipe(
+                    **family.batch(embeds, len(jobs)),
+                    generator=local.generators([r.seed for r in requests]),
+                    height=params["render_height"],
+                    width=params["render_width"],
+                    num_inference_steps=params["steps"],
+                    guidance_scale=params["guidance"],
+                    output_type="pt",
+                ).images
+            pixels = local.to_uint8(images.permute(0, 2, 3, 1))
         except RuntimeError as exc:
-            raise _run_error(exc, len(jobs)) from exc
-        for job, request, image in zip(jobs, requests, images, strict=True):
+            raise _run_error(exc, len(jobs), self.speed) from exc
+        images = []
+        for request, array in zip(requests, pixels, strict=True):
+            image = Image.fromarray(array)
             if image.size != (request.width, request.height):
                 image = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
-            self._results[job.id] = image.convert("RGB")
+            images.append(image.convert("RGB"))
+        for job, png in zip(jobs, _pngs(images), strict=True):
+            self._results[job.id] = png
             self._pending.pop(job.id, None)
 
     def _embed(
@@ -323,7 +357,7 @@ class DiffusersImage(ImageBackend):
         """The pipeline's family, loading the pipeline on first use."""
         if self._family is None:
             self._pipe = local.load_pipeline(
-                self.class_name, self.path, self.placement, config=self.config
+                self.class_name, self.path, self.placement, config=self.config, speed=self.speed
             )
             self._family = FAMILIES[self.class_name](self._pipe)
         return self._family
@@ -412,14 +446,43 @@ def _check_size(width: int, height: int) -> None:
         )
 
 
-def _run_error(exc: RuntimeError, k: int) -> BackendError:
+def _pngs(images: list[Any]) -> list[bytes]:
+    """The images as PNG files, compressed side by side: zlib lets go of the interpreter lock,
+    so best-of-k costs about one image's compression, not k."""
+    if len(images) == 1:
+        return [_png(images[0])]
+    return list(_pool().map(_png, images))
+
+
+def _png(image: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(MAX_BATCH * 4, os.cpu_count() or 1))
+
+
+def _write(data: bytes, dest: Path) -> None:
+    """Write atomically: a reader never sees half a file, and a failed write leaves nothing."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run_error(exc: RuntimeError, k: int, speed: local.Tuning) -> BackendError:
     if "out of memory" in str(exc).lower():
         return BackendError(
             f"A batch of {k} images does not fit in the GPU's memory.",
             f"Make fewer images per pass ({local.how_to_set('max_batch', max(1, k // 2))}), "
             f"or keep the parts not in use in RAM ({local.how_to_set('offload', True)}).",
         )
-    return BackendError(
-        f"The diffusers pipeline failed: {exc}",
-        "Check that the model folder is intact and that the device settings suit this machine.",
-    )
+    return local.run_error(exc, "The diffusers pipeline", speed)

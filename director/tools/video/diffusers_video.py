@@ -7,9 +7,11 @@ sizes that are multiples of 16, so a clip is generated at the nearest such size 
 the frames the request needs, then resized, trimmed and encoded at the request's size and frame
 rate with the project's ffmpeg.
 
-Device, precision, offload, steps and guidance are settings (``director.tools.diffusers_local``):
-constructor arguments, else ``DIRECTOR_DIFFUSERS_*`` variables, else the config file's
-``[diffusers]`` table; without them Wan runs 50 steps at guidance 5.0.
+Device, precision, offload, steps, guidance, the attention kernel, compilation and VAE decoding
+are settings (``director.tools.diffusers_local``): constructor arguments, else
+``DIRECTOR_DIFFUSERS_*`` variables, else the config file's ``[diffusers]`` table; without them
+Wan runs 50 steps at guidance 5.0. Frames become bytes on the device: only uint8 pixels cross
+to the host.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ SIZE_MULTIPLE = 16  # the VAE's 8x spatial compression times the transformer's 2
 TEMPORAL = 4  # the VAE compresses time 4x: clips are 4k+1 frames
 MIN_SIDE, MAX_SIDE = 16, 4096
 DEFAULT_STEPS, DEFAULT_GUIDANCE = 50, 5.0
+# Clips of larger frames than 832x480 are VAE-decoded in tiles by default. Wan's VAE decoding
+# whole frames takes 8.6 GB beyond the weights at 832x480 and 19.8 GB at 1280x720 (2.2 GB in
+# tiles, at 1.8x the time; one H200, BENCHMARKS.md): more than most GPUs have beside the model.
+TILE_ABOVE = 832 * 480
 
 
 class DiffusersVideo(VideoBackend):
@@ -49,6 +55,9 @@ class DiffusersVideo(VideoBackend):
         offload: bool | None = None,
         steps: int | None = None,
         guidance: float | None = None,
+        attention: str | None = None,
+        compile: str | bool | None = None,
+        vae_decode: str | None = None,
         preset: str = "ultrafast",
         crf: int = 18,
         on_step: Callable[[StepRecord], None] | None = None,
@@ -61,6 +70,9 @@ class DiffusersVideo(VideoBackend):
                 "offload": offload,
                 "steps": steps,
                 "guidance": guidance,
+                "attention": attention,
+                "compile": compile,
+                "vae_decode": vae_decode,
             }
         )
         self.path = local.local_model(model, "video")
@@ -73,6 +85,7 @@ class DiffusersVideo(VideoBackend):
         self.class_name = _supported(local.pipeline_class(self.path), self.path)
         self.mode = PIPELINES[self.class_name]
         self.placement = local.placement(found["device"], found["dtype"], found["offload"])
+        self.speed = local.tuning(found, self.placement)
         self.steps: int = found["steps"] or DEFAULT_STEPS
         guidance = found["guidance"]
         self.guidance: float = DEFAULT_GUIDANCE if guidance is None else guidance
@@ -83,6 +96,8 @@ class DiffusersVideo(VideoBackend):
     def submit(self, request: ClipRequest) -> Job:
         _check_size(request.width, request.height)
         frames = frame_count(request.duration_s, request.fps)
+        width = local.nearest_multiple(request.width, SIZE_MULTIPLE)
+        height = local.nearest_multiple(request.height, SIZE_MULTIPLE)
         params = {
             "pipeline": self.class_name,
             "mode": self.mode,
@@ -92,14 +107,17 @@ class DiffusersVideo(VideoBackend):
             "fps": request.fps,
             "frames": frames,
             "frames_generated": generated_frames(frames),
-            "render_width": local.nearest_multiple(request.width, SIZE_MULTIPLE),
-            "render_height": local.nearest_multiple(request.height, SIZE_MULTIPLE),
+            "render_width": width,
+            "render_height": height,
             "width": request.width,
             "height": request.height,
             "held_bottom_rows": min(request.hold_bottom_px, request.height),
             "device": self.placement.device,
             "dtype": self.placement.dtype,
             "cpu_offload": self.placement.offload,
+            "attention": self.speed.attention,
+            "compile": self.speed.compile,
+            "vae_decode": local.decode_mode(self.speed.vae_decode, width, height, TILE_ABOVE),
             "codec": "libx264",
             "preset": self.preset,
             "crf": self.crf,
@@ -130,40 +148,49 @@ class DiffusersVideo(VideoBackend):
 
     def _generate(self, request: ClipRequest, params: dict[str, Any]) -> Any:
         """The clip's frames as uint8 (frames, height, width, 3), trimmed to the request."""
-        import numpy as np
-
         pipe = self.pipeline
         kwargs: dict[str, Any] = {}
         if self.mode == "image-to-video":
             kwargs["image"] = _keyframe(request, params)
+        decode = params.get("vae_decode") or local.decode_mode(
+            self.speed.vae_decode, params["render_width"], params["render_height"], TILE_ABOVE
+        )
         try:
-            out = pipe(
-                prompt=request.prompt or request.shot.prompt.render(),
-                negative_prompt=request.shot.prompt.render_negative() or None,
-                height=params["render_height"],
-                width=params["render_width"],
-                num_frames=params["frames_generated"],
-                num_inference_steps=params["steps"],
-                guidance_scale=params["guidance"],
-                generator=local.generators([request.seed])[0],
-                output_type="np",
-                **kwargs,
-            ).frames[0]
+            with local.running(pipe, self.speed, decode):
+                out = pipe(
+                    prompt=request.prompt or request.shot.prompt.render(),
+                    negative_prompt=request.shot.prompt.render_negative() or None,
+                    height=params["render_height"],
+                    width=params["render_width"],
+                    num_frames=params["frames_generated"],
+                    num_inference_steps=params["steps"],
+                    guidance_scale=params["guidance"],
+                    generator=local.generators([request.seed])[0],
+                    output_type="pt",
+                    **kwargs,
+                ).frames[0]
+            # (frames, channels, height, width) on the device, to (frames, height, width, 3).
+            return local.to_uint8(out[: params["frames"]].permute(0, 2, 3, 1), half_up=True)
         except RuntimeError as exc:
-            raise BackendError(
-                f"The Wan pipeline failed on shot {request.shot.id}: {exc}",
-                "If the GPU ran out of memory, keep the parts not in use in RAM "
-                f"({local.how_to_set('offload', True)}); otherwise check the model folder.",
-            ) from exc
-        frames = np.clip(np.asarray(out[: params["frames"]]) * 255.0 + 0.5, 0, 255)
-        return frames.astype(np.uint8)
+            if "out of memory" in str(exc).lower():
+                raise BackendError(
+                    f"The Wan pipeline ran out of GPU memory on shot {request.shot.id}.",
+                    f"Keep the parts not in use in RAM ({local.how_to_set('offload', True)}), "
+                    f"or decode in tiles ({local.how_to_set('vae_decode', 'tiled')}).",
+                ) from exc
+            what = f"The Wan pipeline on shot {request.shot.id}"
+            raise local.run_error(exc, what, self.speed) from exc
 
     @property
     def pipeline(self) -> Any:
         """The diffusers pipeline, loaded on first use and kept for the backend's life."""
         if self._pipe is None:
             self._pipe = local.load_pipeline(
-                self.class_name, self.path, self.placement, **_float32_vae(self.path)
+                self.class_name,
+                self.path,
+                self.placement,
+                speed=self.speed,
+                **_float32_vae(self.path),
             )
         return self._pipe
 
