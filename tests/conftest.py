@@ -210,3 +210,17 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("no-hub-cache")))
     # Nor the user's insightface packs: without a root naming one, identity uses dlib.
     monkeypatch.setenv("DIRECTOR_INSIGHTFACE_ROOT", str(tmp_path_factory.mktemp("no-packs")))
+
+
+@pytest.fixture
+def diffusers_config(monkeypatch, tmp_path):
+    """The diffusers backends' settings come from each test, never from the developer's
+    environment or config file; the test writes the config file it needs here."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("DIRECTOR_DIFFUSERS_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
+    return path

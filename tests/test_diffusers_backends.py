@@ -35,17 +35,8 @@ BATCH_TOLERANCE = 2
 
 
 @pytest.fixture(autouse=True)
-def config(monkeypatch, tmp_path):
-    """The backends' settings come from each test, never from the developer's environment or
-    config file; the test writes the config file it needs here."""
-    import os
-
-    for name in [n for n in os.environ if n.startswith("DIRECTOR_DIFFUSERS_")]:
-        monkeypatch.delenv(name)
-    path = tmp_path / "config.toml"
-    path.write_text("")
-    monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
-    return path
+def config(diffusers_config):
+    return diffusers_config
 
 
 @pytest.fixture(scope="module")

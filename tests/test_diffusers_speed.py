@@ -23,15 +23,8 @@ torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(autouse=True)
-def config(monkeypatch, tmp_path):
-    import os
-
-    for name in [n for n in os.environ if n.startswith("DIRECTOR_DIFFUSERS_")]:
-        monkeypatch.delenv(name)
-    path = tmp_path / "config.toml"
-    path.write_text("")
-    monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
-    return path
+def config(diffusers_config):
+    return diffusers_config
 
 
 @pytest.fixture(scope="module")

@@ -105,10 +105,9 @@ def resume_run(
         repaired = repair(paths.events)
         sweep_unfinished(paths)  # a killed process's half-written files; no one else writes here
         options = _resumed_options(paths, approve)
-        ctx = _context(options, paths, progress, _backends(options, backends))
         events = read_events(paths.events)
-        ctx.jobs = JobLedger(events)
-        ctx.log.listeners = [ctx.jobs.note]
+        backends = {**_backends(options, backends), "jobs": JobLedger(events)}
+        ctx = _context(options, paths, progress, backends)
         ctx.llm_spent = sum(e.cost or 0.0 for e in events if isinstance(e, LLMCallMade))
         ctx.before = working_seconds(events)
         state = snapshot(paths)
