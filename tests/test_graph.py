@@ -20,6 +20,7 @@ from director.records import (
 )
 from director.replay.workflow import write_workflow
 from director.testing import ScriptedCritic, ScriptedPlanner, SolidImage
+from director.tools.pricing import Cost, charge
 from tests.conftest import make_plan
 
 
@@ -312,8 +313,7 @@ class PaidImage(SolidImage):
 
     def collect(self, job, dest):
         super().collect(job, dest)
-        job.cost = 0.25
-        job.params["billed"] = "1 image"
+        charge(job, Cost(0.25, detail="1 image"))
 
 
 def test_every_paid_call_is_logged_and_the_budget_limits_retries_then_stops_the_run(tmp_path):
@@ -399,6 +399,35 @@ def test_a_budget_with_an_unpriced_model_stops_before_the_first_call(tmp_path):
         start_run(_options(tmp_path, budget=5.0), backends=backends)
     events = read_events(tmp_path / "g" / "events.jsonl")
     assert not [e for e in events if e.type == "job_submitted"]
+
+
+class UnpricedImage(SolidImage):
+    """A hosted-like generator whose model has no known price."""
+
+    def estimate(self, request):
+        return None
+
+    def collect(self, job, dest):
+        super().collect(job, dest)
+        charge(job, Cost(None, reason="no price for solid:flat; set one in [prices]"))
+
+
+def test_an_unpriced_model_runs_without_a_budget_and_its_costs_say_unknown(tmp_path):
+    from director.memory.runs import RunPaths
+    from director.records import CostIncurred
+    from director.replay.workflow import write_workflow
+
+    backends = {"planner": ScriptedPlanner(make_plan(2)), "image": UnpricedImage()}
+    result = start_run(_options(tmp_path), backends=backends)
+    assert result.paths.film.exists()
+    events = read_events(result.paths.events)
+    costs = [e for e in events if isinstance(e, CostIncurred)]
+    made = [e for e in events if isinstance(e, AttemptMade) and e.attempt.kind == "keyframe"]
+    assert len(costs) == len(made) >= 2 and all(c.amount is None for c in costs)
+    assert all("no price for solid:flat" in c.detail for c in costs)
+    text = write_workflow(RunPaths(tmp_path / "g"))[0].read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| cost (USD) |"))
+    assert "unknown" in row and f"solid:flat-v1: {len(costs)} calls" in row
 
 
 class RefusesAtSubmit(SolidImage):

@@ -304,9 +304,12 @@ def _affordable(ctx: RunContext, total: float) -> bool:
 
 
 def _afford(ctx: RunContext, spent: float, estimate: float | None, what: str) -> None:
-    """Stop before a call the film needs would take the spend past --budget."""
+    """Stop before a call the film needs would take the spend past --budget. A model with no
+    known price runs when no budget is set: its cost events say the price is unknown."""
     budget = ctx.options.budget
-    if budget is not None and estimate is None:
+    if budget is None:
+        return
+    if estimate is None:
         raise BudgetExceeded(
             f"--budget is set, but {what} uses a model with no known price.",
             'Set its price in the config file\'s [prices."PROVIDER:MODEL"] table, or run '
@@ -321,17 +324,18 @@ def _afford(ctx: RunContext, spent: float, estimate: float | None, what: str) ->
 
 
 def _log_cost(ctx: RunContext, job: Job, kind: str, shot_id: str | None) -> None:
-    """A cost event for every paid call (and for a call with no known price, saying so)."""
-    note = job.params.get("cost_note", "")
-    if job.cost or note:
+    """A cost event for every paid call; a call to a model with no known price is logged with
+    no amount and the reason, never a guessed figure."""
+    unknown = job.params.get("cost_unknown", "")
+    if job.cost or unknown:
         ctx.log.append(
             CostIncurred(
                 shot_id=shot_id,
                 kind=kind,
                 backend=job.backend,
                 model=job.model,
-                amount=job.cost if not note else None,
-                detail=note or str(job.params.get("billed", "")),
+                amount=None if unknown else job.cost,
+                detail=unknown or str(job.params.get("cost_detail", "")),
                 job_id=job.id,
             )
         )
@@ -591,14 +595,47 @@ def _chosen(candidates: list[Candidate], step: ladder.Step, shot_id: str) -> Can
 
 
 def _ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
-    in_frame = set(shot.characters)
-    refs = [r for c in ctx.cast if c.name in in_frame for r in c.references]
     return ladder.Backend(
         name=ctx.image.name,
         accepts_references=ctx.image.accepts_references,
         edits=ctx.image.edits,
-        references=tuple(refs),
+        references=tuple(path for _, path in _cast_references(ctx, shot)),
     )
+
+
+def _clip_ladder_backend(ctx: RunContext, shot: Shot) -> ladder.Backend:
+    return ladder.Backend(
+        name=ctx.video.name,
+        kind="clip",
+        accepts_references=ctx.video.accepts_references,
+        references=tuple(path for _, path in _cast_references(ctx, shot)),
+    )
+
+
+def _cast_references(ctx: RunContext, shot: Shot) -> list[tuple[str, str]]:
+    """(name, photo) of every reference photo of the cast members in the shot's frame."""
+    in_frame = set(shot.characters)
+    return [(c.name, r) for c in ctx.cast if c.name in in_frame for r in c.references]
+
+
+def _clip_references(ctx: RunContext, shot: Shot, variant: Variant) -> dict:
+    """The reference photos a clip is conditioned on: the ladder's reference rung on a backend
+    that takes them, or every clip with a cast member in frame on a reference-to-video model."""
+    if not ctx.video.accepts_references:
+        return {}
+    found = _cast_references(ctx, shot)
+    if variant.get("references"):
+        wanted = set(variant["references"])
+        found = [(name, path) for name, path in found if path in wanted]
+    elif not ctx.video.references_always:
+        return {}
+    if not found:
+        return {}
+    return {
+        "references": [path for _, path in found],
+        "reference_names": [name for name, _ in found],
+        "reference_strength": variant.get("reference_strength"),
+    }
 
 
 def _run_cap(ctx: RunContext, shots: int) -> int:
@@ -684,6 +721,7 @@ def _submit_clip(
         height=ctx.options.height,
         prompt=f"{varied.prompt.action}; {varied.prompt.camera}",
         hold_bottom_px=state.get("captions", {}).get(shot.id, 0),
+        **_clip_references(ctx, shot, variant),
     )
     estimate = ctx.video.estimate(request)
     if number == 1:
@@ -727,7 +765,7 @@ def _finish_clip(
             shot,
             rung=rung,
             variant=variant,
-            backend=ladder.Backend(name=ctx.video.name, kind="clip"),
+            backend=_clip_ladder_backend(ctx, shot),
             limits=_limits(
                 ctx, tally.attempts, tally.spent, len(plan.shots), pending.get("estimate", 0.0)
             ),

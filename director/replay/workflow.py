@@ -390,8 +390,6 @@ def _totals(doc: Document, r: RunRecord) -> None:
             for kind in ("keyframe", "clip")
         )
     ]
-    cost = sum(c.amount or 0.0 for c in r.costs) + sum(c.cost or 0.0 for c in r.llm_calls)
-    unpriced = sorted({f"{c.backend}:{c.model}" for c in r.costs if c.amount is None})
     rows = [
         ["shots", str(len(r.shots))],
         ["keyframe attempts", str(sum(per_shot))],
@@ -401,10 +399,7 @@ def _totals(doc: Document, r: RunRecord) -> None:
         ["ladder rungs climbed", _rung_counts(r, "reroll")],
         ["ladder rungs skipped", _rung_counts(r, "skip")],
         ["clips", str(sum(len(v) for v in r.clips.values()))],
-        [
-            "cost (USD)",
-            f"{cost:.2f}" + (f" (no price for {', '.join(unpriced)})" if unpriced else ""),
-        ],
+        ["cost (USD)", _cost_total(r)],
         ["paid calls", str(len(r.costs))],
         ["prices", _prices(r)],
         ["language-model calls", _llm_totals(r)],
@@ -413,6 +408,18 @@ def _totals(doc: Document, r: RunRecord) -> None:
     if r.finished:
         rows.append(["time: total", f"{r.finished.seconds:.1f} s"])
     doc.add(Heading(2, "Totals"), Table(["measure", "value"], rows))
+
+
+def _cost_total(r: RunRecord) -> str:
+    """The known spend; where models had no price, that the total is unknown and which calls
+    it leaves out: no invented figure."""
+    known = sum(c.amount or 0.0 for c in r.costs) + sum(c.cost or 0.0 for c in r.llm_calls)
+    unpriced = Counter(f"{c.backend}:{c.model}" for c in r.costs if c.amount is None)
+    unpriced.update(f"{c.backend}:{c.model}" for c in r.llm_calls if c.cost is None)
+    if not unpriced:
+        return f"{known:.2f}"
+    calls = ", ".join(f"{key}: {n} call{'s' * (n != 1)}" for key, n in sorted(unpriced.items()))
+    return f"unknown: {known:.2f} for priced calls, plus calls at no known price ({calls})"
 
 
 def _prices(r: RunRecord) -> str:

@@ -109,6 +109,17 @@ class ClipRequest(Record):
         default=None,
         description="absolute path of a frame to end on, for first-and-last-frame models",
     )
+    # Reference-to-video: photos of the characters in frame, so identity is conditioned in the
+    # clip itself; only backends that declare ``accepts_references`` receive them.
+    references: list[str] = Field(
+        default_factory=list, description="reference photo paths of the characters in frame"
+    )
+    reference_names: list[str] = Field(
+        default_factory=list, description="the character each reference photo shows, in order"
+    )
+    reference_strength: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="how strongly to follow the references"
+    )
 
 
 class Job(Record):
@@ -167,6 +178,11 @@ class VideoBackend(ABC):
     model: str
     # How many submitted jobs the graph may leave running while it works on other shots.
     max_in_flight: int = 1
+    # Whether clips can be conditioned on the characters' reference photos (the ladder's
+    # reference rung), and whether the chosen model wants them on every clip of a shot with a
+    # cast member in frame (a reference-to-video model).
+    accepts_references: bool = False
+    references_always: bool = False
 
     def estimate(self, request: ClipRequest) -> float | None:
         """What the call will cost in USD, before it is made; None when unpriced."""

@@ -287,12 +287,11 @@ def dashscope_seed(seed: int) -> int:
 
 def bill(job: Any, usage: dict[str, Any]) -> None:
     """Set ``job.cost`` from the usage DashScope reported and director's price table; a model
-    without a price costs 0 here and ``cost_detail`` says why (the budget refuses it earlier)."""
+    without a price costs 0 here and ``cost_unknown`` says why (the budget refuses it earlier)."""
     from director.tools.pricing import bill as priced
+    from director.tools.pricing import charge
 
-    cost = priced(PROVIDER, job.model, usage)
-    job.cost = cost.usd or 0.0
-    job.params["cost_detail"] = cost.detail or cost.reason
+    charge(job, priced(PROVIDER, job.model, usage))
 
 
 # --- images sent inline ------------------------------------------------------------------

@@ -162,6 +162,18 @@ def bill(provider: str, model: str, usage: dict, *, table: PriceTable | None = N
     return _tokens(price, prompt, completion, cached)
 
 
+def charge(job: Any, cost: Cost) -> None:
+    """Put a finished call's ``cost`` on its job: ``job.cost`` in USD (0 when unpriced),
+    ``cost_detail`` what was billed, and ``cost_unknown`` the reason when there is no price,
+    so the cost event says the price is unknown instead of inventing a figure."""
+    job.cost = cost.usd or 0.0
+    job.params["cost_detail"] = cost.detail or cost.reason
+    if cost.usd is None:
+        job.params["cost_unknown"] = cost.reason
+    else:
+        job.params.pop("cost_unknown", None)
+
+
 def resolution_tier(text: str) -> str | None:
     """``"720p"``, ``"1280*720"`` or ``"1280x720"`` -> ``"720P"``; None when unreadable."""
     text = str(text).strip().upper()

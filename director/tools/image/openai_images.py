@@ -41,8 +41,8 @@ from director.tools.openai_client import (
     Endpoint,
     failure,
     make_client,
-    priced,
 )
+from director.tools.pricing import bill, charge
 from director.tools.providers import settings
 
 # OpenAI retired gpt-image-1 on 2026-10-23; it is still sent when named (--image
@@ -227,9 +227,7 @@ class OpenAIImage(ImageBackend):
                 "image_tokens": int(getattr(details, "image_tokens", 0) or 0),
             },
         }
-        usd, detail = priced(self.name, job.model, billed)
-        job.cost = usd or 0.0
-        job.params["cost_detail"] = detail
+        charge(job, bill(self.name, job.model, billed))
         if usage is not None:
             job.params["usage"] = {
                 "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),

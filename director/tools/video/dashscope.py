@@ -1,13 +1,26 @@
-"""Wan clips on Alibaba DashScope: image-to-video, first-and-last-frame, text-to-video.
+"""Wan clips on Alibaba DashScope: image-to-video, first-and-last-frame, text-to-video and
+reference-to-video.
 
 The accepted keyframe goes up as a ``data:`` URI (scaled into the 360-2000 px a side the
 service takes, PNG without alpha, or JPEG above the 10 MB limit), with the shot's motion prompt,
 the run's seed, a resolution tier from the requested height ("480P", "720P", "1080P") and the
-service's prompt rewriting off. First-and-last-frame models (``kf2v``) also get the frame to end
-on; text-to-video models get the whole shot prompt and a ``W*H`` size of the tier instead of an
-image. Models with a fixed length make 5 s; assembly trims (or holds the last frame), and the
-job's params record what was delivered. The delivered clip is re-encoded to the requested size and frame rate, so
-every clip the graph sees has the same shape whatever the model made.
+service's prompt rewriting off. The model decides the request's shape:
+
+- Wan 2.1-2.6 take named fields: ``img_url`` (image-to-video), ``first_frame_url`` and
+  ``last_frame_url`` (first-and-last-frame, ``kf2v``), or a ``W*H`` size and the whole shot
+  prompt (text-to-video).
+- Wan 2.7 takes a list ``input.media`` of ``{"type", "url"}`` items: ``first_frame`` (and
+  ``last_frame``) for ``wan2.7-i2v``; ``reference_image`` items and the keyframe as
+  ``first_frame`` for ``wan2.7-r2v``, whose prompt names who each reference shows ("Image 1 is
+  Mara"); none for ``wan2.7-t2v``, which takes a resolution and an aspect ``ratio``.
+
+A clip asked for with reference photos (a cast member in frame on a reference-to-video model,
+or the ladder's reference rung on any model) goes to the reference model, ``wan2.7-r2v`` unless
+another is named; a clip without them, on a reference-to-video model, goes to ``wan2.7-i2v``.
+The job's params record the mode, the model and each reference sent (by path, never the
+pixels). Models with a fixed length make 5 s; assembly trims (or holds the last frame), and
+the job's params record what was delivered. The delivered clip is re-encoded to the requested
+size and frame rate, so every clip the graph sees has the same shape whatever the model made.
 """
 
 from __future__ import annotations
@@ -30,10 +43,16 @@ from director.tools.dashscope_tasks import (
 )
 
 DEFAULT_MODEL = "wan2.2-i2v-flash"
+REFERENCE_MODEL = "wan2.7-r2v"  # clips conditioned on the characters' reference photos
+PLAIN_MODEL = "wan2.7-i2v"  # a reference-to-video model's clips with no one to reference
+MAX_REFERENCES = 4  # wan2.7-r2v takes up to five media references; the keyframe is one
 MAX_RESULT_BYTES = 300 * 1024 * 1024
 TIERS = ("480P", "720P", "1080P")
-# Keyframes sent to the video models: 360-2000 px a side.
+# Keyframes sent to the video models: 360-2000 px a side. Reference photos are only looked at.
 FRAME_INPUT = SizeRule(min_side=360, max_side=2000, step=2)
+REFERENCE_INPUT = SizeRule(min_side=384, max_side=1280, step=2)
+# Wan 2.7's aspect ratios (text-to-video and reference-to-video take one, not a pixel size).
+RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
 # Text-to-video sizes per tier (DashScope's text-to-video reference).
 T2V_SIZES = {
     "480P": ((832, 480), (480, 832), (624, 624)),
@@ -44,9 +63,12 @@ T2V_SIZES = {
 
 @dataclass(frozen=True)
 class VideoModel:
-    mode: str  # "i2v" (first frame), "kf2v" (first and last frame) or "t2v" (text only)
+    # "i2v" (first frame), "kf2v" (first and last frame), "t2v" (text only) or "r2v"
+    # (reference photos, and the keyframe to start on)
+    mode: str
     tiers: tuple[str, ...]
     durations: tuple[int, ...]  # the lengths the model makes; one means it is fixed
+    media: bool = False  # Wan 2.7's request shape: inputs as an input.media list
 
     def tier(self, width: int, height: int) -> str:
         """The smallest tier the model offers that is at least the request's short side."""
@@ -75,6 +97,12 @@ MODELS: dict[str, VideoModel] = {
     "wan2.5-t2v-preview": VideoModel("t2v", ("480P", "720P", "1080P"), (5, 10)),
     "wanx2.1-t2v-turbo": VideoModel("t2v", ("480P", "720P"), (5,)),
     "wanx2.1-t2v-plus": VideoModel("t2v", ("720P",), (5,)),
+    # Wan 2.7 (Alibaba's image-to-video, text-to-video and reference-to-video references):
+    # 720P or 1080P, whole seconds; reference-to-video 2-10 s (with a reference video; director
+    # sends photos, and stays in the shorter range), the others 2-15 s.
+    "wan2.7-i2v": VideoModel("i2v", ("720P", "1080P"), tuple(range(2, 16)), media=True),
+    "wan2.7-t2v": VideoModel("t2v", ("720P", "1080P"), tuple(range(2, 16)), media=True),
+    "wan2.7-r2v": VideoModel("r2v", ("720P", "1080P"), tuple(range(2, 11)), media=True),
 }
 
 
@@ -82,11 +110,14 @@ class DashScopeVideo(VideoBackend):
     """Clips from DashScope's Wan video models, one asynchronous task per clip."""
 
     name: ClassVar[str] = "dashscope"
+    accepts_references = True  # through the reference model, whatever model is chosen
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         *,
+        reference_model: str = REFERENCE_MODEL,
+        plain_model: str = PLAIN_MODEL,
         max_in_flight: int = 4,
         retries: hosted.Retries | None = None,
         polling: hosted.Polling | None = None,
@@ -95,15 +126,23 @@ class DashScopeVideo(VideoBackend):
         max_result_bytes: int = MAX_RESULT_BYTES,
         crf: int = 18,
     ) -> None:
-        if model not in MODELS:
+        for name in (model, reference_model, plain_model):
+            _known(name)
+        if MODELS[reference_model].mode != "r2v" or MODELS[plain_model].mode == "r2v":
             raise InputError(
-                f"The dashscope video backend has no model {model!r}.",
-                f"Use one of: {', '.join(MODELS)}.",
+                f"{reference_model} cannot be the reference model, or {plain_model} the plain one.",
+                f"Use a reference-to-video model ({REFERENCE_MODEL}) for references and an "
+                f"image-to-video one ({PLAIN_MODEL}) for clips without them.",
             )
         if max_in_flight < 1:
             raise InputError("max_in_flight must be at least 1.", "Allow one clip or more.")
         self.model = model
         self.spec = MODELS[model]
+        self.reference_model = reference_model
+        self.plain_model = plain_model
+        # A reference-to-video model is chosen for identity: every clip with a cast member in
+        # frame is conditioned on their photos, not only the ladder's reference rung.
+        self.references_always = self.spec.mode == "r2v"
         self.max_in_flight = max_in_flight
         self.max_result_bytes = max_result_bytes
         self.crf = crf
@@ -117,78 +156,43 @@ class DashScopeVideo(VideoBackend):
 
     # --- submit -------------------------------------------------------------------------
 
+    def route(self, request: ClipRequest) -> str:
+        """The model a clip goes to: the reference model when it carries reference photos, the
+        plain one when a reference-to-video model has no one to reference, else the chosen."""
+        if request.references and self.spec.mode != "r2v":
+            return self.reference_model
+        if not request.references and self.spec.mode == "r2v":
+            return self.plain_model
+        return self.model
+
     def estimate(self, request: ClipRequest) -> float | None:
         from director.tools.pricing import estimate
 
-        seconds = self.spec.duration(request.duration_s)
-        tier = self.spec.tier(request.width, request.height)
-        return estimate(self.name, self.model, "clip", seconds=seconds, resolution=tier)
+        model = self.route(request)
+        spec = MODELS[model]
+        seconds = spec.duration(request.duration_s)
+        tier = spec.tier(request.width, request.height)
+        return estimate(self.name, model, "clip", seconds=seconds, resolution=tier)
 
     def submit(self, request: ClipRequest) -> Job:
-        call, params = self._arguments(request)
+        model = self.route(request)
+        call, params = _arguments(model, request)
         from dashscope import VideoSynthesis
 
         faults: list[dict] = []
         task_id = self.service.submit(
-            VideoSynthesis.async_call, model=self.model, what="video task", faults=faults, **call
+            VideoSynthesis.async_call, model=model, what="video task", faults=faults, **call
         )
         if faults:
             params["faults"] = faults
         return Job(
             id=task_id,
             backend=self.name,
-            model=self.model,
+            model=model,
             kind="clip",
             request=request.model_dump(mode="json"),
             params=params,
         )
-
-    def _arguments(self, request: ClipRequest) -> tuple[dict[str, Any], dict[str, Any]]:
-        spec = self.spec
-        tier = spec.tier(request.width, request.height)
-        seconds = spec.duration(request.duration_s)
-        prompt = _prompt(request, spec.mode)
-        negative = request.shot.prompt.render_negative()
-        call: dict[str, Any] = {
-            "prompt": prompt,
-            "negative_prompt": negative or None,
-            "seed": dashscope_seed(request.seed),
-            "prompt_extend": False,
-            "extend_prompt": False,  # the SDK's older input field, sent unless turned off
-            "watermark": False,
-        }
-        params: dict[str, Any] = {
-            "mode": spec.mode,
-            "prompt": prompt,
-            "negative_prompt": negative,
-            "seed": call["seed"],
-            "prompt_extend": False,
-            "watermark": False,
-            "requested_duration_s": request.duration_s,
-            "duration_s": seconds,
-        }
-        if len(spec.durations) > 1:
-            call["duration"] = seconds
-        else:
-            params["duration_note"] = f"{self.model} makes {seconds} s clips; assembly fits them"
-        if spec.mode == "t2v":
-            size = _t2v_size(tier, request.width, request.height)
-            call["size"] = params["size"] = size
-        else:
-            call["resolution"] = params["resolution"] = tier
-            call.update(self._frames(request, params))
-        return call, params
-
-    def _frames(self, request: ClipRequest, params: dict[str, Any]) -> dict[str, str]:
-        first, sent, _ = inline_image(request.keyframe, FRAME_INPUT)
-        params["keyframe_sent"] = f"{sent[0]}*{sent[1]}"
-        if self.spec.mode == "i2v":
-            return {"img_url": first}
-        # Without a frame to end on, the clip returns to its keyframe: motion that loops.
-        last_path = request.end_frame or request.keyframe
-        last = first if last_path == request.keyframe else inline_image(last_path, FRAME_INPUT)[0]
-        params["end_frame"] = request.end_frame or "the keyframe (no end frame given)"
-        return {"first_frame_url": first, "last_frame_url": last}
 
     # --- collect ------------------------------------------------------------------------
 
@@ -224,10 +228,122 @@ class DashScopeVideo(VideoBackend):
         bill(job, {"resolution": job.params.get("resolution"), **usage})
 
 
+def _known(model: str) -> None:
+    if model not in MODELS:
+        raise InputError(
+            f"The dashscope video backend has no model {model!r}.",
+            f"Use one of: {', '.join(MODELS)}.",
+        )
+
+
+def _arguments(model: str, request: ClipRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The SDK call's arguments for ``model``, and the params that record them."""
+    spec = MODELS[model]
+    tier = spec.tier(request.width, request.height)
+    seconds = spec.duration(request.duration_s)
+    prompt = _prompt(request, spec.mode)
+    negative = request.shot.prompt.render_negative()
+    call: dict[str, Any] = {
+        "prompt": prompt,
+        "negative_prompt": negative or None,
+        "seed": dashscope_seed(request.seed),
+        "prompt_extend": False,
+        "extend_prompt": False,  # the SDK's older input field, sent unless turned off
+        "watermark": False,
+    }
+    params: dict[str, Any] = {
+        "mode": spec.mode,
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "seed": call["seed"],
+        "prompt_extend": False,
+        "watermark": False,
+        "requested_duration_s": request.duration_s,
+        "duration_s": seconds,
+    }
+    if len(spec.durations) > 1:
+        call["duration"] = seconds
+    else:
+        params["duration_note"] = f"{model} makes {seconds} s clips; assembly fits them"
+    if spec.media:
+        call.update(_media_inputs(spec, tier, request, params))
+    elif spec.mode == "t2v":
+        size = _t2v_size(tier, request.width, request.height)
+        call["size"] = params["size"] = size
+    else:
+        call["resolution"] = params["resolution"] = tier
+        call.update(_frames(spec.mode, request, params))
+    return call, params
+
+
+def _frames(mode: str, request: ClipRequest, params: dict[str, Any]) -> dict[str, str]:
+    """Wan 2.1-2.6's image fields: the keyframe, and for kf2v the frame to end on."""
+    first, sent, _ = inline_image(request.keyframe, FRAME_INPUT)
+    params["keyframe_sent"] = f"{sent[0]}*{sent[1]}"
+    if mode == "i2v":
+        return {"img_url": first}
+    # Without a frame to end on, the clip returns to its keyframe: motion that loops.
+    last_path = request.end_frame or request.keyframe
+    last = first if last_path == request.keyframe else inline_image(last_path, FRAME_INPUT)[0]
+    params["end_frame"] = request.end_frame or "the keyframe (no end frame given)"
+    return {"first_frame_url": first, "last_frame_url": last}
+
+
+def _media_inputs(
+    spec: VideoModel, tier: str, request: ClipRequest, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Wan 2.7's inputs: a resolution, a ratio where the model takes one, and ``media``."""
+    call: dict[str, Any] = {"resolution": tier}
+    params["resolution"] = tier
+    if spec.mode in ("t2v", "r2v"):
+        call["ratio"] = params["ratio"] = _ratio(request.width, request.height)
+    if spec.mode == "t2v":
+        return call
+    media, sent = [], []
+    if spec.mode == "r2v":
+        for path in request.references[:MAX_REFERENCES]:
+            media.append({"type": "reference_image", "url": inline_image(path, REFERENCE_INPUT)[0]})
+            sent.append({"type": "reference_image", "path": path})
+        if request.reference_strength is not None:
+            params["reference_strength"] = "not supported by the model; not sent"
+    first, size, _ = inline_image(request.keyframe, FRAME_INPUT)
+    media.append({"type": "first_frame", "url": first})
+    sent.append({"type": "first_frame", "path": request.keyframe})
+    params["keyframe_sent"] = f"{size[0]}*{size[1]}"
+    if spec.mode == "i2v" and request.end_frame:
+        media.append({"type": "last_frame", "url": inline_image(request.end_frame, FRAME_INPUT)[0]})
+        sent.append({"type": "last_frame", "path": request.end_frame})
+    call["media"] = media
+    params["media"] = sent
+    if spec.mode == "r2v":
+        params["references"] = [m["path"] for m in sent if m["type"] == "reference_image"]
+        params["reference_names"] = request.reference_names[: len(params["references"])]
+    return call
+
+
+def _ratio(width: int, height: int) -> str:
+    """The Wan 2.7 aspect ratio nearest ``width`` x ``height``."""
+
+    def error(ratio: str) -> float:
+        w, h = (int(v) for v in ratio.split(":"))
+        return abs(math.log((w / h) / (width / height)))
+
+    return min(RATIOS, key=error)
+
+
 def _prompt(request: ClipRequest, mode: str) -> str:
     if mode == "t2v":  # no picture to start from: the whole shot in words
         return request.shot.prompt.render()
-    return request.prompt or f"{request.shot.prompt.action}; {request.shot.prompt.camera}"
+    motion = request.prompt or f"{request.shot.prompt.action}; {request.shot.prompt.camera}"
+    if mode != "r2v" or not request.references:
+        return motion
+    # Wan 2.7 reference-to-video prompts name references by order: "Image 1", "Image 2".
+    names = request.reference_names or [""] * len(request.references)
+    shown = [
+        f"Image {i} is {name}" if name else f"Image {i} is the character"
+        for i, name in enumerate(names[:MAX_REFERENCES], start=1)
+    ]
+    return f"{'; '.join(shown)}. The video starts on the first frame given. {motion}"
 
 
 def _t2v_size(tier: str, width: int, height: int) -> str:
