@@ -89,3 +89,23 @@ def _config(tmp_path, text: str = ""):
     path = tmp_path / "config.toml"
     path.write_text(text)
     return path
+
+
+def test_doctor_names_each_hosted_backends_model_family_and_its_unpriced_models(tmp_path):
+    found = _findings(
+        tmp_path,
+        env={
+            "DASHSCOPE_API_KEY": "sk-doctor",
+            "OPENAI_API_KEY": "sk-doctor",
+            "DIRECTOR_VIDEO": "dashscope:wan2.7-r2v",
+        },
+    )
+    video = found[("video", "dashscope")]["detail"]
+    assert "model wan2.7-r2v" in video and "reference-to-video" in video
+    assert "no known price for wan2.7-r2v" in video and '[prices."dashscope:MODEL"]' in video
+    image = found[("image", "dashscope")]["detail"]
+    assert "no known price for wan2.2-t2i-flash" in image
+    assert "expects Qwen chat models" in found[("planners", "dashscope")]["detail"]
+    # priced models are not listed as unpriced
+    assert "no known price" not in found[("image", "openai")]["detail"]
+    assert "wan2.2-i2v-flash" not in video.split("no known price")[1]

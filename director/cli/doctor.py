@@ -120,9 +120,42 @@ def _load(kind: str, name: str) -> str:
 
     if name == "diffusers":
         return _diffusers(kind)
-    backend = registry.load(kind, name)
+    backend = registry.load(kind, _configured(kind, name))
     model = getattr(backend, "model", "")
-    return f"usable{f' (model {model})' if model else ''}"
+    text = f"usable{f' (model {model})' if model else ''}"
+    if getattr(backend, "family", ""):
+        text += f"; expects {backend.family}"
+    return text + _unpriced(name, model, getattr(backend, "known_models", ()))
+
+
+def _configured(kind: str, name: str) -> str:
+    """The backend with the model the environment or config file chooses for ``kind``, where
+    it chooses this backend; else the backend's own default model."""
+    from director import registry
+    from director.agent.configuration import resolve_option
+
+    key = {"planners": "llm"}.get(kind, kind)
+    if key not in ("llm", "image", "video"):
+        return name
+    provider, model = registry.split_spec(str(resolve_option(key) or ""))
+    return f"{name}:{model}" if provider == name and model else name
+
+
+def _unpriced(provider: str, model: str, known: tuple[str, ...]) -> str:
+    """The models a hosted backend knows that have no price: they run, with costs logged as
+    unknown, and a --budget refuses them until [prices] names one."""
+    from director.tools.pricing import FREE_PROVIDERS, load_prices
+
+    if provider in FREE_PROVIDERS:
+        return ""
+    table = load_prices()
+    missing = [m for m in dict.fromkeys([model, *known]) if m and not table.find(provider, m)]
+    if not missing:
+        return ""
+    return (
+        f"; no known price for {', '.join(missing)}: their costs are logged as unknown and "
+        f'--budget refuses them unless the config file sets [prices."{provider}:MODEL"]'
+    )
 
 
 def _diffusers(kind: str) -> str:

@@ -34,6 +34,10 @@ class Planner(ABC):
 
     name: ClassVar[str]
     model: str = ""
+    # What ``director doctor`` says the backend expects: the family of models it speaks to,
+    # and the models it knows by name (a hosted one prices and checks these).
+    family: ClassVar[str] = ""
+    known_models: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def develop(
@@ -139,6 +143,8 @@ class Job(Record):
 class ImageBackend(ABC):
     name: ClassVar[str]
     model: str
+    family: ClassVar[str] = ""  # as on Planner
+    known_models: ClassVar[tuple[str, ...]] = ()
     # Whether frames show real faces that a face-identity critic can judge.
     renders_faces: ClassVar[bool] = True
     # Ladder rungs the backend can climb: conditioning on reference images (``references`` and
@@ -176,6 +182,8 @@ class ImageBackend(ABC):
 class VideoBackend(ABC):
     name: ClassVar[str]
     model: str
+    family: ClassVar[str] = ""  # as on Planner
+    known_models: ClassVar[tuple[str, ...]] = ()
     # How many submitted jobs the graph may leave running while it works on other shots.
     max_in_flight: int = 1
     # Whether clips can be conditioned on the characters' reference photos (the ladder's

@@ -88,6 +88,7 @@ class OpenAIPlanner(Planner):
 
     name = "openai"
     model = "gpt-4.1-mini"
+    family = "OpenAI chat models with structured outputs (gpt-4.1-mini, gpt-4.1, gpt-4o-mini, ...)"
 
     def __init__(
         self,
@@ -390,6 +391,7 @@ class DashScopePlanner(OpenAIPlanner):
     """Plans with Qwen through DashScope's OpenAI-compatible mode, on the region's host."""
 
     name = "dashscope"
+    family = "Qwen chat models in DashScope's OpenAI-compatible mode (qwen-plus, qwen-max, ...)"
     model = "qwen-plus"
 
     def _endpoint(self) -> Endpoint:
@@ -411,6 +413,7 @@ class CompatiblePlanner(OpenAIPlanner):
     """Plans with any OpenAI-compatible server, named ``URL#MODEL``."""
 
     name = "openai-compatible"
+    family = "any chat model an OpenAI-compatible server serves (vLLM, Ollama, a proxy)"
     model = ""
 
     def __init__(self, model: str = "", **options: Any) -> None:

@@ -110,6 +110,11 @@ class DashScopeVideo(VideoBackend):
     """Clips from DashScope's Wan video models, one asynchronous task per clip."""
 
     name: ClassVar[str] = "dashscope"
+    family: ClassVar[str] = (
+        "Wan video models: image-to-video, first-and-last-frame (kf2v), text-to-video, and "
+        "Wan 2.7 reference-to-video (r2v)"
+    )
+    known_models: ClassVar[tuple[str, ...]] = tuple(MODELS)
     accepts_references = True  # through the reference model, whatever model is chosen
 
     def __init__(
