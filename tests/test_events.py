@@ -43,3 +43,38 @@ def test_a_corrupt_line_in_the_middle_is_an_error_that_says_what_to_do(tmp_path)
 def test_missing_log_is_reported(tmp_path):
     with pytest.raises(InputError, match="No event log"):
         read_events(tmp_path / "events.jsonl")
+
+
+def test_a_duplicated_line_is_read_once(tmp_path):
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path)
+    log.append(StageStarted(stage="develop"))
+    log.append(StageStarted(stage="beats"))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1] + lines[1] + lines[0], encoding="utf-8")
+    assert [(e.seq, e.stage) for e in read_events(path)] == [(1, "develop"), (2, "beats")]
+    EventLog(path).append(StageStarted(stage="bible"))  # numbering carries on after the copies
+    assert [e.seq for e in read_events(path)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "version, fragment",
+    [(2, "schema v2; this director reads v1"), ("1", "unknown event schema version '1'")],
+)
+def test_an_event_of_an_unknown_schema_version_is_refused(tmp_path, version, fragment):
+    import json
+
+    path = tmp_path / "events.jsonl"
+    EventLog(path).append(StageStarted(stage="develop"))
+    newer = {"v": version, "seq": 2, "ts": "", "type": "stage_started", "stage": "x"}
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(newer) + "\n")
+    with pytest.raises(InputError, match=fragment):
+        read_events(path)
+
+
+def test_a_log_that_is_not_utf8_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"type": "stage_started"}\n\xff\xfe\x00garbage\n')
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        read_events(path)

@@ -289,9 +289,40 @@ def test_a_refused_prompt_is_rewritten_without_the_flagged_wording_first():
     assert step.variant["slots"]["action"] == "擦去红色颜料"
 
 
-def test_a_refusal_with_nothing_to_soften_climbs_the_ladder_as_usual():
+def test_a_refusal_with_nothing_to_soften_goes_to_the_human_at_once():
     step = _climb(_critique(_refused()), rung=-1)
-    assert _actions(step) == [("reroll", "reseed")]
+    assert _actions(step) == [("accept-below-threshold", "human")] and step.flagged
+    assert "not sent again unchanged" in step.final.reason
+    assert "no language-model planner" in step.final.reason
+
+
+class Rewriter(ScriptedPlanner):
+    """A language-model planner that rewrites a slot when asked, recording the request."""
+
+    def __init__(self):
+        super().__init__(make_plan(1))
+        self.asked = []
+
+    def repair_slot(self, shot, slots, slot, failures):
+        self.asked.append((slot, failures))
+        return "kneels beside a seedling, hands open"
+
+
+def test_a_refusal_with_nothing_to_soften_is_rewritten_by_a_language_model_planner():
+    planner = Rewriter()
+    step = climb(
+        _critique(_refused()),
+        _cands(1),
+        plain_shot(0, 4.0),
+        rung=-1,
+        variant={},
+        backend=PREVIZ,
+        limits=Limits(max_attempts=6),
+        planner=planner,
+    )
+    assert _actions(step) == [("reroll", "repair")] and step.final.by == "llm"
+    assert step.variant["slots"]["action"] == "kneels beside a seedling, hands open"
+    assert planner.asked[0][0] == "action" and "content filter" in planner.asked[0][1][0]
 
 
 def test_attempts_that_produced_nothing_are_never_chosen():

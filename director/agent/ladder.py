@@ -104,9 +104,8 @@ def climb(
     if _first_frame_only(critique):
         why = f"a clip starts on its keyframe, so no new clip can fix {_failures(critique)}"
         return _human(critique, candidates, limits, why)
-    rewrite = _moderated(critique, shot, variant)
-    if rewrite is not None:
-        return Step([rewrite[1]], variant={**variant, **rewrite[0]}, rung=rung)
+    if any(c.name == "moderation" for c in critique.failed):
+        return _moderated(critique, candidates, shot, rung, variant, limits, planner)
     skips: list[Decision] = []
     for index in range(rung + 1, len(LADDER)):
         name = LADDER[index]
@@ -323,25 +322,53 @@ def _reframed_camera(camera: str, size: str, closer: str) -> str:
 
 
 def _moderated(
-    critique: Critique, shot: Shot, variant: Variant
-) -> tuple[dict[str, Any], Decision] | None:
-    """A prompt the content filter refused, rewritten without the flagged wording; None when
-    there is nothing to rewrite (the ladder then climbs as usual)."""
-    refused = [c for c in critique.failed if c.name == "moderation"]
-    if not refused:
-        return None
+    critique: Critique,
+    candidates: list[Candidate],
+    shot: Shot,
+    rung: int,
+    variant: Variant,
+    limits: Limits,
+    planner: Planner | None,
+) -> Step:
+    """A prompt the content filter refused is never sent again unchanged: it is rewritten
+    without the flagged wording (the words the service named, then the words filters commonly
+    flag, in the prompt's language), or by the language-model planner when one is configured;
+    when nothing can be changed, the shot goes to the human at once."""
+    refused = next(c for c in critique.failed if c.name == "moderation")
     slots = dict(variant.get("slots") or shot.prompt.slots())
-    flagged = [w for w in str(refused[0].details.get("flagged", "")).split(",") if w.strip()]
-    softer = _soften(slots, flagged)
+    flagged = [w for w in str(refused.details.get("flagged", "")).split(",") if w.strip()]
+    softer, by = _soften(slots, flagged), "policy"
+    if softer == slots and planner is not None:
+        softer, by = _planner_softened(planner, shot, slots, refused.reason), "llm"
     if softer == slots:
-        return None
+        why = (
+            f"{refused.reason}; nothing in the prompt is worded the way content filters flag"
+            f"{'' if planner else ' and no language-model planner is configured to rewrite it'}"
+            ", so it is not sent again unchanged"
+        )
+        return _human(critique, candidates, limits, why)
     changed = sorted(k for k in slots if softer[k] != slots[k])
     reason = (
-        f"{refused[0].reason}; rewrote the {', '.join(changed)} slot(s) without the wording "
+        f"{refused.reason}; rewrote the {', '.join(changed)} slot(s) without the wording "
         f"content filters flag, and retry"
     )
     changes = {"slots": softer, "repaired": changed[0]}
-    return changes, _decision(critique, "reroll", reason, rung="repair", changes=changes)
+    decision = _decision(critique, "reroll", reason, rung="repair", changes=changes, by=by)
+    return Step([decision], variant={**variant, **changes}, rung=rung)
+
+
+def _planner_softened(
+    planner: Planner, shot: Shot, slots: dict[str, str], reason: str
+) -> dict[str, str]:
+    """The first content slot the planner rewrites for a refused prompt (human text kept)."""
+    ask = [f"{reason}: rewrite this without anything a content filter could flag"]
+    for slot in ("action", "subject", "environment"):
+        if slot in shot.edited_slots:
+            continue
+        text = planner.repair_slot(shot, slots, slot, ask)
+        if text and text.strip() and text.strip() != slots[slot].strip():
+            return {**slots, slot: text.strip()}
+    return slots
 
 
 def _soften(slots: dict[str, str], flagged: list[str]) -> dict[str, str]:

@@ -169,7 +169,7 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         _afford(ctx, _committed(state, prefetched), _total(estimates), what)
         submitted = _submit_round(ctx, ctx.image, requests, "keyframe")
     else:
-        submitted = [(Job.model_validate(_job_fields(q)), None) for q in queued]
+        submitted = [(Job.model_validate(_job_fields(q)), q.get("error")) for q in queued]
     if numbers[0] == 1:
         prefetched = _prefetch(ctx, state, plan, prefetched)
     made = [
@@ -212,7 +212,7 @@ def _total(estimates: list[float | None]) -> float | None:
 
 
 def _job_fields(queued: dict) -> dict:
-    return {k: v for k, v in queued.items() if k != "estimate"}
+    return {k: v for k, v in queued.items() if k not in ("estimate", "error")}
 
 
 def _collect_keyframe(
@@ -284,12 +284,18 @@ def _prefetch(ctx: RunContext, state: FilmState, plan: Plan, prefetched: dict) -
         if unpriced or not _affordable(ctx, _committed(state, prefetched) + (total or 0.0)):
             break  # submitted later, in order, where the budget check stops the run
         submitted = _submit_round(ctx, ctx.image, requests, "keyframe")
-        if any(failure for _, failure in submitted):
-            break  # the shot meets the refusal again when its turn comes, and climbs on it
+        # A refusal is kept for the shot's turn, where it climbs the ladder on it: the same
+        # prompt is never sent twice.
         prefetched[shot.id] = [
-            {**job.model_dump(mode="json"), "estimate": estimate or 0.0}
-            for (job, _), estimate in zip(submitted, estimates, strict=True)
+            {
+                **job.model_dump(mode="json"),
+                "estimate": 0.0 if failure else estimate or 0.0,
+                **({"error": failure} if failure else {}),
+            }
+            for (job, failure), estimate in zip(submitted, estimates, strict=True)
         ]
+        if any(failure for _, failure in submitted):
+            break
     return prefetched
 
 

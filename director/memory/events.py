@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from director.errors import InputError
-from director.records import Event
+from director.records import SCHEMA_VERSION, Event
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
@@ -66,15 +66,21 @@ def repair(path: Path) -> bool:
 
 
 def _parse(path: Path) -> Iterator[tuple[Any, int]]:
+    """Events in order. A line whose sequence number was already read (a line duplicated by a
+    copy or an editor) is read once; a line of a newer schema than this director reads is
+    refused, never guessed at."""
     if not path.exists():
         raise InputError(f"No event log at {path}.", "Is this a run folder made by director?")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = _text(path).split("\n")
     last = len(lines) - 1
+    seen: set[int] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield _ADAPTER.validate_python(json.loads(line)), number
+            raw = json.loads(line)
+            _check_version(path, number, raw)
+            event = _ADAPTER.validate_python(raw)
         except (json.JSONDecodeError, ValidationError) as exc:
             if number - 1 == last:
                 return  # torn final line: the write was cut off
@@ -82,6 +88,37 @@ def _parse(path: Path) -> Iterator[tuple[Any, int]]:
                 f"{path}:{number} is not a valid event ({exc.__class__.__name__}).",
                 "The log was edited or corrupted; restore it from a copy of the run folder.",
             ) from exc
+        if event.seq in seen:
+            continue
+        seen.add(event.seq)
+        yield event, number
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte {exc.start}), so it is not a director event log.",
+            "Restore events.jsonl from a copy of the run folder.",
+        ) from None
+
+
+def _check_version(path: Path, number: int, raw: Any) -> None:
+    if not isinstance(raw, dict) or raw.get("v", SCHEMA_VERSION) == SCHEMA_VERSION:
+        return  # not an object: the event validation says what is wrong
+    version = raw["v"]
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise InputError(
+            f"{path}:{number} was written with event schema v{version}; this director reads "
+            f"v{SCHEMA_VERSION}.",
+            "Upgrade director (pip install -U director) to read this run.",
+        )
+    raise InputError(
+        f"{path}:{number} has an unknown event schema version {version!r} (this director "
+        f"writes v{SCHEMA_VERSION}).",
+        "The log was edited or corrupted; restore it from a copy of the run folder.",
+    )
 
 
 def _last_seq(path: Path) -> int:
