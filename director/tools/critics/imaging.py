@@ -24,7 +24,27 @@ _WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
 
 
 def rgb(image: Image.Image) -> Image.Image:
-    return image if image.mode == "RGB" else image.convert("RGB")
+    """The image as 8-bit RGB. Deep greyscale (16-bit, 32-bit, float) is scaled to 0-255, not
+    clipped (clipping turns a 16-bit photo white); transparency is laid on white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        return _deep_grey(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _deep_grey(image: Image.Image) -> Image.Image:
+    values = np.asarray(image, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if image.mode.startswith("I;16") or top > 255:
+        full = 65535.0  # 16-bit samples, whatever mode Pillow opened them in
+    else:
+        full = 1.0 if image.mode == "F" and top <= 1.0 else 255.0
+    grey = np.clip(values / full * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey, mode="L").convert("RGB")
 
 
 def pixels(image: Image.Image) -> np.ndarray:
@@ -65,9 +85,12 @@ def hex_pixels(colours: list[str]) -> np.ndarray:
 
 
 def open_rgb(path: str | Path) -> Image.Image | None:
-    """The image at ``path`` in RGB, or None when it cannot be read."""
+    """The image at ``path`` upright (its EXIF orientation applied, as a phone photo is meant
+    to be seen) in 8-bit RGB, or None when it cannot be read."""
+    from PIL import ImageOps
+
     try:
         with Image.open(path) as img:
-            return rgb(img).copy()
+            return rgb(ImageOps.exif_transpose(img)).copy()
     except (OSError, ValueError):
         return None
