@@ -31,6 +31,7 @@ from director.errors import GenerationFailed, InputError, ProviderError
 T = TypeVar("T")
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
+RESUMES = 3  # a body cut short is fetched on from where it broke off, this many times
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -241,9 +242,12 @@ def download(
 ) -> int:
     """Fetch ``url`` into ``dest`` atomically; returns the number of bytes written.
 
-    Raises ProviderError for a refused URL, GenerationFailed for a result that is gone or too
-    large, and Transient for what another try may fix (5xx, timeouts, a body that is too slow),
-    so callers wrap it in ``retrying``.
+    A body that ends before its Content-Length is never kept: it is fetched on from the same
+    URL, with a range request where the server honours one (else from the start), and after
+    ``RESUMES`` cuts a Transient asks the caller to try the same URL again. Raises
+    ProviderError for a refused URL, GenerationFailed for a result that is gone or too large,
+    and Transient for what another try may fix (5xx, timeouts, a body that is too slow or cut
+    short), so callers wrap it in ``retrying``; only a result that is gone makes new work.
     """
     allowed = list(allowed_hosts)
     dest = Path(dest)
@@ -252,36 +256,80 @@ def download(
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            size = _fetch(url, out, allowed, max_bytes, deadline, timeout)
+            size = _fetch_whole(url, out, allowed, max_bytes, deadline, timeout)
         os.replace(tmp, dest)
         return size
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _fetch(url, out, allowed, max_bytes, deadline, timeout) -> int:
+class _Cut(Exception):
+    """A body that ended before its declared length."""
+
+    def __init__(self, got: int, total: int) -> None:
+        super().__init__(f"{got} of {total} bytes")
+        self.got, self.total = got, total
+
+
+def _fetch_whole(url, out, allowed, max_bytes, deadline, timeout) -> int:
+    start = 0
+    for _ in range(RESUMES + 1):
+        try:
+            return _fetch(url, out, allowed, max_bytes, deadline, timeout, start)
+        except _Cut as cut:
+            start = cut.got
+            last = cut
+    raise Transient(
+        f"download of {_shown(url)} broke off {RESUMES + 1} times (last at {last})",
+        throttled=False,
+    )
+
+
+def _fetch(url, out, allowed, max_bytes, deadline, timeout, start: int = 0) -> int:
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, allowed)
-        conn, sock, response = _open(url, deadline, timeout)
+        conn, sock, response = _open(url, deadline, timeout, start)
         try:
             location = response.getheader("Location")
             if response.status in (301, 302, 303, 307, 308) and location:
                 url = urllib.request.urljoin(url, location)
                 continue
             _check_status(url, response)
-            return _copy(url, sock, response, out, max_bytes, deadline, timeout)
+            offset = _resume_offset(response, start)
+            out.seek(offset)
+            out.truncate()
+            try:
+                return offset + _copy(
+                    url, sock, response, out, max_bytes - offset, deadline, timeout
+                )
+            except _Cut as cut:
+                raise _Cut(offset + cut.got, offset + cut.total) from None
         finally:
             response.close()
             conn.close()
     raise GenerationFailed(f"Too many redirects downloading {_shown(url)}.", code="Download")
 
 
-def _open(url: str, deadline: float, timeout: float):
+def _resume_offset(response: http.client.HTTPResponse, start: int) -> int:
+    """Where this answer's body goes in the file: ``start`` for a 206 that resumes there,
+    else 0 (a server that ignores ranges sends the whole body again)."""
+    if response.status != 206:
+        return 0
+    found = (response.getheader("Content-Range") or "").removeprefix("bytes ").split("-")[0]
+    if found.strip() != str(start):
+        raise Transient(f"the server resumed at {found!r}, not at byte {start}", throttled=False)
+    return start
+
+
+def _open(url: str, deadline: float, timeout: float, start: int = 0):
     parts = urlsplit(url)
     conn, absolute = _connection(parts, _remaining(deadline, url, timeout))
     target = url if absolute else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Accept": "*/*", "User-Agent": "director"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
     try:
-        conn.request("GET", target, headers={"Accept": "*/*", "User-Agent": "director"})
+        conn.request("GET", target, headers=headers)
         # Kept before getresponse(): the connection lets go of its socket when the server
         # closes after the body, and the body's reads still need their time limit.
         sock = conn.sock
@@ -315,7 +363,7 @@ def _connection(parts, seconds: float) -> tuple[http.client.HTTPConnection, bool
 
 def _check_status(url: str, response: http.client.HTTPResponse) -> None:
     status = response.status
-    if status == 200:
+    if status in (200, 206):
         return
     reason = f"HTTP {status} {response.reason}"
     found = transient(status, None, f"download of {_shown(url)}: {reason}", response.headers)
@@ -344,6 +392,8 @@ def _copy(url, sock, response, out, max_bytes: int, deadline: float, timeout: fl
         except (OSError, http.client.HTTPException) as exc:
             raise Transient(f"download of {_shown(url)} broke off: {exc}", throttled=False) from exc
         if not chunk:
+            if declared and declared.isdigit() and size < int(declared):
+                raise _Cut(size, int(declared))  # the connection closed early
             return size
         size += len(chunk)
         if size > max_bytes:
