@@ -412,3 +412,33 @@ def test_resume_from_keyframes_in_deferred_mode_stops_at_the_first_beat(tmp_path
     assert "waits for approval of the keyframes of beat b01" in result.stdout
     waiting = status(tmp_path, "open")["waiting"]
     assert all(number(k) == 2 for k in keyframes(waiting).values())
+
+
+def test_a_copied_or_renamed_run_knows_what_it_is_and_pays_for_nothing_again(tmp_path):
+    import shutil
+
+    start(tmp_path, "orig", "--yes", "-q")
+    runs = tmp_path / "runs"
+    film = (runs / "orig" / "film.mp4").read_bytes()
+    shutil.copytree(runs / "orig", runs / "copy")
+    (runs / "orig").rename(runs / "moved")
+    for name in ("copy", "moved"):
+        before = (runs / name / "events.jsonl").read_bytes()
+        assert_clean_error(director(tmp_path, "resume", name), "has finished")
+        assert (runs / name / "events.jsonl").read_bytes() == before  # nothing redone
+        assert (runs / name / "film.mp4").read_bytes() == film
+        assert status(tmp_path, name)["status"] == "completed"
+
+
+def test_a_copy_of_a_waiting_run_carries_on_from_its_checkpoint(tmp_path):
+    import shutil
+
+    start(tmp_path, "wait")  # deferred: it stops at the beat sheet
+    runs = tmp_path / "runs"
+    shutil.copytree(runs / "wait", runs / "fork")
+    planned = len(of_type(runs / "fork", "story_developed"))
+    ok(director(tmp_path, "approve", "fork"))
+    ok(director(tmp_path, "resume", "fork", "--yes"))
+    assert (runs / "fork" / "film.mp4").exists()
+    assert len(of_type(runs / "fork", "story_developed")) == planned  # not planned again
+    assert not (runs / "wait" / "film.mp4").exists()  # the original is untouched

@@ -1,4 +1,5 @@
-"""The run's LangGraph checkpoints (``checkpoints.sqlite``, thread id = run id), what waits for
+"""The run's LangGraph checkpoints (``checkpoints.sqlite``, thread id = the run id recorded in
+run.json, whatever the folder is called now), what waits for
 approval in them, and a human's recorded answer (``approval.json``) until a resume takes it."""
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def open_graph(paths: RunPaths) -> Iterator[tuple[Any, dict]]:
 
     conn = sqlite3.connect(paths.checkpoints, check_same_thread=False)
     try:
-        yield build_graph(SqliteSaver(conn)), {"configurable": {"thread_id": paths.run_id}}
+        yield build_graph(SqliteSaver(conn)), {"configurable": {"thread_id": paths.thread_id}}
     finally:
         conn.close()
 

@@ -160,9 +160,21 @@ def _resume_input(ctx, state, waiting, from_stage, approver):
                 "To make part of it again, resume with --from beats|shots|keyframes|clips|"
                 "assembly.",
             )
+        if not saved and _finished(ctx.paths):
+            raise InputError(
+                f"Run {ctx.paths.run_id} has finished, and its checkpoints are gone.",
+                "Its film and log are kept; start a new run to make the film again.",
+            )
         if not saved:
             return {}, False  # stopped before its first checkpoint: start it over
     return None, False
+
+
+def _finished(paths: RunPaths) -> bool:
+    """Whether the log says the run ended (completed or aborted; a failed run is resumable):
+    a finished run is never made again by a resume."""
+    ends = [e.status for e in read_events(paths.events) if isinstance(e, RunFinished)]
+    return bool(ends) and ends[-1] in ("completed", "aborted")
 
 
 def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:

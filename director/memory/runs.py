@@ -39,7 +39,18 @@ class RunPaths:
 
     @property
     def run_id(self) -> str:
+        """The folder's name: what the user types to name the run."""
         return self.root.name
+
+    @property
+    def thread_id(self) -> str:
+        """The run's identity, recorded in run.json when it started: a copied or renamed
+        folder keeps it, so its checkpoints (and what it paid for) are found again."""
+        try:
+            recorded = json.loads(self.run_json.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        return recorded if isinstance(recorded, str) and recorded else self.root.name
 
     @property
     def run_json(self) -> Path:
