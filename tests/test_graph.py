@@ -560,3 +560,49 @@ def test_a_clip_is_prompted_with_the_slots_its_keyframe_was_repaired_with(tmp_pa
     assert "sharp focus, crisp detail" not in clips["s001"]
     plan = json.loads((tmp_path / "repaired" / "plan.json").read_text())
     assert "sharp focus" not in plan["shots"][1]["prompt"]["camera"]  # the plan is untouched
+
+
+class CutOffPlanner(ScriptedPlanner):
+    """Counts its calls; the process 'dies' in the given call (raised out of the node after
+    the calls before it were answered and logged)."""
+
+    def __init__(self, plan, die_in: str | None = None):
+        super().__init__(plan)
+        self.calls: list[str] = []
+        self.die_in = die_in
+
+    def _call(self, name):
+        self.calls.append(name)
+        if name == self.die_in:
+            raise SystemExit(f"killed in {name}")
+
+    def develop(self, *args, **kwargs):
+        self._call("develop")
+        return super().develop(*args, **kwargs)
+
+    def beat_sheet(self, *args, **kwargs):
+        self._call("beat_sheet")
+        return super().beat_sheet(*args, **kwargs)
+
+    def shot_list(self, *args, **kwargs):
+        self._call("shot_list")
+        return super().shot_list(*args, **kwargs)
+
+
+@pytest.mark.parametrize("die_in", ["beat_sheet", "shot_list"])
+def test_a_planning_answer_already_logged_is_not_asked_for_again(tmp_path, die_in):
+    from director.agent.runner import resume_run
+    from director.memory.runs import RunPaths
+
+    plan = make_plan(2)
+    backends = {"image": SolidImage(), "critics": [ScriptedCritic({})]}
+    first = CutOffPlanner(plan, die_in=die_in)
+    with pytest.raises(SystemExit):
+        start_run(_options(tmp_path), backends={**backends, "planner": first})
+    again = CutOffPlanner(plan)
+    result = resume_run(RunPaths(tmp_path / "g"), backends={**backends, "planner": again})
+    assert result.paths.film.exists()
+    assert again.calls == [die_in, *({"beat_sheet": ["shot_list"]}.get(die_in, []))]
+    events = read_events(result.paths.events)
+    for kind in ("story_developed", "beat_sheet_planned", "shot_list_planned"):
+        assert sum(e.type == kind for e in events) == 1, kind

@@ -13,10 +13,17 @@ from typing import Any
 
 from director.agent.configuration import RunOptions
 from director.agent.progress import Progress
-from director.memory.events import EventLog
+from director.memory.events import EventLog, read_events
 from director.memory.jobs import JobLedger
 from director.memory.runs import RunPaths
-from director.records import Character, LLMCallMade, StageFinished, StageStarted
+from director.records import (
+    Approval,
+    Character,
+    LLMCallMade,
+    RunResumed,
+    StageFinished,
+    StageStarted,
+)
 from director.tools.base import Critic, ImageBackend, Planner, VideoBackend
 
 
@@ -38,11 +45,20 @@ class RunContext:
     clip_gate: Any = None
     # What language-model calls have cost so far, USD; counted against --budget.
     llm_spent: float = 0.0
+    # Planning outputs an earlier process logged in the stage now running again (it was cut
+    # off before its checkpoint): taken from the log instead of asking the planner again.
+    carried: list[Any] = field(default_factory=list)
     # Jobs already submitted and collected, so a re-run node never pays twice.
     jobs: JobLedger = field(default_factory=JobLedger)
 
     def __post_init__(self) -> None:
         self.log.listeners.append(self.jobs.note)
+
+    def planned(self, kind: type) -> Any:
+        """The output of type ``kind`` this stage already logged in a process that was cut off
+        before the stage's checkpoint, or None: a logged language-model answer is never asked
+        for (or paid for) twice."""
+        return next((e for e in self.carried if isinstance(e, kind)), None)
 
     def elapsed(self) -> float:
         """The run's working time so far, over every process that worked on it."""
@@ -68,7 +84,22 @@ class RunContext:
     def stage(self, name: str, detail: str = "") -> Iterator[None]:
         """Log the start and the end (with its duration) of one stage."""
         self.progress.stage(name, detail)
+        self.carried = carried_outputs(read_events(self.log.path), name)
         self.log.append(StageStarted(stage=name, detail=detail))
         start = time.perf_counter()
         yield
         self.log.append(StageFinished(stage=name, seconds=round(time.perf_counter() - start, 3)))
+
+
+def carried_outputs(events: list[Any], stage: str) -> list[Any]:
+    """The events logged since ``stage`` last started, when nothing that redoes work on
+    purpose (a resume ``--from`` a stage, a human's answer) came after it: then the stage is
+    running again only because a process died before its checkpoint."""
+    starts = [i for i, e in enumerate(events) if isinstance(e, StageStarted) and e.stage == stage]
+    if not starts:
+        return []
+    after = events[starts[-1] + 1 :]
+    redone = any(
+        isinstance(e, Approval) or (isinstance(e, RunResumed) and e.from_stage) for e in after
+    )
+    return [] if redone else after

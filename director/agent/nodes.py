@@ -26,6 +26,7 @@ from director.records import (
     AssemblyStep,
     Attempt,
     AttemptMade,
+    BeatSheet,
     BeatSheetPlanned,
     BiblePlanned,
     CheckResult,
@@ -60,13 +61,21 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     language = detect_language(opts.logline)
     structure = resolve_structure(opts.structure, language)
     with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
-        story = ctx.planner.develop(opts.logline, language=language, seed=opts.seed, cast=ctx.cast)
-        story = _with_references(story, ctx.cast)
-        ctx.log.append(StoryDeveloped(backend=_planner_name(ctx), story=story))
-        sheet = ctx.planner.beat_sheet(
-            story, structure=structure, runtime_s=opts.runtime_s, seed=opts.seed
+        found = ctx.planned(StoryDeveloped)
+        if found is not None:
+            story = found.story
+        else:
+            story = ctx.planner.develop(
+                opts.logline, language=language, seed=opts.seed, cast=ctx.cast
+            )
+            story = _with_references(story, ctx.cast)
+            ctx.log.append(StoryDeveloped(backend=_planner_name(ctx), story=story))
+        sheet = _planned_sheet(
+            ctx,
+            lambda: ctx.planner.beat_sheet(
+                story, structure=structure, runtime_s=opts.runtime_s, seed=opts.seed
+            ),
         )
-        ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
     plan = Plan(story=story, beat_sheet=sheet)
     return Command(goto="approve_beats", update={"plan": plan.model_dump(mode="json")})
 
@@ -77,17 +86,30 @@ def _redraft_beats(state: FilmState, ctx: RunContext) -> Command[Literal["approv
     plan = plan_of(state)
     drafts = state.get("drafts", 1) + 1
     with ctx.stage("develop", f"beat sheet, draft {drafts}"):
-        sheet = ctx.planner.beat_sheet(
-            plan.story,
-            structure=plan.beat_sheet.structure,
-            runtime_s=ctx.options.runtime_s,
-            seed=ctx.options.seed + drafts - 1,
-            note=state["redraft"],
+        sheet = _planned_sheet(
+            ctx,
+            lambda: ctx.planner.beat_sheet(
+                plan.story,
+                structure=plan.beat_sheet.structure,
+                runtime_s=ctx.options.runtime_s,
+                seed=ctx.options.seed + drafts - 1,
+                note=state["redraft"],
+            ),
         )
-        ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
     plan = plan.model_copy(update={"beat_sheet": sheet})
     update = {"plan": plan.model_dump(mode="json"), "redraft": None, "drafts": drafts}
     return Command(goto="approve_beats", update=update)
+
+
+def _planned_sheet(ctx: RunContext, make) -> BeatSheet:
+    """The stage's beat sheet: the one already logged by a process cut off in this stage, or a
+    new one from the planner, logged."""
+    found = ctx.planned(BeatSheetPlanned)
+    if found is not None:
+        return found.beat_sheet
+    sheet = make()
+    ctx.log.append(BeatSheetPlanned(backend=_planner_name(ctx), beat_sheet=sheet))
+    return sheet
 
 
 def _with_references(story, cast):
@@ -104,14 +126,18 @@ def bible(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["sh
     ctx = runtime.context
     plan = plan_of(state)
     with ctx.stage("bible"):
-        style, cards = ctx.planner.bible(
-            plan.story,
-            plan.beat_sheet,
-            width=ctx.options.width,
-            height=ctx.options.height,
-            seed=ctx.options.seed,
-        )
-        ctx.log.append(BiblePlanned(backend=_planner_name(ctx), bible=style, cards=cards))
+        found = ctx.planned(BiblePlanned)
+        if found is not None:
+            style, cards = found.bible, found.cards
+        else:
+            style, cards = ctx.planner.bible(
+                plan.story,
+                plan.beat_sheet,
+                width=ctx.options.width,
+                height=ctx.options.height,
+                seed=ctx.options.seed,
+            )
+            ctx.log.append(BiblePlanned(backend=_planner_name(ctx), bible=style, cards=cards))
     plan = plan.model_copy(update={"bible": style, "cards": cards})
     return Command(goto="shot_list", update={"plan": plan.model_dump(mode="json")})
 
@@ -120,10 +146,14 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
     ctx = runtime.context
     plan = plan_of(state)
     with ctx.stage("shot list"):
-        shots = ctx.planner.shot_list(
-            plan.story, plan.beat_sheet, plan.bible, plan.cards, seed=ctx.options.seed
-        )
-        ctx.log.append(ShotListPlanned(backend=_planner_name(ctx), shots=shots))
+        found = ctx.planned(ShotListPlanned)
+        if found is not None:
+            shots = found.shots
+        else:
+            shots = ctx.planner.shot_list(
+                plan.story, plan.beat_sheet, plan.bible, plan.cards, seed=ctx.options.seed
+            )
+            ctx.log.append(ShotListPlanned(backend=_planner_name(ctx), shots=shots))
     plan = plan.model_copy(update={"shots": shots})
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
     ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
