@@ -6,9 +6,10 @@ Every record serialises to JSON with ``model_dump(mode="json")``; files that hol
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -25,8 +26,39 @@ Transition = Literal["cut", "crossfade", "fade-black"]
 Verdict = Literal["pass", "fail"]
 
 
+# Control characters text never needs (all of C0 but tab and newline, DEL, C1): a NUL breaks
+# file names and ffmpeg's arguments, an escape sequence rewrites the user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (a carriage return becomes a newline) and with any
+    lone surrogate (undecodable bytes from a shell) replaced by U+FFFD."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    return value
+
+
 class Record(BaseModel):
+    """A typed record. Text is cleaned where it enters (an LLM's answer, a script, a log read
+    back): whatever a record holds is safe to print, to put in a file name or to hand ffmpeg."""
+
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _cleaned(value) if isinstance(value, dict) else value
 
 
 # --- the story and its plan -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,26 @@ def test_help_does_not_import_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_logline_with_terminal_escapes_and_nul_is_cleaned_where_it_enters(tmp_path):
+    hostile = "A keeper\x1b]0;owned\x07 tends the last\x7f garden"
+    result = director(
+        *("run", "--logline", hostile, "--minutes", "0.25", "--size", "320x180"),
+        *("--yes", "-q", "--run-id", "esc", "--runs-dir", "runs"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "runs" / "esc"
+    for name in ("run.json", "plan.json", "events.jsonl", "film.srt", "workflow.md"):
+        text = (run / name).read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\x07" not in text and "\x7f" not in text, name
+    shown = director("status", "esc", "--runs-dir", "runs", cwd=tmp_path)
+    assert shown.returncode == 0 and "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    recorded = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert "A keeper]0;owned tends the last garden" in json.dumps(recorded, ensure_ascii=False)
+
+
+def test_a_logline_of_undecodable_bytes_is_refused_in_one_line(tmp_path):
+    result = director("run", "--logline", "bad \udcff\udcfe bytes", "--yes", cwd=tmp_path)
+    assert_clean_error(result, "not valid text")

@@ -91,3 +91,17 @@ def test_events_round_trip_through_the_discriminated_union():
     back = TypeAdapter(Event).validate_python(event.model_dump(mode="json"))
     assert isinstance(back, AttemptMade) and back.attempt == attempt
     assert back.v == SCHEMA_VERSION
+
+
+def test_text_entering_a_record_is_cleaned_of_control_characters():
+    from director.records import Story, clean_text
+
+    assert clean_text("a\x00b\x1b]0;title\x07c\r\nd\x85e\ud800") == "ab]0;titlec\nde\ufffd"
+    answer = (
+        '{"logline": "x", "language": "en", "title": "The\\u0000 Garden\\u001b[2J",'
+        ' "protagonists": [{"name": "Ma\\u0007ra", "description": "d"}], "world": "w",'
+        ' "want": "w", "obstacle": "o", "theme": "t", "tone": "t", "locations": ["a\\u0000b"]}'
+    )
+    story = Story.model_validate_json(answer)  # as a language model's answer is read
+    assert story.title == "The Garden[2J" and story.protagonists[0].name == "Mara"
+    assert story.locations == ["ab"]

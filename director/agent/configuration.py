@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from director.errors import ConfigError, InputError
+from director.records import clean_text
 
 MAX_LOGLINE = 2000
 MIN_MINUTES, MAX_MINUTES = 0.25, 20.0
@@ -302,7 +303,14 @@ def _number(value: Any, name: str, kind: type) -> Any:
 
 
 def validate_logline(logline: str | None) -> str:
-    text = (logline or "").strip()
+    """The logline, stripped of control characters (a terminal escape, a NUL); refused when
+    empty, too long, or not text (bytes the shell could not decode)."""
+    if any("\ud800" <= c <= "\udfff" for c in logline or ""):
+        raise InputError(
+            "The logline is not valid text: it holds bytes that are not UTF-8.",
+            "Type it again in a UTF-8 terminal, or set LANG to a UTF-8 locale (C.UTF-8).",
+        )
+    text = clean_text(logline or "").strip()
     if not text:
         raise InputError(
             "The logline is empty.",

@@ -34,6 +34,16 @@ cli.add_command(critique_command)
 cli.add_command(doctor_command)
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` as one line a terminal shows as it is: control characters (an escape sequence
+    in a file name or a service's message) written as ``\\xNN``, undecodable bytes as U+FFFD."""
+    import re
+
+    text = text.replace("\n", " ")
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m[0]):02x}", text)
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+
+
 def main() -> None:
     """Entry point: converts director's errors into one line and an exit code, never a traceback."""
     from director.errors import DirectorError
@@ -47,7 +57,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except DirectorError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -56,7 +66,8 @@ def main() -> None:
         if os.environ.get("DIRECTOR_DEBUG"):
             raise
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in director; "
+            f"error: unexpected {type(exc).__name__}: {terminal_safe(str(exc))}. This is a bug "
+            "in director; "
             "the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
             "traceback and please report it.",
             err=True,
