@@ -39,6 +39,21 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
+# user:password@ in any URL (a proxy or a server of the user's own that takes basic auth).
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s:'\"]+(?::[^/@\s'\"]*)?@")
+REDACTED = "***"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***``: for whatever is
+    printed, logged, written to run.json or checkpointed."""
+    return _URL_CREDENTIALS.sub(rf"\g<1>{REDACTED}@", text)
+
+
+def has_redacted_url(text: str) -> bool:
+    return f"://{REDACTED}@" in text
+
+
 def _cleaned(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
@@ -382,6 +397,9 @@ class ApprovalPending(_Event):
 class RunResumed(_Event):
     type: Literal["run_resumed"] = "run_resumed"
     from_stage: str | None = None
+    changed: dict[str, Any] = Field(
+        default_factory=dict, description="options changed for the redo: name -> [old, new]"
+    )
     waiting: str = Field(default="", description="the checkpoint the run was waiting at, if any")
     log_repaired: bool = False
 

@@ -442,3 +442,28 @@ def test_a_copy_of_a_waiting_run_carries_on_from_its_checkpoint(tmp_path):
     assert (runs / "fork" / "film.mp4").exists()
     assert len(of_type(runs / "fork", "story_developed")) == planned  # not planned again
     assert not (runs / "wait" / "film.mp4").exists()  # the original is untouched
+
+
+def test_resume_from_assembly_takes_new_music_and_records_the_change(tmp_path):
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    start(tmp_path, "m", "--yes", "-q")
+    run = tmp_path / "runs" / "m"
+    assert probe(run / "film.mp4").audio_codec is None
+    tone = tmp_path / "tone.wav"
+    subprocess.run(
+        [get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=30", str(tone)],
+        check=True,
+    )
+    assert_clean_error(director(tmp_path, "resume", "m", "--music", "tone.wav"), "--from assembly")
+    before = (run / "run.json").read_bytes()
+    missing = director(tmp_path, "resume", "m", "--from", "assembly", "--music", "nope.mp3")
+    assert_clean_error(missing, "is not a file")
+    assert (run / "run.json").read_bytes() == before  # a refused change changes nothing
+    ok(director(tmp_path, "resume", "m", "--from", "assembly", "--music", "tone.wav", "-q"))
+    assert probe(run / "film.mp4").audio_codec == "aac"
+    options = json.loads((run / "run.json").read_text(encoding="utf-8"))["options"]
+    assert options["music"] == str(tone)
+    resumed = of_type(run, "run_resumed")[-1]
+    assert resumed["from_stage"] == "assembly" and resumed["changed"]["music"] == [None, str(tone)]
+    assert "music None -> " in (run / "workflow.md").read_text(encoding="utf-8")

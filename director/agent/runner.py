@@ -7,12 +7,14 @@ left behind, so a failed run can never be mistaken for a good one.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from director import __version__, registry
 from director.agent.approvals import check_answer
@@ -29,7 +31,7 @@ from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
 from director.agent.graph import recursion_limit
 from director.agent.progress import Progress
-from director.errors import DirectorError, InputError, RunInterrupted
+from director.errors import ConfigError, DirectorError, InputError, RunInterrupted
 from director.memory.events import EventLog, read_events, repair
 from director.memory.jobs import JobLedger
 from director.memory.lock import RunLock
@@ -52,6 +54,8 @@ from director.records import (
     RunFinished,
     RunResumed,
     RunStarted,
+    has_redacted_url,
+    redact_urls,
 )
 from director.tools.critics.thresholds import for_critic
 
@@ -97,14 +101,17 @@ def resume_run(
     progress: Progress | None = None,
     backends: dict | None = None,
     approver: Approver | None = None,
+    assembly: dict[str, Any] | None = None,
 ) -> RunResult:
     """Continue a run from its last checkpoint: after a crash, a Ctrl-C, or a stop for approval.
-    ``from_stage`` re-opens a stage: what comes after it is made again, what comes before kept."""
+    ``from_stage`` re-opens a stage: what comes after it is made again, what comes before kept;
+    ``assembly`` changes options only assembly uses (music, font) for such a redo."""
     progress = progress or Progress()
     with RunLock(paths.root):
         repaired = repair(paths.events)
         sweep_unfinished(paths)  # a killed process's half-written files; no one else writes here
         options = _resumed_options(paths, approve)
+        options, changed = _changed_assembly(paths, options, assembly or {}, from_stage)
         events = read_events(paths.events)
         backends = {**_backends(options, backends), "jobs": JobLedger(events)}
         ctx = _context(options, paths, progress, backends)
@@ -120,6 +127,7 @@ def resume_run(
                 from_stage=from_stage,
                 waiting=waiting.label if waiting and not from_stage else "",
                 log_repaired=repaired,
+                changed=changed,
             )
         )
         result = _drive(ctx, first, approver)
@@ -259,10 +267,59 @@ def _resumed_options(paths: RunPaths, approve: str | None) -> RunOptions:
     import json
 
     data = json.loads(paths.run_json.read_text(encoding="utf-8"))
-    options = RunOptions.model_validate(data["options"])
+    options = _with_credentials(RunOptions.model_validate(data["options"]))
     if approve is not None:
         options = options.model_copy(update={"approve": approve, "yes": approve == "auto"})
     return options
+
+
+ASSEMBLY_OPTIONS = ("music", "font")  # what only assembly reads: changeable for its redo
+
+
+def _changed_assembly(
+    paths: RunPaths, options: RunOptions, given: dict[str, Any], from_stage: str | None
+) -> tuple[RunOptions, dict[str, Any]]:
+    """``options`` with the assembly options ``given`` for a redo, checked as a new run's are
+    and recorded in run.json (later resumes keep them); and what changed, [old, new] by name."""
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return options, {}
+    if from_stage is None:
+        raise InputError(
+            f"{', '.join('--' + k for k in given)} changes how the film is assembled, so it "
+            "needs a stage to redo.",
+            f"Resume with --from assembly: director resume {paths.run_id} --from assembly "
+            + " ".join(f"--{k} ..." for k in given),
+        )
+    updated = options.model_copy(update=given)
+    check_assembly_inputs(updated)
+    changed = {k: [getattr(options, k), v] for k, v in given.items() if getattr(options, k) != v}
+    data = json.loads(paths.run_json.read_text(encoding="utf-8"))
+    data["options"].update({k: new for k, (_, new) in changed.items()})
+    write_json_atomic(paths.run_json, data)
+    return updated, changed
+
+
+def _with_credentials(options: RunOptions) -> RunOptions:
+    """Options whose recorded backend URLs lost their credentials (never stored) get them back
+    from the environment or config file, where the same setting holds them."""
+    from director.agent.configuration import resolve_option
+
+    update = {}
+    for key in ("llm", "image", "video"):
+        recorded = str(getattr(options, key) or "")
+        if not has_redacted_url(recorded):
+            continue
+        current = str(resolve_option(key) or "")
+        if redact_urls(current) != recorded:
+            variable = f"DIRECTOR_{key.upper()}"
+            raise ConfigError(
+                f"This run's --{key} names a URL with credentials, which director does not store.",
+                f"Set {variable} (or {key} in the config file) to the same value, credentials "
+                "included, and resume again.",
+            )
+        update[key] = current
+    return options.model_copy(update=update) if update else options
 
 
 # --resume --from STAGE: the node the stage starts at.
@@ -324,13 +381,10 @@ def _clip_gate(identity, thresholds: dict[str, float]):
 def _preflight(options: RunOptions, skip: set[str]) -> dict:
     """Everything that can fail before a run folder exists: tools, fonts, backends, music."""
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
-    from director.tools.assemble.fonts import find_font
 
     check_structure(options)
     check_ffmpeg()
-    find_font(options.font)
-    if options.music and not Path(options.music).expanduser().is_file():
-        raise InputError(f"--music {options.music} is not a file.", "Pass an audio file path.")
+    check_assembly_inputs(options)
     loaders = {
         "planner": lambda: registry.load("planners", options.llm),
         "image": lambda: registry.load_for_run("image", options),
@@ -352,6 +406,15 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
     return {key: load() for key, load in loaders.items() if key not in skip}
 
 
+def check_assembly_inputs(options: RunOptions) -> None:
+    """The files only assembly reads, checked before anything is made: the font, the music."""
+    from director.tools.assemble.fonts import find_font
+
+    find_font(options.font)
+    if options.music and not Path(options.music).expanduser().is_file():
+        raise InputError(f"--music {options.music} is not a file.", "Pass an audio file path.")
+
+
 def _record_start(options: RunOptions, paths: RunPaths, run_id: str) -> None:
     """run.json and the run_started event, written into the run folder as it is made."""
     from director.tools.pricing import load_prices
@@ -360,7 +423,9 @@ def _record_start(options: RunOptions, paths: RunPaths, run_id: str) -> None:
     versions = {**package_versions(), "prices": prices.priced_on}
     if prices.overridden:
         versions["prices overridden"] = ", ".join(prices.overridden)
-    recorded = options.model_dump(mode="json")
+    # A URL's credentials (--llm openai-compatible:http://user:pass@host/v1#model) are never
+    # recorded; a resume takes them from where they came from (see _with_credentials).
+    recorded = json.loads(redact_urls(json.dumps(options.model_dump(mode="json"))))
     write_json_atomic(
         paths.run_json,
         {

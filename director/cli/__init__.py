@@ -39,7 +39,9 @@ def terminal_safe(text: str) -> str:
     in a file name or a service's message) written as ``\\xNN``, undecodable bytes as U+FFFD."""
     import re
 
-    text = text.replace("\n", " ")
+    from director.records import redact_urls
+
+    text = redact_urls(text).replace("\n", " ")
     text = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m[0]):02x}", text)
     return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
 

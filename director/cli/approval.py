@@ -221,6 +221,12 @@ def _said(answer: dict) -> str:
 @click.option("--open", "open_sheet", is_flag=True, help="Open each contact sheet when asked.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option(
+    "--music", default=None, help="With --from: new music under the film (recorded as a change)."
+)
+@click.option(
+    "--font", default=None, help="With --from: a new font for cards and subtitles (recorded)."
+)
 @runs_dir_option
 def resume_command(run: str, runs_dir: str | None, **flags) -> None:
     """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
@@ -240,8 +246,17 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
         from_stage=flags["from_stage"],
         progress=progress,
         approver=asker_for(mode or _started_mode(paths), flags["open_sheet"], progress),
+        assembly=_assembly_flags(flags),
     )
     report(result, flags["as_json"], flags["quiet"])
+
+
+def _assembly_flags(flags: dict) -> dict:
+    """--music and --font as given, their paths made absolute (the run reads them later)."""
+    from pathlib import Path
+
+    given = {k: flags.get(k) for k in ("music", "font")}
+    return {k: str(Path(v).expanduser().resolve()) if v else None for k, v in given.items()}
 
 
 def _started_mode(paths) -> str:

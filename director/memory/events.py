@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from director.errors import InputError
-from director.records import SCHEMA_VERSION, Event
+from director.records import SCHEMA_VERSION, Event, redact_urls
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
@@ -37,7 +37,8 @@ class EventLog:
             self._seq += 1
             event.seq = self._seq
             event.ts = datetime.now(UTC).isoformat(timespec="milliseconds")
-            line = json.dumps(event.model_dump(mode="json"), ensure_ascii=False) + "\n"
+            line = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+            line = redact_urls(line) + "\n"  # no URL's credentials in the log
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line)
                 fh.flush()

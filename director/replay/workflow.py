@@ -167,8 +167,10 @@ def _resumes(r: RunRecord) -> str:
             if e.from_stage
             else (f"with the answer to {e.waiting}" if e.waiting else "from its last checkpoint")
         )
+        changed = "".join(f", {k} {old!r} -> {new!r}" for k, (old, new) in e.changed.items())
         parts.append(
-            f"{e.ts[:19].replace('T', ' ')} {how}" + (", log repaired" if e.log_repaired else "")
+            f"{e.ts[:19].replace('T', ' ')} {how}{changed}"
+            + (", log repaired" if e.log_repaired else "")
         )
     return f"Resumed {len(r.resumes)} time(s): " + "; ".join(parts) + "."
 
