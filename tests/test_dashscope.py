@@ -14,7 +14,13 @@ from PIL import Image
 
 from director import registry
 from director.cli.doctor import backend_findings
-from director.errors import ConfigError, GenerationFailed, ModerationRejected, ProviderError
+from director.errors import (
+    ConfigError,
+    GenerationFailed,
+    InputError,
+    ModerationRejected,
+    ProviderError,
+)
 from director.tools import hosted, pricing
 from director.tools.assemble.probe import probe
 from director.tools.base import ClipRequest, ImageRequest, Job
@@ -151,6 +157,8 @@ def test_a_masked_edit_sends_the_image_and_its_mask_inline(fake, tmp_path):
     assert job.model == "wanx2.1-imageedit"
     body = fake.bodies("i2i")[0]
     assert body["input"]["function"] == "description_edit_with_mask"
+    # The edit API defines no negative prompt: it is recorded as not sent.
+    assert "negative_prompt" not in body["input"] and job.params["negative_prompt_sent"]
     base, mask = decode(body["input"]["base_image_url"]), decode(body["input"]["mask_image_url"])
     assert base.size == mask.size == (910, 512)  # scaled up into the 512-4096 px the model takes
     m = np.asarray(mask.convert("L"))
@@ -162,7 +170,7 @@ def test_a_masked_edit_sends_the_image_and_its_mask_inline(fake, tmp_path):
 
 
 def test_references_go_to_the_image_to_image_model_as_data_uris(fake, tmp_path):
-    refs = [str(picture(tmp_path / f"r{i}.png", seed=i)) for i in range(3)]
+    refs = [str(picture(tmp_path / f"r{i}.png", seed=i)) for i in range(4)]
     backend = DashScopeImage(**FAST)
     job = backend.submit(image_request(references=refs, reference_strength=0.7))
     backend.collect(job, tmp_path / "k.png")
@@ -170,13 +178,150 @@ def test_references_go_to_the_image_to_image_model_as_data_uris(fake, tmp_path):
     assert job.model == "wan2.5-i2i-preview"
     body = fake.bodies("i2i")[0]
     images = body["input"]["images"]
-    assert len(images) == 2 and all(i.startswith("data:image/png;base64,") for i in images)
+    # The model takes up to three images; its prompt rewriting is off, as for text-to-image.
+    assert len(images) == 3 and all(i.startswith("data:image/png;base64,") for i in images)
+    assert body["parameters"]["prompt_extend"] is False and job.params["images"] == refs[:3]
     assert not any(str(tmp_path) in json.dumps(b) for b in fake.bodies())
     w, h = (int(v) for v in body["parameters"]["size"].split("*"))
     assert 768 * 768 <= w * h <= 1280 * 1280 and body["parameters"]["n"] == 1
     assert "not sent" in job.params["reference_strength"]
     assert Image.open(tmp_path / "k.png").size == (320, 180)
     no_uploads(fake)
+
+
+# --- Wan 2.7 images: the messages protocol ------------------------------------------------
+
+
+def message_of(fake) -> list[dict]:
+    """The content of the one user message of the last Wan 2.7 submission."""
+    (message,) = fake.bodies("generation")[-1]["input"]["messages"]
+    assert message["role"] == "user"
+    return message["content"]
+
+
+def test_wan27_text_to_image_asks_for_one_image_and_its_cost_is_unknown(fake, tmp_path):
+    backend = DashScopeImage("wan2.7-image", **FAST)
+    request = image_request(width=640, height=360)
+    assert backend.estimate(request) is None  # no published price: --budget refuses it
+    job = backend.submit(request)
+    body = fake.bodies("generation")[0]
+    assert fake.requests[0]["path"] == "/api/v1/services/aigc/image-generation/generation"
+    assert fake.requests[0]["headers"]["x-dashscope-async"] == "enable"
+    assert body == {
+        "model": "wan2.7-image",
+        "input": {"messages": [{"role": "user", "content": [{"text": request.prompt}]}]},
+        "parameters": {"n": 1, "seed": 1234, "watermark": False, "size": "1K", "is_async": True},
+    }
+    # Collected from its record, in a fresh backend, as a resumed run does.
+    saved = Job.model_validate_json(job.model_dump_json())
+    DashScopeImage("wan2.7-image", **FAST).collect(saved, tmp_path / "k.png")
+    assert Image.open(tmp_path / "k.png").size == (640, 360)
+    params = saved.params
+    assert (params["mode"], params["size"], params["references"]) == ("text-to-image", "1K", [])
+    assert "1K" in params["size_note"] and params["delivered_size"] == "1024*1024"
+    assert params["negative_prompt_sent"].startswith("no")  # the model defines none
+    assert params["usage"]["image_count"] == 1
+    assert saved.cost == 0 and "no price for dashscope:wan2.7-image" in params["cost_unknown"]
+    no_uploads(fake)
+
+
+def test_wan27_region_edit_sends_the_image_and_references_as_items_named_in_words(fake, tmp_path):
+    source = str(picture(tmp_path / "source.png"))
+    refs = [str(picture(tmp_path / f"r{i}.png", seed=i)) for i in range(3)]
+    backend = DashScopeImage("wan2.7-image-pro", **FAST)
+    request = image_request(
+        edit_source=source, edit_region=[40, 20, 160, 120], references=refs, reference_strength=0.7
+    )
+    job = backend.submit(request)
+    backend.collect(job, tmp_path / "k.png")
+
+    assert job.model == "wan2.7-image-pro" and not fake.bodies("i2i")  # the model does edits
+    content = message_of(fake)
+    text = content[0]["text"]
+    assert text.startswith("Edit image 1 only inside the box from 12% to 50% of its width")
+    assert "from 11% to 67% of its height" in text and request.prompt in text
+    assert text.endswith("Images 2 to 4 show the characters: keep the same face, hair and build.")
+    images = [decode(item["image"]) for item in content[1:]]
+    assert images[0].size == (427, 240)  # the image to edit, scaled into the sizes taken
+    assert [i.size for i in images[1:]] == [(683, 384)] * 3  # references, only looked at
+    assert "mask" not in json.dumps(fake.bodies("generation")[0]["parameters"])
+    assert job.params["mode"] == "region edit" and job.params["mask"].startswith("not sent")
+    assert job.params["images"] == [source, *refs] and job.params["references"] == refs
+    assert job.params["edit_region"] == [40, 20, 160, 120]
+    assert job.params["text_sent"] == text and job.params["prompt"] == request.prompt
+    assert "not sent" in job.params["reference_strength"]
+    assert Image.open(tmp_path / "k.png").size == (320, 180)
+    no_uploads(fake)
+
+
+def test_wan27_takes_nine_images_at_most_the_image_to_edit_first(fake, tmp_path):
+    source = str(picture(tmp_path / "source.png"))
+    refs = [str(picture(tmp_path / f"r{i}.png", seed=i)) for i in range(10)]
+    job = DashScopeImage("wan2.7-image", **FAST).submit(
+        image_request(edit_source=source, references=refs)
+    )
+    content = message_of(fake)
+    assert len(content) == 1 + 9
+    assert content[0]["text"].startswith("Edit image 1 so that it shows: ")
+    assert "Images 2 to 9 show the characters" in content[0]["text"]
+    assert job.params["mode"] == "edit" and job.params["references"] == refs[:8]
+    assert job.params["references_dropped"] == refs[8:]
+
+
+@pytest.mark.parametrize(
+    "model, size, with_images, preset",
+    [
+        ("wan2.7-image", (640, 360), False, "1K"),
+        ("wan2.7-image", (1920, 1080), False, "2K"),
+        ("wan2.7-image", (3840, 2160), False, "2K"),  # the largest it makes
+        ("wan2.7-image-pro", (3840, 2160), False, "4K"),
+        ("wan2.7-image-pro", (3840, 2160), True, "2K"),  # 4K is text-to-image only
+    ],
+)
+def test_wan27_sizes_are_the_smallest_documented_preset_covering_the_request(
+    fake, tmp_path, model, size, with_images, preset
+):
+    extra = {"references": [str(picture(tmp_path / "r.png"))]} if with_images else {}
+    job = DashScopeImage(model, **FAST).submit(
+        image_request(width=size[0], height=size[1], **extra)
+    )
+    assert fake.bodies("generation")[0]["parameters"]["size"] == preset == job.params["size"]
+
+
+def test_wan27_words_a_chinese_prompt_in_chinese(fake, tmp_path):
+    source = str(picture(tmp_path / "source.png"))
+    refs = [str(picture(tmp_path / "r.png"))]
+    DashScopeImage("wan2.7-image", **FAST).submit(
+        image_request(prompt="老园丁跪在花园里", edit_source=source, references=refs)
+    )
+    text = message_of(fake)[0]["text"]
+    assert (
+        text
+        == "编辑图1，使画面呈现：老园丁跪在花园里\n图2是角色的参考图：保持人物的面容、发型和体型不变。"
+    )
+
+
+def test_wan27_failures_and_refusals_are_the_same_errors_as_the_other_models(fake, tmp_path):
+    backend = DashScopeImage("wan2.7-image", **FAST)
+    fake.fail_next.append(("InternalError.Algo", "Inference error."))
+    job = backend.submit(image_request())
+    with pytest.raises(GenerationFailed) as caught:
+        backend.collect(job, tmp_path / "k.png")
+    assert caught.value.task_id == job.id and caught.value.code == "InternalError.Algo"
+
+    fake.blocked_words = {"gun"}  # the content check reads the text item
+    with pytest.raises(ModerationRejected):
+        backend.submit(image_request(prompt="a man with a gun"))
+
+    fake.models.discard("wan2.7-image")
+    with pytest.raises(ProviderError, match="AccessDenied.Unpurchased"):
+        backend.submit(image_request())
+
+
+def test_an_image_model_the_backend_does_not_know_names_the_ones_it_does():
+    with pytest.raises(InputError, match="wan2.7-image-pro") as caught:
+        DashScopeImage("wan2.7-t2i")
+    assert "wan2.2-t2i-flash" in str(caught.value)
 
 
 # --- video --------------------------------------------------------------------------------
@@ -374,9 +519,11 @@ def test_account_and_model_refusals_stop_the_run(fake, status, code, message, fr
 
 
 def test_a_model_the_account_lacks_is_a_provider_error(fake):
+    # The service's answer for a model the account has not activated (status-code table).
     fake.models.discard("wan2.2-t2i-flash")
-    with pytest.raises(ProviderError, match="has no model"):
+    with pytest.raises(ProviderError, match="AccessDenied.Unpurchased") as caught:
         DashScopeImage(**FAST).submit(image_request())
+    assert "Enable wan2.2-t2i-flash" in str(caught.value) and fake.submissions == 1
 
 
 def test_a_job_record_resumes_in_a_fresh_backend(fake, tmp_path):

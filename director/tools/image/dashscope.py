@@ -1,22 +1,30 @@
 """Wan keyframes on Alibaba DashScope: text-to-image, edits and reference-guided images.
 
-A plain request goes to the chosen text-to-image model (``wan2.2-t2i-flash`` unless another is
-named). The ladder's stronger rungs go to the models made for them: a region to repaint goes
-to ``wanx2.1-imageedit`` (``description_edit_with_mask``, the mask drawn from the region), a
+The model decides the request's shape. With a Wan 2.1-2.5 text-to-image model
+(``wan2.2-t2i-flash`` unless another is named) a plain request goes to that model, and the
+ladder's stronger rungs go to the models made for them: a region to repaint to
+``wanx2.1-imageedit`` (``description_edit_with_mask``, the mask drawn from the region), a
 whole-image edit to its ``description_edit``, reference images to ``wan2.5-i2i-preview``.
+A Wan 2.7 model (``wan2.7-image``, ``wan2.7-image-pro``) does all three itself through the
+messages protocol: one text item and up to nine images, the image to edit first, then the
+references; it takes no mask, so a region to repaint is said in words (``prompts/image``).
 Every call asks for one image (the text-to-image API's documented default is four, each
-billed), at a size the model accepts, with the run's seed, and with the service's prompt
-rewriting off, so that the prompt the critics judged is the prompt that was used. Local images
-travel as ``data:`` URIs. The result is stored at the requested size; when the service made
-another size, the picture is scaled and centre-cropped to it, and the job's params say so.
+billed), at a size the model accepts, with the run's seed, without a watermark, and with the
+service's prompt rewriting off where the model has it, so that the prompt the critics judged
+is the prompt that was used. Local images travel as ``data:`` URIs. The result is stored at the
+requested size; when the service made another size, the picture is scaled and centre-cropped
+to it, and the job's params say so.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +42,9 @@ from director.tools.dashscope_tasks import (
 DEFAULT_MODEL = "wan2.2-t2i-flash"
 REFERENCE_MODEL = "wan2.5-i2i-preview"
 EDIT_MODEL = "wanx2.1-imageedit"
-MAX_REFERENCES = 2  # wan2.5-i2i-preview takes one or two images
+# wan2.5-i2i-preview takes one to three images (Alibaba "Wan2.5 - general image editing" API
+# reference, alibabacloud.com/help/en/model-studio/wan2-5-image-edit-api-reference).
+MAX_REFERENCES = 3
 MAX_RESULT_BYTES = 40 * 1024 * 1024
 
 
@@ -54,11 +64,34 @@ EDIT_INPUT = SizeRule(min_side=512, max_side=4096, step=2)
 # Reference images are only looked at: a long side of 1280 keeps the request small.
 REFERENCE_INPUT = SizeRule(min_side=384, max_side=1280, step=2)
 
+# Wan 2.7 images, DashScope's messages protocol (asynchronous endpoint
+# image-generation/generation; Qwen Cloud API reference "Wan 2.7 - Generate or edit an image",
+# docs.qwencloud.com/api-reference/image-generation/wan27-image-gen-edit/create-task): one text
+# item and 0-9 images; size a preset, "1K" or "2K" ("4K" for wan2.7-image-pro without input
+# images); input images 240-8000 px a side. A preset names the long side of the picture made.
+MESSAGES_MODELS = ("wan2.7-image", "wan2.7-image-pro")
+MAX_MESSAGE_IMAGES = 9
+PRESETS = {"1K": 1024, "2K": 2048, "4K": 4096}
+PRO_ONLY = {"4K"}  # and only for text-to-image
+# The image to edit goes at up to 2048 px a side, the largest the edit makes; references, which
+# are only looked at, as for the other models.
+MESSAGE_EDIT_INPUT = SizeRule(min_side=240, max_side=2048, step=2)
+
 
 class DashScopeImage(ImageBackend):
     """Keyframes from DashScope's Wan models, one asynchronous task per image."""
 
     name: ClassVar[str] = "dashscope"
+    family: ClassVar[str] = (
+        "Wan image models: Wan 2.1-2.5 text-to-image (edits on wanx2.1-imageedit, references on "
+        "wan2.5-i2i-preview), or Wan 2.7 image, which does all three itself"
+    )
+    known_models: ClassVar[tuple[str, ...]] = (
+        *T2I_MODELS,
+        EDIT_MODEL,
+        REFERENCE_MODEL,
+        *MESSAGES_MODELS,
+    )
     renders_faces: ClassVar[bool] = True
     accepts_references: ClassVar[bool] = True
     edits: ClassVar[bool] = True
@@ -78,11 +111,12 @@ class DashScopeImage(ImageBackend):
     ) -> None:
         if max_in_flight < 1:
             raise InputError("max_in_flight must be at least 1.", "Allow one task or more.")
-        if model not in T2I_MODELS:
+        if model not in T2I_MODELS and model not in MESSAGES_MODELS:
             raise InputError(
                 f"The dashscope image backend has no text-to-image model {model!r}.",
-                f"Use one of: {', '.join(T2I_MODELS)} (edits and references use "
-                f"{EDIT_MODEL} and {REFERENCE_MODEL} by themselves).",
+                f"Use one of: {', '.join([*T2I_MODELS, *MESSAGES_MODELS])} (with a Wan 2.1-2.5 "
+                f"model, edits and references use {EDIT_MODEL} and {REFERENCE_MODEL}; a Wan 2.7 "
+                "model does them itself).",
             )
         self.model = model
         # Tasks the graph may have submitted at once: the first keyframes of later shots go
@@ -108,6 +142,8 @@ class DashScopeImage(ImageBackend):
 
     def _route(self, request: ImageRequest) -> tuple[str, Callable]:
         """The model a request goes to, and the method that builds its arguments."""
+        if self.model in MESSAGES_MODELS:
+            return self.model, self._messages
         if request.edit_source and (request.edit_region or not request.references):
             return self.edit_model, self._edit
         if request.edit_source or request.references:
@@ -119,11 +155,9 @@ class DashScopeImage(ImageBackend):
     def submit(self, request: ImageRequest) -> Job:
         model, build = self._route(request)
         call, params = build(request)
-        from dashscope import ImageSynthesis
-
         faults: list[dict] = []
         task_id = self.service.submit(
-            ImageSynthesis.async_call, model=model, what="image task", faults=faults, **call
+            _api(model).async_call, model=model, what="image task", faults=faults, **call
         )
         if faults:
             params["faults"] = faults
@@ -136,15 +170,13 @@ class DashScopeImage(ImageBackend):
             params=params,
         )
 
-    def _common(self, request: ImageRequest) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Arguments every call sends, and the params that record them."""
-        call = {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt or None,
-            "n": 1,
-            "seed": dashscope_seed(request.seed),
-            "watermark": False,
-        }
+    def _common(
+        self, request: ImageRequest, *, negative: bool = True
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Arguments every call sends, and the params that record them; ``negative``: whether
+        the model takes a negative prompt (the edit model and Wan 2.7 define none)."""
+        call: dict[str, Any] = {"prompt": request.prompt, "n": 1}
+        call.update(seed=dashscope_seed(request.seed), watermark=False)
         params = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt,
@@ -153,6 +185,10 @@ class DashScopeImage(ImageBackend):
             "watermark": False,
             "requested_size": f"{request.width}*{request.height}",
         }
+        if negative:
+            call["negative_prompt"] = request.negative_prompt or None
+        elif request.negative_prompt:
+            params["negative_prompt_sent"] = "no: the model's API has no negative prompt"
         return call, params
 
     def _text_to_image(self, request: ImageRequest) -> tuple[dict, dict]:
@@ -168,13 +204,18 @@ class DashScopeImage(ImageBackend):
         images = (images + list(request.references))[:MAX_REFERENCES]
         size = _size(REFERENCE_SIZE, request, params)
         call.update(images=[inline_image(p, REFERENCE_INPUT)[0] for p in images], size=size)
-        params.update(mode="references", size=size, images=images)
+        # The reference documents prompt_extend for this model (its example sends true): off,
+        # as for text-to-image, so the prompt judged is the prompt used.
+        call["prompt_extend"] = False
+        params.update(mode="references", size=size, images=images, prompt_extend=False)
         if request.reference_strength is not None:
             params["reference_strength"] = "not supported by the model; not sent"
         return call, params
 
     def _edit(self, request: ImageRequest) -> tuple[dict, dict]:
-        call, params = self._common(request)
+        # wanx2.1-imageedit defines function, prompt, base_image_url and mask_image_url in
+        # input, no negative prompt (Alibaba "General image editing - Wan2.1" reference).
+        call, params = self._common(request, negative=False)
         base, (bw, bh), source = inline_image(request.edit_source, EDIT_INPUT)
         call["base_image_url"] = base
         if request.edit_region:
@@ -193,6 +234,52 @@ class DashScopeImage(ImageBackend):
             params["references"] = "not used by a masked edit"
         return call, params
 
+    def _messages(self, request: ImageRequest) -> tuple[dict, dict]:
+        """A Wan 2.7 request: the prompt (worded for an edit or references) as the text item,
+        then the image to edit and the references as image items, in that order."""
+        call, params = self._common(request, negative=False)
+        prompt = call.pop("prompt")
+        edit = [request.edit_source] if request.edit_source else []
+        references = list(request.references)[: MAX_MESSAGE_IMAGES - len(edit)]
+        content: list[dict[str, str]] = [{"text": _wording(request, len(edit), len(references))}]
+        if edit:
+            content.append({"image": inline_image(edit[0], MESSAGE_EDIT_INPUT)[0]})
+        content += [{"image": inline_image(p, REFERENCE_INPUT)[0]} for p in references]
+        size = self._preset(request, images=bool(edit or references), params=params)
+        call.update(messages=[{"role": "user", "content": content}], size=size)
+        params.update(size=size, mode=_mode(request), images=[*edit, *references])
+        params["references"] = references
+        params["thinking_mode"] = "not sent: the service's default"
+        if content[0]["text"] != prompt:
+            params["text_sent"] = content[0]["text"]
+        if len(references) < len(request.references):
+            params["references_dropped"] = request.references[len(references) :]
+        if request.edit_source:
+            params["edit_source"] = request.edit_source
+        if request.edit_region:
+            params["edit_region"] = list(request.edit_region)
+            params["mask"] = "not sent: the messages protocol takes none; the region is in words"
+        if request.reference_strength is not None:
+            params["reference_strength"] = "not supported by the model; not sent"
+        return call, params
+
+    def _preset(self, request: ImageRequest, *, images: bool, params: dict) -> str:
+        """The smallest documented size whose long side covers the request's, else the
+        largest the model makes for this call."""
+        allowed = [
+            name
+            for name in PRESETS
+            if name not in PRO_ONLY or (self.model == "wan2.7-image-pro" and not images)
+        ]
+        long_side = max(request.width, request.height)
+        size = next((n for n in allowed if PRESETS[n] >= long_side), allowed[-1])
+        params["size_note"] = (
+            f"asked the model for {size} (a long side of {PRESETS[size]} px), the smallest "
+            f"documented size that covers {request.width}*{request.height}; the result is "
+            "scaled and cropped to the request"
+        )
+        return size
+
     # --- collect ------------------------------------------------------------------------
 
     def collect(self, job: Job, dest: Path) -> None:
@@ -201,10 +288,8 @@ class DashScopeImage(ImageBackend):
         self.service.collect(job, Path(dest), self._fetch, backend=self.name, kind="image")
 
     def _fetch(self, job: Job, dest: Path, faults: list[dict]) -> None:
-        from dashscope import ImageSynthesis
-
         rsp = self.service.wait(
-            ImageSynthesis.fetch, job.id, model=job.model, what="image task", faults=faults
+            _api(job.model).fetch, job.id, model=job.model, what="image task", faults=faults
         )
         url = _result_url(self.service, rsp.output, job.id)
         request = ImageRequest.model_validate(job.request)
@@ -247,13 +332,87 @@ def _mask(region: list[int], source: tuple[int, int], sent: tuple[int, int]) -> 
     return hosted.bytes_uri(buffer.getvalue(), "image/png")
 
 
+def _api(model: str) -> Any:
+    """The SDK class for a model's protocol: ImageGeneration (messages) for Wan 2.7,
+    ImageSynthesis for the rest."""
+    if model in MESSAGES_MODELS:
+        from dashscope.aigc.image_generation import ImageGeneration
+
+        return ImageGeneration
+    from dashscope import ImageSynthesis
+
+    return ImageSynthesis
+
+
+def _mode(request: ImageRequest) -> str:
+    if request.edit_region:
+        return "region edit"
+    if request.edit_source:
+        return "edit"
+    return "references" if request.references else "text-to-image"
+
+
+def _wording(request: ImageRequest, edits: int, references: int) -> str:
+    """The text item: the prompt, said as an edit of image 1 when there is one, and a line
+    naming the reference images by their numbers."""
+    from director.tools.llm.language import detect_language
+
+    words = _templates()[detect_language(request.prompt)]
+    text = request.prompt
+    if request.edit_region and edits:
+        text = words["region"].format(prompt=text, **_percent(request))
+    elif edits:
+        text = words["edit"].format(prompt=text)
+    if references:
+        first, last = edits + 1, edits + references
+        which = (
+            words["one"].format(n=first)
+            if first == last
+            else words["several"].format(first=first, last=last)
+        )
+        text += "\n" + words["references"].format(images=which)
+    return text
+
+
+def _percent(request: ImageRequest) -> dict[str, int]:
+    """The region as whole percentages of the frame, which stay true however the image is
+    scaled on the way."""
+    left, top, right, bottom = request.edit_region
+    w, h = request.width, request.height
+    return {
+        "left": int(100 * left / w),
+        "top": int(100 * top / h),
+        "right": min(100, -(-100 * right // w)),
+        "bottom": min(100, -(-100 * bottom // h)),
+    }
+
+
+@cache
+def _templates() -> dict[str, dict[str, str]]:
+    path = resources.files("director.prompts").joinpath("image", "wan27.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _result_url(service: DashScope, output: Any, task_id: str) -> str:
+    if output.get("choices") is not None:  # the messages protocol
+        return _choice_url(service, output, task_id)
     results = output.get("results") or []
     first = results[0] if results else {}
     if first.get("url"):
         return str(first["url"])
     code = first.get("code") or "EmptyResult"
     raise service.task_failure(code, first.get("message") or "the task returned no image", task_id)
+
+
+def _choice_url(service: DashScope, output: Any, task_id: str) -> str:
+    """The first image of ``output.choices[].message.content[]``."""
+    for choice in output.get("choices") or []:
+        message = choice.get("message") or {}
+        for item in message.get("content") or []:
+            if isinstance(item, dict) and item.get("image"):
+                return str(item["image"])
+    code = output.get("code") or "EmptyResult"
+    raise service.task_failure(code, output.get("message") or "the task returned no image", task_id)
 
 
 def _store(raw: Path, dest: Path, size: tuple[int, int], task_id: str) -> tuple[int, int]:
