@@ -54,13 +54,13 @@ def has_redacted_url(text: str) -> bool:
     return f"://{REDACTED}@" in text
 
 
-def _cleaned(value: Any) -> Any:
+def clean_value(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, list):
-        return [_cleaned(v) for v in value]
+        return [clean_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _cleaned(v) for k, v in value.items()}
+        return {k: clean_value(v) for k, v in value.items()}
     return value
 
 
@@ -73,7 +73,7 @@ class Record(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _clean(cls, value: Any) -> Any:
-        return _cleaned(value) if isinstance(value, dict) else value
+        return clean_value(value) if isinstance(value, dict) else value
 
 
 # --- the story and its plan -------------------------------------------------------------

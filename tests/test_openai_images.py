@@ -178,3 +178,43 @@ def test_jobs_of_other_backends_are_refused_and_models_load_by_name(fake, tmp_pa
     job = Job(id="previz-1", backend="previz", model="m", kind="image", request={})
     with pytest.raises(BackendError, match="previz"):
         backend.collect(job, tmp_path / "k.png")
+
+
+def test_a_lost_image_answer_is_never_sent_again_and_stops_with_why(fake, tmp_path, monkeypatch):
+    from director.errors import ProviderError
+    from tests.fakes.fault_proxy import FaultProxy
+
+    with FaultProxy(fake.base_url.rsplit("/v1", 1)[0]) as proxy:
+        monkeypatch.setenv("OPENAI_BASE_URL", proxy.url("/v1"))
+        proxy.add("POST", "/v1/images/generations", "lose")
+        backend = OpenAIImage()
+        job = backend.submit(request())
+        with pytest.raises(ProviderError, match="was lost after it was sent"):
+            backend.collect(job, tmp_path / "k.png")
+    assert len(fake.image_requests()) == 1  # made (and billed) once, never again
+    assert not (tmp_path / "k.png").exists()
+
+
+def test_an_image_request_that_never_reached_the_service_is_sent_again(fake, tmp_path):
+    from director.tools.image.openai_images import _sent_once
+
+    class NotSent(Exception):
+        pass
+
+    NotSent.__name__ = "ConnectError"
+    tries = []
+
+    def call():
+        import httpx2
+        import openai
+
+        tries.append(1)
+        if len(tries) < 3:
+            try:
+                raise NotSent("refused")
+            except NotSent as cause:
+                sent = httpx2.Request("POST", "http://127.0.0.1/v1/images/generations")
+                raise openai.APIConnectionError(request=sent) from cause
+        return "made"
+
+    assert _sent_once(call, retries=3, sleep=lambda s: None) == "made" and len(tries) == 3

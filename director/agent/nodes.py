@@ -622,6 +622,15 @@ def _chosen(candidates: list[Candidate], step: ladder.Step, shot_id: str) -> Can
     """The attempt the ladder settled on; a shot where nothing was ever generated stops the
     run, since there is no picture to put in the film."""
     found = [c for c in candidates if c["attempt"] == step.final.attempt and c.get("artifact")]
+    refused = [c for c in candidates if (c.get("error") or {}).get("check") == "moderation"]
+    if not found and refused:
+        raise BackendError(
+            f"Shot {shot_id}: the service's content filter refused its prompt, and nothing in "
+            f"it could be rewritten without changing the shot ({refused[-1]['error']['code']}).",
+            f"Rewrite the shot's prompt (director approve RUN --edit {shot_id} --slot "
+            "action=...), or plan with a language model (--llm), which rewrites refused "
+            "prompts; then resume the run.",
+        )
     if not found:
         raise BackendError(
             f"Shot {shot_id}: no attempt produced anything to use ({step.final.reason}).",

@@ -40,6 +40,8 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 MODERATION_CODES = ("DataInspectionFailed", "DataInspection", "IPInfringementSuspect")
 KEY_CODES = ("InvalidApiKey", "InvalidApiKeyError")
 SEED_LIMIT = 2**31  # seeds are 0..2147483647
+# How far the service's clock may run behind ours when a lost answer's task is looked for.
+CLOCK_SKEW_S = 120.0
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # images sent inline, decoded
 T = TypeVar("T")
 Faults = list[dict[str, Any]]
@@ -62,6 +64,8 @@ class DashScope:
     download_timeout: float = 300.0
     sleep: Callable[[float], None] = time.sleep
     provider: ProviderSettings = field(init=False, repr=False)
+    # Task ids this process created: a listing that reconciles a lost answer leaves them out.
+    created: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         require_sdk()
@@ -112,6 +116,7 @@ class DashScope:
         if not logger.handlers:
             logger.addHandler(logging.NullHandler())
         dashscope.base_http_api_url = self.base_url
+        _no_blind_resend()
         return dashscope
 
     # --- submit -------------------------------------------------------------------------
@@ -120,17 +125,107 @@ class DashScope:
         self, call: Callable[..., Any], *, model: str, what: str, faults: Faults, **kwargs: Any
     ) -> str:
         """Create a task with ``call`` (an SDK ``async_call``); returns its task id. Each
-        retried failure is appended to ``faults`` (for the job's params, hence the run log)."""
+        retried failure is appended to ``faults`` (for the job's params, hence the run log).
+
+        A try whose answer is lost after the request went out (a dropped connection, a read
+        timeout, a 200 that carries no task id) may have created the task: before trying
+        again, the account's task list is asked whether it did (``reconcile``), so a lost
+        answer never pays twice."""
         key = self.provider.require_key()
+        unsure: list[float] = []  # when the latest try whose outcome is unknown was sent
 
         def attempt() -> str:
+            if unsure:
+                found = self.reconcile(model, unsure.pop(), what=what, faults=faults)
+                if found:
+                    return found
             self.sdk()
-            rsp = call(model=model, api_key=key, request_timeout=self._timeout(), **kwargs)
+            sent = time.time()
+            try:
+                rsp = call(model=model, api_key=key, request_timeout=self._timeout(), **kwargs)
+            except OSError as exc:
+                unsure.append(sent)
+                raise hosted.Transient(
+                    f"the answer to the {what} was lost ({type(exc).__name__})", throttled=False
+                ) from exc
             if rsp.status_code == 200 and rsp.output and rsp.output.get("task_id"):
-                return str(rsp.output["task_id"])
+                return self._created(str(rsp.output["task_id"]))
+            if int(rsp.status_code) == 200:  # accepted, but the answer cannot be read
+                unsure.append(sent)
+                raise hosted.Transient(
+                    f"the {what} was answered 200 with no task id in it", throttled=False
+                )
             raise self.refusal(rsp, model=model, what=what)
 
-        return self.retrying(attempt, f"DashScope {what}", faults)
+        try:
+            return self.retrying(attempt, f"DashScope {what}", faults)
+        except ProviderError:
+            if not unsure:
+                raise
+            found = self.reconcile(model, unsure.pop(), what=what, faults=faults)
+            if not found:
+                raise
+            return found
+
+    def _created(self, task_id: str) -> str:
+        self.created.add(task_id)
+        return task_id
+
+    def reconcile(self, model: str, sent: float, *, what: str, faults: Faults) -> str | None:
+        """Whether a submission sent at ``sent`` (seconds since the epoch) whose answer was
+        lost created a task: its id when the account's task list shows exactly one new task of
+        ``model`` since then, None when it shows none (the request never landed: send it
+        again). More than one is ambiguous: the run stops, saying which tasks they are."""
+        listed = self._recent_tasks(model, sent)
+        found = [t for t in listed if t not in self.created]
+        if len(found) > 1:
+            raise ProviderError(
+                f"The answer to a DashScope {what} was lost, and {len(found)} tasks of {model} "
+                f"were created since ({', '.join(found)}); director cannot tell which one is "
+                "this run's, so it pays for none of them again.",
+                "Check them in the Model Studio console; then resume the run (director resume "
+                "RUN), which submits the shot once more.",
+            )
+        note = f"found task {found[0]}" if found else "no task was created: sent again"
+        faults.append(
+            {
+                "what": f"DashScope {what}",
+                "reason": f"the answer was lost; reconciled with the task list: {note}",
+                "retry_in_s": 0,
+            }
+        )
+        return self._created(found[0]) if found else None
+
+    def _recent_tasks(self, model: str, sent: float) -> list[str]:
+        """Ids of the account's tasks of ``model`` created from just before ``sent`` on. The
+        listing takes a window of at most 24 hours in YYYYMMDDhhmmss, in a time zone the API
+        reference leaves unsaid: a window of 12 hours either side of ``sent`` covers it in
+        UTC and in Beijing time, and the tasks are then picked by their creation time."""
+        from dashscope import ImageSynthesis  # any async API: the task list is the account's
+
+        def stamp(seconds: float) -> str:
+            return time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
+
+        def listing() -> Any:
+            self.sdk()
+            rsp = ImageSynthesis.list(
+                start_time=stamp(sent - 12 * 3600),
+                end_time=stamp(sent + 12 * 3600),
+                model_name=model,
+                page_size=50,
+                api_key=self.provider.require_key(),
+            )
+            if rsp.status_code == 200 and isinstance(rsp.output, dict):
+                return rsp.output
+            raise self.refusal(rsp, model=model, what="task listing")
+
+        output = self.retrying(listing, "DashScope task listing", [])
+        since = (sent - CLOCK_SKEW_S) * 1000
+        return [
+            str(item["task_id"])
+            for item in output.get("data") or []
+            if item.get("model_name") == model and float(item.get("gmt_create") or 0) >= since
+        ]
 
     def retrying(self, call: Callable[[], T], what: str, faults: Faults) -> T:
         def note(reason: str, delay: float) -> None:
@@ -272,6 +367,24 @@ class DashScope:
         )
 
 
+def _no_blind_resend() -> None:
+    """Stop the SDK from sending a request again by itself after a dropped connection.
+
+    dashscope 2.x resends once on any ConnectionError, taking it for a stale pooled
+    connection that the service never read; but a connection dropped after the service read
+    a submission (and created the task) raises the same error, and the resend creates, and
+    bills, a second task. With one send, the error reaches ``DashScope.submit``, which asks the
+    task list whether the first send landed before sending again."""
+    from dashscope.api_entities import http_request
+
+    if getattr(http_request, "_send_with_retry", None) is not None:
+        http_request._send_with_retry = _send_once
+
+
+def _send_once(send: Callable[[], Any]) -> Any:
+    return send()
+
+
 def is_moderation(code: str) -> bool:
     return any(code.startswith(c) for c in MODERATION_CODES)
 
@@ -339,9 +452,12 @@ def inline_image(path: str, rule: SizeRule) -> tuple[str, tuple[int, int], tuple
         raise InputError(
             f"Image {file} does not exist.", "Render the image again, or fix its path."
         )
-    with Image.open(file) as img:
-        source = img.size
-        picture = img.convert("RGB")
+    from director.tools.critics.imaging import open_rgb
+
+    picture = open_rgb(file)  # upright (EXIF orientation) and 8-bit, as the critics see it
+    if picture is None:
+        raise InputError(f"Image {file} cannot be read.", "Render the image again, or replace it.")
+    source = picture.size
     size = within(rule, source)
     if size != source:
         picture = picture.resize(size, Image.Resampling.LANCZOS)

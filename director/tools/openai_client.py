@@ -44,6 +44,11 @@ class Endpoint:
     def where(self) -> str:
         return self.base_url or "https://api.openai.com/v1"
 
+    @property
+    def named(self) -> str:
+        """The service and where it is, for messages ("OpenAI at https://...")."""
+        return self.service if self.where in self.service else f"{self.service} at {self.where}"
+
     def scrub(self, text: str) -> str:
         """``text`` without the key or anything shaped like one; shortened."""
         text = text.replace(self.api_key, "***") if self.api_key else text
@@ -125,8 +130,7 @@ def failure(
         )
     if isinstance(exc, openai.APIConnectionError):
         return ProviderError(
-            f"Could not reach {endpoint.service} at {endpoint.where} after {retries} retries "
-            f"({type(exc).__name__}).",
+            f"Could not reach {endpoint.named} after {retries} retries ({type(exc).__name__}).",
             f"Check the network and {endpoint.url_setting}, then resume the run.",
         )
     return ProviderError(

@@ -32,7 +32,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
-from director.errors import BackendError, GenerationFailed, InputError
+from director.errors import BackendError, GenerationFailed, InputError, ProviderError
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.image.previz import write_png
 from director.tools.openai_client import (
@@ -168,16 +168,30 @@ class OpenAIImage(ImageBackend):
             "quality": job.params["quality"],
             "n": 1,
         }
+        # The SDK's own retries would send a request again after its answer was lost, and
+        # OpenAI's image API has no way to ask whether it was made: director retries only
+        # what never reached the service, or what it refused.
+        client = self._client.with_options(max_retries=0)
         try:
             if job.params["mode"] == "generate":
-                return self._client.images.generate(**common)
+                return _sent_once(lambda: client.images.generate(**common), self.max_retries)
             extra: dict[str, Any] = {}
             if mask is not None:
                 extra["mask"] = ("mask.png", mask, "image/png")
             if "input_fidelity" in job.params:
                 extra["input_fidelity"] = job.params["input_fidelity"]
             files = [(f"image{i}.png", data, "image/png") for i, data in enumerate(images)]
-            return self._client.images.edit(image=files, **common, **extra)
+            return _sent_once(
+                lambda: client.images.edit(image=files, **common, **extra), self.max_retries
+            )
+        except _AnswerLost as lost:
+            raise ProviderError(
+                f"The answer to OpenAI's image request for job {job.id} was lost after it was "
+                f"sent ({lost}): the image may have been made and billed, and OpenAI offers no "
+                "way to look it up, so director does not send it again by itself.",
+                "Resume the run (director resume RUN) to make the shot anew, or check the "
+                "network first.",
+            ) from None
         except openai.APIError as exc:
             raise failure(
                 exc,
@@ -233,6 +247,48 @@ class OpenAIImage(ImageBackend):
                 "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),
                 "output_tokens": int(getattr(usage, "output_tokens", 0) or 0),
             }
+
+
+class _AnswerLost(Exception):
+    """A request reached the service, and its answer did not come back."""
+
+
+# httpx exceptions raised before a request could reach the service: safe to send again.
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout", "WriteTimeout", "WriteError")
+
+
+def _sent_once(call: Any, retries: int, sleep: Any = None) -> Any:
+    """``call()``, tried again on throttling, server errors and connections that never
+    reached the service; a request whose answer was lost raises _AnswerLost instead."""
+    import time
+
+    import openai
+
+    for attempt in range(retries + 1):
+        delay = min(8.0, 0.5 * 2**attempt)
+        try:
+            return call()
+        except (openai.RateLimitError, openai.InternalServerError) as exc:
+            if attempt == retries:
+                raise
+            delay = _retry_after(exc, delay)
+        except openai.APIConnectionError as exc:  # APITimeoutError is one too
+            cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
+            if cause not in _NOT_SENT:
+                raise _AnswerLost(cause or type(exc).__name__) from exc
+            if attempt == retries:
+                raise
+        (sleep or time.sleep)(delay)
+    raise AssertionError("unreachable")
+
+
+def _retry_after(exc: Any, default: float) -> float:
+    """The wait the service asked for (Retry-After, in seconds, up to a minute)."""
+    try:
+        asked = float(exc.response.headers.get("retry-after"))
+    except (AttributeError, TypeError, ValueError):
+        return default
+    return asked if 0 <= asked <= 60 else default
 
 
 # --- sizes and fitting -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from director.errors import InputError
 from director.records import (
@@ -38,6 +38,7 @@ from director.records import (
     Story,
     StyleBible,
     Transition,
+    clean_value,
 )
 from director.tools.llm.language import detect_language, load_data, load_vocab
 from director.tools.llm.offline import (
@@ -66,6 +67,12 @@ class AnswerError(ValueError):
 class _Answer(BaseModel):
     # Fields the model adds beyond the schema are dropped: they can never reach a record.
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        """Control characters leave a model's answer before anything is checked against it."""
+        return clean_value(value) if isinstance(value, dict) else value
 
 
 # --- answers ---------------------------------------------------------------------------------

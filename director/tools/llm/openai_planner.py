@@ -121,6 +121,9 @@ class OpenAIPlanner(Planner):
     def _extra_body(self) -> dict[str, Any] | None:
         return None
 
+    def _seed(self, seed: int) -> int:
+        return seed
+
     # --- the stages ------------------------------------------------------------------------
 
     def develop(
@@ -322,7 +325,7 @@ class OpenAIPlanner(Planner):
             "response_format": _response_format(stage, answer, mode),
         }
         if seed is not None:
-            request["seed"] = seed
+            request["seed"] = self._seed(seed)
         if extra := self._extra_body():
             request["extra_body"] = extra
         call = LLMCall(
@@ -341,6 +344,11 @@ class OpenAIPlanner(Planner):
             error = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}"
             self._log(call.model_copy(update={"seconds": _since(start), "error": error}))
             raise
+        except ValueError as exc:  # a body that claims JSON and is not
+            response = f"unreadable JSON ({exc})"
+        if not hasattr(response, "choices"):
+            self._log(call.model_copy(update={"seconds": _since(start), "error": "NotAnAnswer"}))
+            raise self._not_an_answer(response)
         usage = _usage(response)
         cost, detail = priced(self.name, self.served, usage)
         call = call.model_copy(
@@ -354,6 +362,17 @@ class OpenAIPlanner(Planner):
         )
         message = response.choices[0].message if response.choices else None
         return message, call
+
+    def _not_an_answer(self, response: object) -> ProviderError:
+        """A 200 whose body is not a chat completion: a login page, a proxy's error page, a
+        server that is not OpenAI-compatible at this URL."""
+        shown = " ".join(str(response).split())[:80]
+        return ProviderError(
+            f"{self.endpoint.named} answered with something that is "
+            f"not a chat completion ({shown!r}).",
+            f"Check that {self.endpoint.url_setting} points at an OpenAI-compatible API (its "
+            "base URL usually ends in /v1), then resume the run.",
+        )
 
     def _failure(self, exc: Exception, stage: str) -> Exception:
         if is_moderation(exc):
@@ -407,6 +426,10 @@ class DashScopePlanner(OpenAIPlanner):
     def _extra_body(self) -> dict[str, Any] | None:
         # Qwen's thinking models refuse non-streamed calls (and JSON mode) unless it is off.
         return {"enable_thinking": False}
+
+    def _seed(self, seed: int) -> int:
+        # DashScope takes seeds 0 to 2^31-1 and refuses others; a run's seed is any integer.
+        return seed % 2**31
 
 
 class CompatiblePlanner(OpenAIPlanner):
