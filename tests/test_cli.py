@@ -41,6 +41,9 @@ def assert_clean_error(result, fragment: str) -> None:
         (["--logline", LOGLINE, "--structure", "five-act"], "five-act"),
         (["--logline", LOGLINE, "--music", "/no/such/song.mp3"], "is not a file"),
         (["--logline", LOGLINE, "--best-of", "9"], "--best-of 9 is more than --max-attempts 6"),
+        (["--logline", LOGLINE, "--budget", "nan"], "is not a finite number"),
+        (["--logline", LOGLINE, "--budget", "inf"], "is not a finite number"),
+        (["--logline", LOGLINE, "--minutes", "nan"], "is not a finite number"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, fragment):
@@ -122,3 +125,35 @@ def test_a_logline_with_terminal_escapes_and_nul_is_cleaned_where_it_enters(tmp_
 def test_a_logline_of_undecodable_bytes_is_refused_in_one_line(tmp_path):
     result = director("run", "--logline", "bad \udcff\udcfe bytes", "--yes", cwd=tmp_path)
     assert_clean_error(result, "not valid text")
+
+
+def test_a_budget_that_is_not_a_number_from_the_environment_is_one_line(tmp_path):
+    result = director(
+        "run", "--logline", LOGLINE, "--yes", cwd=tmp_path, env={"DIRECTOR_BUDGET": "nan"}
+    )
+    assert_clean_error(result, "is not a finite number")
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_outputs_are_readable_as_the_umask_allows(tmp_path, mask, mode):
+    import stat
+
+    def run_with_umask():
+        os.umask(mask)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "director", "run", "-l", LOGLINE, "--minutes", "0.25", "--yes"],
+        cwd=tmp_path,
+        env={**os.environ, "DIRECTOR_SIZE": "320x180"},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=run_with_umask,
+    )
+    assert result.returncode == 0, result.stderr
+    run = next((tmp_path / "runs").iterdir())
+    names = ("run.json", "plan.json", "workflow.md", "film.mp4", "film.srt", "contact_sheet.png")
+    outputs = [run / n for n in names] + list((run / "keyframes").rglob("*.png"))
+    for path in outputs:
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path

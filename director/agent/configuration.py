@@ -10,6 +10,7 @@ tables for the settings that belong to one part: ``[thresholds]``, ``[providers.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -297,9 +298,12 @@ def _positive(value: Any, name: str, kind: type) -> Any:
 
 def _number(value: Any, name: str, kind: type) -> Any:
     try:
-        return kind(value)
-    except (TypeError, ValueError) as exc:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{name} {value!r} is not a number.", f"Pass a {kind.__name__}.") from exc
+    if isinstance(number, float) and not math.isfinite(number):
+        raise InputError(f"{name} {value!r} is not a finite number.", "Pass a number, e.g. 5.")
+    return number
 
 
 def validate_logline(logline: str | None) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from director.errors import InputError, RunNotFound
+from director.files import temp_beside
 from director.memory.events import read_events
 from director.records import (
     Approval,
@@ -209,7 +210,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -17,7 +17,6 @@ import http.client
 import mimetypes
 import os
 import random
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +26,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from director.errors import GenerationFailed, InputError, ProviderError
+from director.files import temp_beside
 
 T = TypeVar("T")
 CHUNK = 64 * 1024
@@ -253,7 +253,7 @@ def download(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = temp_beside(dest, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             size = _fetch_whole(url, out, allowed, max_bytes, deadline, timeout)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from director.errors import GenerationFailed, InputError
+from director.files import temp_beside
 from director.tools import hosted
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.dashscope_tasks import (
@@ -431,7 +431,7 @@ def _store(raw: Path, dest: Path, size: tuple[int, int], task_id: str) -> tuple[
         ) from exc
     if delivered != size:
         picture = ImageOps.fit(picture, size, Image.Resampling.LANCZOS)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(dest, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             picture.save(fh, format="PNG", compress_level=1)

@@ -27,7 +27,6 @@ import importlib.util
 import io
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from director.errors import BackendError, InputError, ToolMissing
+from director.files import temp_beside
 from director.tools import diffusers_local as local
 from director.tools.base import ImageBackend, ImageRequest, Job
 
@@ -468,7 +468,7 @@ def _pool() -> ThreadPoolExecutor:
 def _write(data: bytes, dest: Path) -> None:
     """Write atomically: a reader never sees half a file, and a failed write leaves nothing."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(dest, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from director.errors import BackendError, InputError
+from director.files import temp_beside
 from director.tools.assemble.fonts import pil_font
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.image import figures as fig
@@ -169,7 +169,7 @@ def check_size(width: int, height: int) -> None:
 def write_png(image: Image.Image, dest: Path) -> None:
     """Write atomically: a reader never sees half a file, and a failed write leaves nothing."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(dest, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             # Fast compression keeps a grainy 1280x720 frame well under a tenth of a second.
