@@ -157,3 +157,17 @@ def test_outputs_are_readable_as_the_umask_allows(tmp_path, mask, mode):
     outputs = [run / n for n in names] + list((run / "keyframes").rglob("*.png"))
     for path in outputs:
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+@pytest.mark.parametrize("columns", ["80", "120", "200"])
+def test_runs_prints_every_run_id_whole_in_any_terminal_width(tmp_path, columns):
+    long_id = "2026-12-06-a-very-long-run-name-for-the-lighthouse-keeper-and-the-robot-v2"
+    run = director(
+        *("run", "--logline", LOGLINE, "--minutes", "0.25", "--size", "320x180"),
+        *("--yes", "-q", "--run-id", long_id),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    listed = director("runs", cwd=tmp_path, env={"COLUMNS": columns})
+    assert listed.returncode == 0, listed.stderr
+    assert long_id in listed.stdout and "completed" in listed.stdout

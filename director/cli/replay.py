@@ -60,20 +60,29 @@ def _row(r) -> dict:
 
 
 def _print_table(runs) -> None:
+    """A table when the terminal is wide enough to show every run id whole (the id is what
+    every other command needs), else one block per run; the logline gives way first."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("run", "status", "started", "time", "shots", "attempts", "rerolls", "logline")
-    for r in runs:
-        seconds = f"{r.seconds:.0f} s" if r.seconds is not None else "-"
-        table.add_row(
-            r.run_id,
-            r.status,
-            r.started[:19],
-            seconds,
-            str(r.shots),
-            str(r.attempts),
-            str(r.rerolls),
-            r.logline[:50],
-        )
-    Console().print(table)
+    console = Console()
+    rows = [[r.run_id, *_cells(r)] for r in runs]
+    heads = ["run", "status", "started", "time", "shots", "attempts", "rerolls"]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
+    if sum(widths) + 3 * len(widths) + 30 > console.width:
+        for r, row in zip(runs, rows, strict=True):
+            click.echo(r.run_id)
+            click.echo(f"  {' | '.join(row[1:])} | {r.logline}")
+        return
+    table = Table(
+        *(Column(h, no_wrap=True, min_width=w) for h, w in zip(heads, widths, strict=True)),
+        Column("logline", no_wrap=True, overflow="ellipsis", ratio=1),
+    )
+    for r, row in zip(runs, rows, strict=True):
+        table.add_row(*row, r.logline)
+    console.print(table)
+
+
+def _cells(r) -> list[str]:
+    seconds = f"{r.seconds:.0f} s" if r.seconds is not None else "-"
+    return [r.status, r.started[:19], seconds, str(r.shots), str(r.attempts), str(r.rerolls)]
