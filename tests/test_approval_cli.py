@@ -221,7 +221,10 @@ def test_reroll_reject_with_a_note_and_abort(tmp_path):
     assert {d["shot_id"] for d in repairs if d["rung"] == "repair"} == set(redone)
     assert all(d["changes"]["repaired"] == "environment" for d in repairs if d["rung"] == "repair")
 
-    ended = answer(tmp_path, "t2", "--abort")
+    recorded = ok(director(tmp_path, "approve", "t2", "--abort"))
+    assert "The run ends there when it resumes" in recorded.stdout
+    assert "Continue the run" not in recorded.stdout
+    ended = ok(director(tmp_path, "resume", "t2"))
     assert "Film:" not in ended.stdout and "Workflow:" in ended.stdout
     assert status(tmp_path, "t2")["status"] == "aborted"
     assert "Run t2: aborted." in ok(director(tmp_path, "status", "t2")).stdout

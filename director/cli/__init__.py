@@ -59,7 +59,9 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except DirectorError as exc:
-        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
+        # Ctrl-C is not an error: the run stopped where the user asked, and can carry on.
+        said = "stopped" if exc.exit_code == 130 else "error"
+        click.echo(f"{said}: {terminal_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -115,7 +115,10 @@ def approve_command(run: str, runs_dir: str | None, **choice) -> None:
     click.echo(f"Recorded for {pending.label}: {_said(answer)}.")
     if previous:
         click.echo(f"It replaces the answer recorded before: {_said(previous)}.")
-    click.echo(f"Continue the run with: director resume {run}")
+    if answer.get("decision") == "abort":
+        click.echo(f"The run ends there when it resumes: director resume {run}")
+    else:
+        click.echo(f"Continue the run with: director resume {run}")
 
 
 def _recorded(paths, pending) -> dict | None:
