@@ -171,3 +171,20 @@ def test_runs_prints_every_run_id_whole_in_any_terminal_width(tmp_path, columns)
     listed = director("runs", cwd=tmp_path, env={"COLUMNS": columns})
     assert listed.returncode == 0, listed.stderr
     assert long_id in listed.stdout and "completed" in listed.stdout
+
+
+@pytest.mark.parametrize("log", [b"", b"\xff\xfe\x00\x01garbage\n", b"{not json}\n{}\n"])
+def test_replay_never_replaces_a_good_document_with_what_a_broken_log_gives(tmp_path, log):
+    made = director(
+        *("run", "--logline", LOGLINE, "--minutes", "0.25", "--size", "320x180"),
+        *("--yes", "-q", "--run-id", "doc"),
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    run = tmp_path / "runs" / "doc"
+    document = (run / "workflow.md").read_bytes()
+    (run / "events.jsonl").write_bytes(log)
+    result = director("replay", "doc", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+    assert (run / "workflow.md").read_bytes() == document

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean
 
+from director.errors import InputError
 from director.memory.events import read_events
 from director.memory.runs import RunPaths, write_text_atomic
 from director.records import CheckResult, Critique, Decision, Shot
@@ -33,7 +34,15 @@ PREVIZ_NOTE = (
 
 
 def write_workflow(paths: RunPaths, html: bool = False) -> list[Path]:
+    """The workflow document, rebuilt from the run's log. A log that cannot rebuild it (empty,
+    or without the run's start) never replaces a document that exists."""
     record = fold(read_events(paths.events))
+    if record.started is None:
+        raise InputError(
+            f"{paths.events} holds no run to document (it is empty or lost its first event); "
+            f"{'the existing workflow.md is left as it is' if paths.workflow.exists() else 'nothing was written'}.",
+            "Restore events.jsonl from a copy of the run folder, then replay again.",
+        )
     doc = build_document(record)
     write_text_atomic(paths.workflow, to_markdown(doc))
     written = [paths.workflow]
