@@ -41,12 +41,14 @@ def assert_clean_error(result, fragment: str) -> None:
         (["--logline", LOGLINE, "--structure", "five-act"], "five-act"),
         (["--logline", LOGLINE, "--music", "/no/such/song.mp3"], "is not a file"),
         (["--logline", LOGLINE, "--best-of", "9"], "--best-of 9 is more than --max-attempts 6"),
+        (["--logline", LOGLINE, "--music", "not-audio.txt"], "is not audio that ffmpeg can read"),
         (["--logline", LOGLINE, "--budget", "nan"], "is not a finite number"),
         (["--logline", LOGLINE, "--budget", "inf"], "is not a finite number"),
         (["--logline", LOGLINE, "--minutes", "nan"], "is not a finite number"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, fragment):
+    (tmp_path / "not-audio.txt").write_text("these are words, not sound")
     result = director("run", *args, "--yes", "--runs-dir", "runs", cwd=tmp_path)
     assert_clean_error(result, fragment)
     runs = tmp_path / "runs"

@@ -411,8 +411,27 @@ def check_assembly_inputs(options: RunOptions) -> None:
     from director.tools.assemble.fonts import find_font
 
     find_font(options.font)
-    if options.music and not Path(options.music).expanduser().is_file():
-        raise InputError(f"--music {options.music} is not a file.", "Pass an audio file path.")
+    if options.music:
+        check_music(Path(options.music).expanduser())
+
+
+def check_music(path: Path) -> None:
+    """Music is found out before anything is generated, not at assembly after every shot is
+    paid for: a file, that ffmpeg reads, with an audio stream."""
+    from director.errors import AssemblyError
+    from director.tools.assemble.probe import probe
+
+    if not path.is_file():
+        raise InputError(f"--music {path} is not a file.", "Pass an audio file path.")
+    try:
+        info = probe(path)
+    except AssemblyError:
+        info = None
+    if info is None or not info.audio_codec:
+        raise InputError(
+            f"--music {path} is not audio that ffmpeg can read.",
+            "Pass an audio file (mp3, wav, m4a, flac, ogg) or a video with a sound track.",
+        )
 
 
 def _record_start(options: RunOptions, paths: RunPaths, run_id: str) -> None:
