@@ -566,8 +566,8 @@ def check_on_a_run(command: Command, run: Deferred, cwd: Path, env: dict) -> Non
     if refused(command):
         return check_refused(result)
     ok(result)
-    if argv[0] == "approve":
-        assert f"Continue the run with: director resume {RUN_ID}" in result.stdout
+    if argv[0] == "approve":  # it says how to go on (or, for --abort, that the run ends)
+        assert f"director resume {RUN_ID}" in result.stdout
     if argv == ["resume", RUN_ID]:  # it went on: it waits somewhere else now, or has finished
         state = json.loads(ok(run_director(["status", RUN_ID, "--json"], cwd, env)).stdout)
         waiting = state["waiting"]
