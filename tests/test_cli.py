@@ -190,3 +190,27 @@ def test_replay_never_replaces_a_good_document_with_what_a_broken_log_gives(tmp_
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
     assert (run / "workflow.md").read_bytes() == document
+
+
+def test_a_corrupt_cast_store_or_a_home_that_is_a_file_is_one_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    garbage = bytes(range(256)) * 16
+    (home / "cast.sqlite").write_bytes(garbage)
+    result = director("cast", "list", cwd=tmp_path, env={"DIRECTOR_HOME": str(home)})
+    assert_clean_error(result, "cannot be read as a database")
+    assert (home / "cast.sqlite").read_bytes() == garbage  # the user's file is left as it was
+    (tmp_path / "a-file").write_text("not a folder")
+    result = director("cast", "list", cwd=tmp_path, env={"DIRECTOR_HOME": str(tmp_path / "a-file")})
+    assert_clean_error(result, "is not a folder")
+
+
+def test_a_config_file_that_is_not_text_is_one_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_bytes(b'size = "320x180"\n\xff\xfe\x00\x01')
+    result = director(
+        "run", "--logline", LOGLINE, "--yes", cwd=tmp_path, env={"DIRECTOR_CONFIG": str(config)}
+    )
+    assert_clean_error(result, "is not UTF-8 text")
+    doctor = director("doctor", cwd=tmp_path, env={"DIRECTOR_CONFIG": str(config)})
+    assert doctor.returncode == 0 and "unexpected" not in doctor.stdout + doctor.stderr

@@ -145,8 +145,12 @@ def load_config_file(path: Path | None = None) -> dict[str, Any]:
             )
         return {}
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"The config file {path} is not UTF-8 text (a TOML file is).",
+            "Fix it, or move it away (DIRECTOR_CONFIG names another).",
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
             f"Cannot read the config file {path}: {exc}.", "Fix the TOML or move the file away."

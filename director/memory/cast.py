@@ -62,11 +62,24 @@ class CastStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(
+                f"The director home {self.home} is not a folder.",
+                "Point DIRECTOR_HOME at a folder (or unset it to use the default).",
+            ) from None
         conn = sqlite3.connect(self.db)
         try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.executescript(_SCHEMA)
+            try:
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise InputError(
+                    f"The cast store {self.db} cannot be read as a database ({exc}).",
+                    "Move the file aside (your reference photos are in the folder beside it) "
+                    "and add the cast again with director cast add.",
+                ) from None
             with conn:
                 yield conn
         finally:
