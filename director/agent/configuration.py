@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from director.config import config_path, read_config
 from director.errors import ConfigError, InputError
 from director.records import clean_text
 
@@ -127,34 +127,10 @@ class RunOptions(BaseModel):
         return round(self.minutes * 60.0, 2)
 
 
-def config_path() -> Path:
-    explicit = os.environ.get("DIRECTOR_CONFIG")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "director" / "config.toml"
-
-
 def load_config_file(path: Path | None = None) -> dict[str, Any]:
+    """The config file, its top-level keys checked against the options."""
     path = path or config_path()
-    if not path.is_file():
-        if os.environ.get("DIRECTOR_CONFIG"):
-            raise ConfigError(
-                f"DIRECTOR_CONFIG points to {path}, which does not exist.",
-                "Fix the path or unset DIRECTOR_CONFIG.",
-            )
-        return {}
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"The config file {path} is not UTF-8 text (a TOML file is).",
-            "Fix it, or move it away (DIRECTOR_CONFIG names another).",
-        ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(
-            f"Cannot read the config file {path}: {exc}.", "Fix the TOML or move the file away."
-        ) from exc
+    data = read_config(path)
     unknown = sorted(set(data) - set(DEFAULTS))
     if unknown:
         raise ConfigError(

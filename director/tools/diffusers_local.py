@@ -263,9 +263,9 @@ def _parsed(name: str, value: Any, source: str) -> Any:
 
 
 def _config_table() -> dict:
-    from director.agent.configuration import config_path, load_config_file
+    from director.config import config_path, read_config
 
-    table = load_config_file().get(TABLE) or {}
+    table = read_config().get(TABLE) or {}
     if not isinstance(table, dict):
         raise ConfigError(
             f"{TABLE} in {config_path()} is not a table.",

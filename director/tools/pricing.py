@@ -352,9 +352,9 @@ def _table(key: str, value: Any) -> dict:
 
 
 def _config_prices() -> dict:
-    from director.agent.configuration import config_path, load_config_file
+    from director.config import config_path, read_config
 
-    table = load_config_file().get("prices") or {}
+    table = read_config().get("prices") or {}
     if not isinstance(table, dict):
         raise ConfigError(
             f"prices in {config_path()} is not a table.",

@@ -79,9 +79,9 @@ def _region_url(region: str) -> str:
 
 
 def _config_table(name: str) -> dict:
-    from director.agent.configuration import config_path, load_config_file
+    from director.config import config_path, read_config
 
-    providers = load_config_file().get("providers") or {}
+    providers = read_config().get("providers") or {}
     table = providers.get(name) or {}
     if not isinstance(table, dict) or set(table) - KNOWN_KEYS:
         raise ConfigError(
