@@ -45,9 +45,9 @@ class RunContext:
     clip_gate: Any = None
     # What language-model calls have cost so far, USD; counted against --budget.
     llm_spent: float = 0.0
-    # Planning outputs an earlier process logged in the stage now running again (it was cut
-    # off before its checkpoint): taken from the log instead of asking the planner again.
-    carried: list[Any] = field(default_factory=list)
+    # The stage now running, and the sequence number of its start in the log: what an earlier
+    # process logged in it is read back on demand (``planned``), not at every stage's start.
+    current: tuple[str, int] = ("", 0)
     # Jobs already submitted and collected, so a re-run node never pays twice.
     jobs: JobLedger = field(default_factory=JobLedger)
 
@@ -58,7 +58,9 @@ class RunContext:
         """The output of type ``kind`` this stage already logged in a process that was cut off
         before the stage's checkpoint, or None: a logged language-model answer is never asked
         for (or paid for) twice."""
-        return next((e for e in self.carried if isinstance(e, kind)), None)
+        name, started = self.current
+        earlier = [e for e in read_events(self.log.path) if e.seq < started]
+        return next((e for e in carried_outputs(earlier, name) if isinstance(e, kind)), None)
 
     def elapsed(self) -> float:
         """The run's working time so far, over every process that worked on it."""
@@ -84,8 +86,8 @@ class RunContext:
     def stage(self, name: str, detail: str = "") -> Iterator[None]:
         """Log the start and the end (with its duration) of one stage."""
         self.progress.stage(name, detail)
-        self.carried = carried_outputs(read_events(self.log.path), name)
-        self.log.append(StageStarted(stage=name, detail=detail))
+        begun = self.log.append(StageStarted(stage=name, detail=detail))
+        self.current = (name, begun.seq)
         start = time.perf_counter()
         yield
         self.log.append(StageFinished(stage=name, seconds=round(time.perf_counter() - start, 3)))
