@@ -23,7 +23,9 @@ CameraMove = Literal[
     "static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "tracking"
 ]
 Transition = Literal["cut", "crossfade", "fade-black"]
-Verdict = Literal["pass", "fail"]
+# "not judged": no check could run on the attempt (no weights, nothing to compare with), which
+# says nothing of its quality either way; it is never counted as a pass.
+Verdict = Literal["pass", "fail", "not judged"]
 
 
 # Control characters text never needs (all of C0 but tab and newline, DEL, C1): a NUL breaks
@@ -252,6 +254,14 @@ class CheckResult(Record):
     )
 
     @classmethod
+    def not_run(cls, name: str, reason: str, **details: Any) -> CheckResult:
+        """A check that could not run, with the reason (no weights, nothing to compare with):
+        neither a pass nor a failure."""
+        return cls(
+            name=name, score=None, threshold=None, passed=None, reason=reason, details=details
+        )
+
+    @classmethod
     def measured(
         cls,
         name: str,
@@ -284,7 +294,11 @@ class Critique(Record):
 
     @property
     def verdict(self) -> Verdict:
-        return "fail" if any(c.passed is False for c in self.checks) else "pass"
+        """Fail when any check failed; pass when none failed and at least one ran; not judged
+        when no check ran."""
+        if any(c.passed is False for c in self.checks):
+            return "fail"
+        return "pass" if any(c.passed for c in self.checks) else "not judged"
 
     @property
     def failed(self) -> list[CheckResult]:

@@ -13,7 +13,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from director.errors import UnknownBackend
+from director.errors import ToolMissing, UnknownBackend
 
 KINDS = ("planners", "image", "video", "critics")
 
@@ -40,6 +40,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "palette": "director.tools.critics.palette:PaletteCritic",
         "duplicate": "director.tools.critics.duplicate:DuplicateCritic",
         "clip": "director.tools.critics.clip:ClipCritic",
+        "identity": "director.tools.critics.identity:IdentityCritic",
     },
 }
 
@@ -48,6 +49,14 @@ def available(kind: str) -> dict[str, str]:
     """Provider name -> 'module:attr' for one kind, plugins overriding nothing built in."""
     found = {ep.name: ep.value for ep in entry_points(group=f"director.{kind}")}
     return {**found, **BUILTINS[kind]}
+
+
+def classes(kind: str) -> dict[str, type]:
+    """Provider name -> class for one kind, every installed backend imported: the built-ins in
+    their order, then plugins by name. A plugin that cannot be imported is named, with the fix."""
+    found = available(kind)
+    names = [*BUILTINS[kind], *sorted(set(found) - set(BUILTINS[kind]))]
+    return {name: _import_plugin(kind, name, found[name]) for name in names}
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -86,6 +95,17 @@ def load_for_run(kind: str, options: Any) -> Any:
     from director.tools.diffusers_local import backend_kwargs
 
     return load(kind, spec, **backend_kwargs(kind, options.diffusers))
+
+
+def _import_plugin(kind: str, name: str, target: str) -> Any:
+    try:
+        return _import(target)
+    except Exception as exc:  # a broken plugin fails in any way its module can
+        raise ToolMissing(
+            f"The {kind} backend {name!r} ({target}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}.",
+            "Reinstall the package that provides it, or uninstall it.",
+        ) from exc
 
 
 def _import(target: str) -> Any:

@@ -53,10 +53,14 @@ class ScriptedPlanner(Planner):
 
 
 class ScriptedCritic(Critic):
-    """Fails the first ``failures[shot_id]`` attempts of each listed shot, passes the rest."""
+    """Fails the first ``failures[shot_id]`` attempts of each listed shot, passes the rest.
+
+    A failing attempt scores below the threshold, each one closer than the last (as rerolls
+    that help would), so the escalation ladder's "closest to passing" is the latest."""
 
     name = "scripted"
     checks: ClassVar[tuple[str, ...]] = ("scripted",)
+    threshold = 0.9
 
     def __init__(self, failures: dict[str, int]) -> None:
         self.failures = dict(failures)
@@ -65,13 +69,10 @@ class ScriptedCritic(Critic):
     def check(self, image, shot: Shot, context: CriticContext) -> list[CheckResult]:
         count = self.seen[shot.id] = self.seen.get(shot.id, 0) + 1
         failing = count <= self.failures.get(shot.id, 0)
-        score = 0.2 + 0.1 * count if failing else 1.0
+        # 0.45, 0.65, 0.72, ... for failures: never nearer the threshold than 0.05
+        score = self.threshold - 0.05 - 0.4 / count if failing else 1.0
         reason = f"scripted failure {count} of {self.failures.get(shot.id, 0)}" if failing else "ok"
-        return [
-            CheckResult(
-                name="scripted", score=score, threshold=0.9, passed=not failing, reason=reason
-            )
-        ]
+        return [CheckResult.measured("scripted", score, self.threshold, reason)]
 
 
 class SolidImage(ImageBackend):

@@ -264,13 +264,13 @@ def test_continuity_is_not_run_without_a_continuous_shot_or_a_previous_clip(clip
 
 
 def test_a_check_failing_on_one_frame_fails_the_clip_with_the_worst_frame(clips, context):
-    critic = ScriptedCritic({"s1": 2})  # fails the first two frames it sees: 0.3, then 0.4
+    critic = ScriptedCritic({"s1": 2})  # fails the first two frames it sees: 0.45, then 0.65
     result = checks(ClipGate([critic], samples=4).check_clip(clips["pan"], shot(), None, context))
     folded = result["scripted"]
-    assert folded.passed is False and folded.score == pytest.approx(0.3)
+    assert folded.passed is False and folded.score == pytest.approx(0.45)
     assert folded.threshold == 0.9 and folded.details["worst_time_s"] == 0.0
     assert folded.details["failed_frames"] == 2
-    assert [f["score"] for f in folded.details["frames"]] == pytest.approx([0.3, 0.4, 1.0, 1.0])
+    assert [f["score"] for f in folded.details["frames"]] == pytest.approx([0.45, 0.65, 1.0, 1.0])
     assert folded.details["frames"][-1]["time_s"] == pytest.approx(23 / FPS, abs=1e-3)
     assert "failed on 2 of 4" in folded.reason
 

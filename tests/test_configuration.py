@@ -117,11 +117,10 @@ def test_bad_threshold_tables_are_refused(tmp_path, monkeypatch, table, message)
 
 
 def test_every_critic_owns_its_thresholds():
-    from director.tools.critics.thresholds import OWNERS, for_critic, known
+    from director.tools.critics.thresholds import for_critic, known, owners
 
     table = known()
-    owners = {owner for owner, _ in table.values()}
-    assert owners == set(OWNERS)
+    assert {owner for owner, _ in table.values()} == set(owners())
     assert table["identity"] == ("identity", None)
     assert table["copy_paste_chip"][0] == "identity" and table["min_clipscore"][0] == "clip"
     values = {"min_sharpness": 9.0, "max_flicker": 3.0}

@@ -244,7 +244,7 @@ def test_palette_check_is_not_run_without_anything_to_compare(tmp_path, good):
     assert unreadable.passed is None and "could be read" in unreadable.reason
     (nothing,) = PaletteCritic().check(good, shot(), context(bible=bible(palette=[])))
     assert nothing.passed is None and nothing.score is None
-    assert Critique(shot_id="S02", attempt=1, checks=[nothing]).verdict == "pass"
+    assert Critique(shot_id="S02", attempt=1, checks=[nothing]).verdict == "not judged"
 
 
 def test_palette_thresholds_are_configurable(good):
@@ -306,3 +306,36 @@ def test_phash_is_64_bits_and_stable_under_small_changes(good):
     brighter = Image.eval(good, lambda v: min(255, int(v * 1.08)))
     assert (phash(brighter) != bits).sum() <= 4
     assert (phash(good.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) != bits).sum() > 10
+
+
+# --- what a critic is handed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("critic", [TechnicalCritic, PaletteCritic, DuplicateCritic])
+def test_a_critic_takes_the_image_a_caller_holds_or_its_path_alike(critic, tmp_path, good):
+    path = tmp_path / "frame.png"
+    good.save(path)
+    accepted = tmp_path / "other.png"
+    frame(seed=11).save(accepted)
+    ctx = context(accepted={"S01": str(accepted)})
+    expected = critic().check(good, shot(), ctx)
+    assert expected and all(r.passed is not None for r in expected)
+    for given in (path, str(path), np.asarray(good), np.asarray(good) / 255.0):
+        assert critic().check(given, shot(), ctx) == expected
+
+
+def test_a_critic_handed_an_unreadable_path_says_so(tmp_path):
+    from director.errors import InputError
+
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(InputError, match="Cannot read the image"):
+        TechnicalCritic().check(tmp_path / "notes.png", shot(), context())
+
+
+def test_not_run_results_have_one_constructor_with_the_reason():
+    from director.records import CheckResult
+
+    result = CheckResult.not_run("style", "not run: no style anchor yet")
+    assert (result.score, result.threshold, result.passed) == (None, None, None)
+    assert result.reason == "not run: no style anchor yet"
+    assert Critique(shot_id="S02", attempt=1, checks=[result]).verdict == "not judged"

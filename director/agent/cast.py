@@ -6,7 +6,6 @@ from pathlib import Path
 
 from director.errors import InputError
 from director.records import Character
-from director.tools.base import Critic, ImageBackend
 
 
 def resolve_cast(
@@ -47,27 +46,3 @@ def _one_face(image: Path, insightface_root: str | None = None) -> None:
     if not image.is_file():
         raise InputError(f"Reference image {image} does not exist.", "Pass an existing image file.")
     choose_face_backend(insightface_root).embed_reference(image)
-
-
-def identity_critic(
-    image: ImageBackend,
-    cast: list[Character],
-    insightface_root: str | None = None,
-    thresholds: dict[str, float] | None = None,
-) -> Critic | None:
-    """The identity check for this film, or a stand-in that says why it cannot run. It uses
-    insightface where a model pack is present under ``insightface_root``, else dlib;
-    ``thresholds`` replace the identity and copy-paste defaults."""
-    if not cast:
-        return None
-    from director.tools.critics.identity import IdentityCritic, IdentityNotRun
-
-    if not image.renders_faces:
-        return IdentityNotRun(
-            f"the {image.name} image backend draws storyboard figures, not "
-            "faces, so identity cannot be judged on its frames"
-        )
-    from director.tools.critics.face_choice import choose_face_backend
-
-    backend = choose_face_backend(insightface_root)
-    return IdentityCritic.from_characters(backend, cast, **(thresholds or {}))

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from director import __version__, registry
+from director.agent import gate
 from director.agent.approvals import check_answer
-from director.agent.cast import identity_critic, resolve_cast
+from director.agent.cast import resolve_cast
 from director.agent.checkpoints import (
     Pending,
     clear_answer,
@@ -57,9 +58,6 @@ from director.records import (
     has_redacted_url,
     redact_urls,
 )
-from director.tools.critics.thresholds import for_critic
-
-CRITICS = ("technical", "palette", "duplicate")
 
 
 @dataclass
@@ -243,15 +241,8 @@ def _result(ctx: RunContext, values: dict, waiting: Pending | None) -> RunResult
 def _backends(options: RunOptions, given: dict | None) -> dict:
     backends = {**_preflight(options, skip=set(given or {})), **(given or {})}
     cast = resolve_cast(options.cast, options.characters, options.insightface_root)
-    identity = identity_critic(
-        backends["image"],
-        cast,
-        options.insightface_root,
-        for_critic(options.thresholds, "identity"),
-    )
-    if identity is not None:
-        backends["critics"] = [*backends["critics"], identity]
-    backends.setdefault("clip_gate", _clip_gate(identity, options.thresholds))
+    # the critics the registry holds, built now: a missing model stops the run up front
+    backends.update(gate.for_run(options, backends["image"], cast, given or {}))
     backends["cast"] = cast
     return backends
 
@@ -370,14 +361,6 @@ def reopen(stage: str, values: dict) -> dict:
     return fresh
 
 
-def _clip_gate(identity, thresholds: dict[str, float]):
-    """Clips are checked for flicker and continuity, and for identity on sampled frames."""
-    from director.tools.critics.clipgate import ClipGate
-
-    critics = [identity] if identity is not None else []
-    return ClipGate(critics, **for_critic(thresholds, "clipgate"))
-
-
 def _preflight(options: RunOptions, skip: set[str]) -> dict:
     """Everything that can fail before a run folder exists: tools, fonts, backends, music."""
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
@@ -389,19 +372,7 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
         "planner": lambda: registry.load("planners", options.llm),
         "image": lambda: registry.load_for_run("image", options),
         "video": lambda: registry.load_for_run("video", options),
-        "critics": lambda: [
-            *(
-                registry.load("critics", name, **for_critic(options.thresholds, name))
-                for name in CRITICS
-            ),
-            registry.load(
-                "critics",
-                "clip",
-                model=options.clip_model,
-                weights=options.clip_weights,
-                **for_critic(options.thresholds, "clip"),
-            ),
-        ],
+        # the critics and the clip gate need the cast and the image backend: see _backends
     }
     return {key: load() for key, load in loaders.items() if key not in skip}
 

@@ -351,11 +351,17 @@ def _sent_back_problems(r: RunRecord, shot_id: str) -> list[str]:
 
 def _problems_of(r: RunRecord, shot_id: str, kind: str) -> list[str]:
     tried = [(a, r.critique(shot_id, kind, a.number)) for a in r.attempts(shot_id, kind)]
+    what = shot_id if kind == "keyframe" else f"{shot_id} clip"
+    unjudged = [
+        f"{what} attempt {a.number} (seed {a.seed}) not judged: no check could run; "
+        + "; ".join(_failure(c) for c in crit.checks)
+        for a, crit in tried
+        if crit is not None and crit.verdict == "not judged"
+    ]
     failed = [(a, c) for a, c in tried if c is not None and c.verdict == "fail"]
     if not failed:
-        return []
-    what = shot_id if kind == "keyframe" else f"{shot_id} clip"
-    lines = [
+        return unjudged
+    lines = unjudged + [
         f"{what} attempt {a.number} (seed {a.seed}) failed "
         + "; ".join(_failure(c) for c in crit.failed)
         for a, crit in failed

@@ -35,7 +35,8 @@ from director.errors import InputError, ToolMissing
 from director.records import CheckResult, Shot
 from director.tools.base import Critic, CriticContext
 from director.tools.critics.clip_weights import DEFAULT_MODEL, INSTALL, ClipSource, locate
-from director.tools.critics.imaging import open_rgb, rgb
+from director.tools.critics.imaging import as_rgb, open_rgb, rgb
+from director.tools.critics.registered import CriticSetup
 
 DEFAULTS: dict[str, float] = {
     # CLIPScore = 2.5 * max(cos(image, text), 0) (Hessel et al. 2021, "CLIPScore"; the factor
@@ -75,6 +76,8 @@ class _Model:
 class ClipCritic(Critic):
     name = "clip"
     checks = ("prompt", "style")
+    defaults = DEFAULTS
+    judges = ("keyframe",)
     model = DEFAULT_MODEL
 
     def __init__(
@@ -98,6 +101,10 @@ class ClipCritic(Critic):
         self._model = None if self.unavailable else load_model(self.source, device)
         self._texts: dict[str, np.ndarray] = {}
         self._anchors: dict[tuple[str, int, int], np.ndarray | None] = {}
+
+    @classmethod
+    def for_run(cls, setup: CriticSetup) -> ClipCritic:
+        return cls(setup.clip_model, setup.clip_weights, **setup.thresholds_of(cls))
 
     def _unavailable(self) -> str | None:
         if self.source.weights is None:
@@ -123,7 +130,7 @@ class ClipCritic(Critic):
             raise ValueError(f"{len(images)} images for {len(shots)} shots")
         if self._model is None or not images:
             return [self.not_run(f"not run: {self.unavailable}") for _ in images]
-        frames = self.embed_images(images)
+        frames = self.embed_images([as_rgb(image) for image in images])
         texts = self.embed_texts([t for s in shots for t in self._texts_of(s)])
         anchors = self._anchor_matrix(context.style_anchors)
         return [
@@ -195,7 +202,7 @@ class ClipCritic(Critic):
     def _prompt(self, frame: np.ndarray, shot: Shot, texts: dict[str, np.ndarray]) -> CheckResult:
         skipped = self._skip_prompt(shot)
         if skipped:
-            return _not_run("prompt", skipped)
+            return CheckResult.not_run("prompt", skipped)
         cosine = float(frame @ texts[shot.prompt.render()])
         slots = shot.prompt.slots()
         scores = {
@@ -216,9 +223,11 @@ class ClipCritic(Critic):
         self, frame: np.ndarray, paths: Sequence[str], anchors: np.ndarray | None
     ) -> CheckResult:
         if not paths:
-            return _not_run("style", "not run: no style anchor yet")
+            return CheckResult.not_run("style", "not run: no style anchor yet")
         if anchors is None:
-            return _not_run("style", f"not run: none of the {len(paths)} anchors could be read")
+            return CheckResult.not_run(
+                "style", f"not run: none of the {len(paths)} anchors could be read"
+            )
         similarity = anchors @ frame
         mean, best = float(similarity.mean()), float(similarity.max())
         limit = self.thresholds["min_style"]
@@ -361,10 +370,6 @@ def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1), thread_name_prefix="clip")
-
-
-def _not_run(name: str, reason: str) -> CheckResult:
-    return CheckResult(name=name, score=None, threshold=None, passed=None, reason=reason)
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

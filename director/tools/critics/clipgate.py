@@ -105,8 +105,15 @@ class ClipGate:
 
     Give it the critics whose checks hold frame by frame (identity, technical quality, the
     latter only at full size: ``max_width`` shrinks the frames they see); a copy guard against
-    accepted keyframes would find every frame a copy of its own keyframe.
+    accepted keyframes would find every frame a copy of its own keyframe. The run's gate gives
+    it the registered critics that declare they judge clips.
     """
+
+    # Declared as a critic's are: the thresholds the gate's own measures take.
+    name = "clipgate"
+    checks = ("flicker", "continuity")
+    defaults = DEFAULTS
+    judges = ("clip",)
 
     def __init__(
         self,
@@ -148,7 +155,7 @@ class ClipGate:
 
     def flicker(self, clip: ClipFrames) -> CheckResult:
         if len(clip.luma) < FLICKER_MIN_FRAMES:
-            return _not_run(
+            return CheckResult.not_run(
                 "flicker",
                 f"not run: the clip has {len(clip.luma)} frame(s); flicker needs "
                 f"{FLICKER_MIN_FRAMES}",
@@ -177,9 +184,11 @@ class ClipGate:
         self, clip: ClipFrames, shot: Shot, previous_clip_path: str | Path | None
     ) -> CheckResult:
         if not shot.continuous:
-            return _not_run("continuity", "not run: the shot does not continue the previous one")
+            return CheckResult.not_run(
+                "continuity", "not run: the shot does not continue the previous one"
+            )
         if previous_clip_path is None:
-            return _not_run("continuity", "not run: no previous clip to continue from")
+            return CheckResult.not_run("continuity", "not run: no previous clip to continue from")
         then, before = last_frame(previous_clip_path, max_width=self.max_width)
         parts = continuity_parts(before, clip.samples[0][1])
         limit, name = self.thresholds["min_continuity"], Path(previous_clip_path).name
@@ -253,10 +262,6 @@ def _badness(result: CheckResult) -> tuple[bool, bool, float]:
         result.score is not None,
         score if result.higher_is_better else -score,
     )
-
-
-def _not_run(name: str, reason: str) -> CheckResult:
-    return CheckResult(name=name, score=None, threshold=None, passed=None, reason=reason)
 
 
 def _seconds(value: float) -> float | None:

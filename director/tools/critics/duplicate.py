@@ -16,7 +16,7 @@ from PIL import Image
 
 from director.records import CheckResult, Shot
 from director.tools.base import Critic, CriticContext
-from director.tools.critics.imaging import open_rgb
+from director.tools.critics.imaging import as_rgb, open_rgb
 
 DEFAULTS: dict[str, int] = {
     # Fewest differing hash bits for two keyframes to count as different shots: 6 bits or
@@ -32,6 +32,8 @@ HASH_SIDE, LOW = 32, 8
 class DuplicateCritic(Critic):
     name = "duplicate"
     checks = ("near_duplicate",)
+    defaults = DEFAULTS
+    judges = ("keyframe",)
 
     def __init__(self, **thresholds: int) -> None:
         unknown = set(thresholds) - set(DEFAULTS)
@@ -48,7 +50,7 @@ class DuplicateCritic(Critic):
         readable = {sid: h for sid, h in hashes.items() if h is not None}
         if not readable:
             return self.not_run(f"none of the {len(others)} accepted keyframes could be read")
-        mine = phash(image)
+        mine = phash(as_rgb(image))
         distances = {sid: int(np.count_nonzero(mine != h)) for sid, h in readable.items()}
         nearest = min(distances, key=distances.__getitem__)
         value, limit = distances[nearest], self.thresholds["min_distance"]

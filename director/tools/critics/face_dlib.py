@@ -55,6 +55,10 @@ class DlibFaces(FaceBackend):
             rects = models.detector(image, upsample)
         return [self._face(models, image, r) for r in rects]
 
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}:upsample {self.max_upsample}"
+
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         return 1.0 - float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
 

@@ -55,6 +55,10 @@ class InsightFaces(FaceBackend):
         with _quiet():
             return [self._face(bgr, found) for found in app.get(bgr)]
 
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}:{self.folder}"
+
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
         norm = float(np.linalg.norm(a) * np.linalg.norm(b))

@@ -7,7 +7,9 @@ comparing chips pixel by pixel do not depend on the backend, so they live here.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, NamedTuple
@@ -16,6 +18,12 @@ import numpy as np
 
 from director.errors import InputError
 from director.tools.critics.imaging import luma, open_rgb, pixels
+
+# Reference faces found in this process, by face backend and file content, most recent last: a
+# run checks each reference for one face before it starts and then compares every frame with
+# it, and finding it (a CPU pass of a detector and an embedding network) is the costly part.
+_REFERENCE_FACES: OrderedDict[tuple[type, str, str], list[Face]] = OrderedDict()
+REFERENCE_CACHE_SIZE = 64
 
 # Share of the chip trimmed from each side before chips are compared: the border holds hair and
 # background, which a render may change while still pasting the reference's face.
@@ -50,15 +58,16 @@ class FaceBackend(ABC):
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         """How alike two embeddings are; higher is more alike, 1.0 for identical."""
 
+    @property
+    def cache_key(self) -> str:
+        """What tells this backend's faces from another's: its name, and whatever else changes
+        the faces it finds (a model pack)."""
+        return self.name
+
     def reference_face(self, path: str | Path) -> Face:
-        """The one face of a reference image; refuses an image that cannot serve as one."""
-        image = open_rgb(path)
-        if image is None:
-            raise InputError(
-                f"Cannot read the reference image {path}.",
-                "Give the path of a PNG or JPEG file that exists.",
-            )
-        faces = self.detect(pixels(image), expect=1)
+        """The one face of a reference image; refuses an image that cannot serve as one. Found
+        once per process for each file content and backend."""
+        faces = self._reference_faces(path)
         if len(faces) != 1:
             found = "no face" if not faces else f"{len(faces)} faces"
             raise InputError(
@@ -70,6 +79,30 @@ class FaceBackend(ABC):
 
     def embed_reference(self, path: str | Path) -> np.ndarray:
         return self.reference_face(path).embedding
+
+    def _reference_faces(self, path: str | Path) -> list[Face]:
+        key = (type(self), self.cache_key, _digest(path))
+        if key in _REFERENCE_FACES:
+            _REFERENCE_FACES.move_to_end(key)
+            return _REFERENCE_FACES[key]
+        image = open_rgb(path)
+        if image is None:
+            raise InputError(
+                f"Cannot read the reference image {path}.",
+                "Give the path of a PNG or JPEG file that exists.",
+            )
+        faces = _REFERENCE_FACES[key] = self.detect(pixels(image), expect=1)
+        while len(_REFERENCE_FACES) > REFERENCE_CACHE_SIZE:
+            _REFERENCE_FACES.popitem(last=False)
+        return faces
+
+
+def _digest(path: str | Path) -> str:
+    """The file's SHA-256, or its path where it cannot be read (reading it then says why)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return f"unreadable:{path}"
 
 
 def assign(

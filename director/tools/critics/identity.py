@@ -15,7 +15,8 @@ from typing import Any
 from director.records import Character, CheckResult, Shot
 from director.tools.base import Critic, CriticContext
 from director.tools.critics.faces import Face, FaceBackend, Match, assign, chip_similarity
-from director.tools.critics.imaging import pixels
+from director.tools.critics.imaging import as_rgb, pixels
+from director.tools.critics.registered import CriticSetup
 
 DEFAULTS: dict[str, float] = {
     # Chip similarity (normalised cross-correlation of the grey centres of aligned 150 px crops)
@@ -43,6 +44,10 @@ DEFAULTS: dict[str, float] = {
 class IdentityCritic(Critic):
     name = "identity"
     checks = ("identity", "copy_paste")
+    # ``identity`` defaults to the face backend's own calibrated threshold.
+    defaults = {"identity": None, **DEFAULTS}
+    # A face drifts within a clip as well as between shots: every sampled frame is judged.
+    judges = ("keyframe", "clip")
 
     def __init__(
         self,
@@ -67,6 +72,23 @@ class IdentityCritic(Critic):
         }
 
     @classmethod
+    def for_run(cls, setup: CriticSetup) -> Critic | None:
+        """The identity check for the film's cast, a stand-in that says why it cannot run on
+        storyboard figures, or None for a film without a cast. It uses insightface where a model
+        pack is present under the setup's ``insightface_root``, else dlib."""
+        if not setup.cast:
+            return None
+        if not setup.renders_faces:
+            return IdentityNotRun(
+                f"the {setup.image_backend} image backend draws storyboard figures, not "
+                "faces, so identity cannot be judged on its frames"
+            )
+        from director.tools.critics.face_choice import choose_face_backend
+
+        backend = choose_face_backend(setup.insightface_root)
+        return cls.from_characters(backend, setup.cast, **setup.thresholds_of(cls))
+
+    @classmethod
     def from_characters(
         cls, backend: FaceBackend, characters: Iterable[Character], **thresholds: float
     ) -> IdentityCritic:
@@ -77,7 +99,7 @@ class IdentityCritic(Critic):
         expected = [n for n in dict.fromkeys(shot.characters) if n in self.references]
         if not expected:
             return self.not_run("not run: no character with references in frame")
-        faces = self.backend.detect(pixels(image), expect=len(expected))
+        faces = self.backend.detect(pixels(as_rgb(image)), expect=len(expected))
         embeddings = {n: [f.embedding for _, f in self.references[n]] for n in expected}
         matches = assign(faces, embeddings, self.backend)
         several = len(expected) > 1
@@ -109,12 +131,8 @@ class IdentityCritic(Critic):
     def copy_paste(self, matches: dict[str, Match]) -> CheckResult:
         found = {n: m.face for n, m in matches.items() if m.face is not None}
         if not found:
-            return CheckResult(
-                name="copy_paste",
-                score=None,
-                threshold=None,
-                passed=None,
-                reason="not run: no character's face found to compare with the references",
+            return CheckResult.not_run(
+                "copy_paste", "not run: no character's face found to compare with the references"
             )
         name, ref, chip, embedding = max(
             (self._closest(n, face) for n, face in found.items()), key=lambda t: t[2]
@@ -150,6 +168,7 @@ class IdentityNotRun(Critic):
 
     name = "identity"
     checks = ("identity",)
+    judges = IdentityCritic.judges
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

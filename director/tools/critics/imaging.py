@@ -94,3 +94,34 @@ def open_rgb(path: str | Path) -> Image.Image | None:
             return rgb(ImageOps.exif_transpose(img)).copy()
     except (OSError, ValueError):
         return None
+
+
+# What a critic may be handed: the image a caller already holds (a PIL image, or an (H, W, 3)
+# or (H, W) array of 8-bit or 0-1 float pixels), or the path of an image file.
+ImageInput = Image.Image | np.ndarray | str | Path
+
+
+def as_rgb(image: ImageInput) -> Image.Image:
+    """What a critic was handed, as an 8-bit RGB image; a path is read as ``open_rgb`` reads it.
+    Raises InputError for a path that cannot be read."""
+    if isinstance(image, Image.Image):
+        return rgb(image)
+    if isinstance(image, np.ndarray):
+        return rgb(Image.fromarray(_eight_bit(image)))
+    found = open_rgb(image)
+    if found is None:
+        from director.errors import InputError
+
+        raise InputError(
+            f"Cannot read the image {image}.", "Give the path of a PNG or JPEG file that exists."
+        )
+    return found
+
+
+def _eight_bit(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    values = array.astype(np.float64)
+    if np.issubdtype(array.dtype, np.floating) and values.max(initial=0.0) <= 1.0:
+        values = values * 255.0
+    return np.clip(values + 0.5, 0, 255).astype(np.uint8)

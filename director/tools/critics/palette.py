@@ -16,7 +16,7 @@ import numpy as np
 
 from director.records import CheckResult, Shot
 from director.tools.base import Critic, CriticContext
-from director.tools.critics.imaging import hex_pixels, lab, open_rgb, pixels, shrink
+from director.tools.critics.imaging import as_rgb, hex_pixels, lab, open_rgb, pixels, shrink
 
 DEFAULTS: dict[str, float] = {
     # Mean chroma-histogram overlap with the anchors. Storyboard frames of one film (one
@@ -44,6 +44,8 @@ CHROMA_RANGE = 48.0
 class PaletteCritic(Critic):
     name = "palette"
     checks = ("style_palette",)
+    defaults = DEFAULTS
+    judges = ("keyframe",)
 
     def __init__(self, **thresholds: float) -> None:
         unknown = set(thresholds) - set(DEFAULTS)
@@ -53,7 +55,7 @@ class PaletteCritic(Critic):
         self._anchor_cache: dict[str, np.ndarray | None] = {}
 
     def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
-        colours = lab(pixels(shrink(image, STATS_WIDTH))).reshape(-1, 3)
+        colours = lab(pixels(shrink(as_rgb(image), STATS_WIDTH))).reshape(-1, 3)
         if context.style_anchors:
             return [self._against_anchors(colours, context.style_anchors)]
         if context.bible.palette:

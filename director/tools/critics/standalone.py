@@ -45,7 +45,7 @@ def critique_image(
     if size is None:
         checks = [_no_size(c) if c.name == "resolution" else c for c in checks]
     if clip is None:
-        checks += [_not_run(name, "") for name in ("prompt", "style")]
+        checks += [CheckResult.not_run(name, "") for name in ("prompt", "style")]
     checks = [_no_input(c, prompt, style_refs or []) for c in checks]
     return as_json(Critique(shot_id=shot.id, attempt=1, checks=checks))
 
@@ -141,12 +141,8 @@ def _bible(width: int, height: int) -> StyleBible:
 
 
 def _no_size(check: CheckResult) -> CheckResult:
-    return CheckResult(
-        name=check.name,
-        score=None,
-        threshold=None,
-        passed=None,
-        reason="not run: no target size to compare with (pass --size WxH)",
+    return CheckResult.not_run(
+        check.name, "not run: no target size to compare with (pass --size WxH)"
     )
 
 
@@ -156,8 +152,4 @@ def _no_input(check: CheckResult, prompt: str, style_refs: list[Path]) -> CheckR
     if not missing.get(check.name):
         return check
     option = "--prompt" if check.name == "prompt" else "--style-ref"
-    return _not_run(check.name, f"not run: no {option} given")
-
-
-def _not_run(name: str, reason: str) -> CheckResult:
-    return CheckResult(name=name, score=None, threshold=None, passed=None, reason=reason)
+    return CheckResult.not_run(check.name, f"not run: no {option} given")

@@ -16,7 +16,7 @@ import numpy as np
 
 from director.records import CheckResult, Shot
 from director.tools.base import Critic, CriticContext
-from director.tools.critics.imaging import luma, pixels, shrink
+from director.tools.critics.imaging import as_rgb, luma, pixels, shrink
 
 DEFAULTS: dict[str, float] = {
     # Share of pixels clipped: every pixel blown to white (luma >= 253), and the pixels crushed
@@ -54,6 +54,8 @@ BLACK, WHITE = 2.0, 253.0
 class TechnicalCritic(Critic):
     name = "technical"
     checks = ("exposure", "contrast", "sharpness", "resolution")
+    defaults = DEFAULTS
+    judges = ("keyframe",)
 
     def __init__(self, **thresholds: float) -> None:
         unknown = set(thresholds) - set(DEFAULTS)
@@ -62,6 +64,7 @@ class TechnicalCritic(Critic):
         self.thresholds = {**DEFAULTS, **thresholds}
 
     def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
+        image = as_rgb(image)
         y = luma(pixels(image))
         return [
             self.exposure(y),
@@ -98,12 +101,9 @@ class TechnicalCritic(Critic):
     def sharpness(self, image: Any) -> CheckResult:
         small = shrink(image, SHARPNESS_WIDTH)
         if small.width < 3 or small.height < 3:
-            return CheckResult(
-                name="sharpness",
-                score=None,
-                threshold=None,
-                passed=None,
-                reason=f"a {small.width}x{small.height} image is too small to measure sharpness",
+            return CheckResult.not_run(
+                "sharpness",
+                f"a {small.width}x{small.height} image is too small to measure sharpness",
             )
         value, limit = laplacian_variance(luma(pixels(small))), self.thresholds["min_sharpness"]
         return CheckResult.measured(

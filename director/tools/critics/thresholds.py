@@ -2,38 +2,44 @@
 
 Thresholds are configuration: the config file's ``[thresholds]`` table and ``director run
 --threshold NAME=VALUE`` override the defaults, which live next to each critic's code with the
-calibration behind them (docs/critics.md collects them).
+calibration behind them (docs/critics.md collects them). Each critic the registry holds declares
+its own (``defaults``, see ``registered``); so does the clip gate, for the measures it takes on
+whole clips.
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
 from typing import Any
 
-from director.errors import ConfigError
+from director.errors import ConfigError, ToolMissing
 
-# Critic name -> the module whose DEFAULTS it reads.
-OWNERS = {
-    "technical": "director.tools.critics.technical",
-    "palette": "director.tools.critics.palette",
-    "duplicate": "director.tools.critics.duplicate",
-    "identity": "director.tools.critics.identity",
-    "clip": "director.tools.critics.clip",
-    "clipgate": "director.tools.critics.clipgate",
-}
-
-# Named here, not in a DEFAULTS table: its default is the face backend's own threshold.
-IDENTITY = "identity"
+CLIP_GATE = "clipgate"
 
 
-@cache
+def owners() -> dict[str, Any]:
+    """Owner name -> the class that declares its thresholds: every registered critic, then the
+    clip gate."""
+    from director.tools.critics.clipgate import ClipGate
+    from director.tools.critics.registered import critic_classes
+
+    return {**critic_classes(), CLIP_GATE: ClipGate}
+
+
 def known() -> dict[str, tuple[str, float | None]]:
     """Threshold name -> (owning critic, default); None where the default depends on the
     backend that measures it."""
-    found: dict[str, tuple[str, float | None]] = {IDENTITY: ("identity", None)}
-    for owner, module in OWNERS.items():
-        for name, default in importlib.import_module(module).DEFAULTS.items():
+    from director.tools.critics.registered import defaults_of
+
+    found: dict[str, tuple[str, float | None]] = {}
+    for owner, declared in owners().items():
+        for name, default in defaults_of(declared).items():
+            if name in found:
+                raise ToolMissing(
+                    f"The critics {found[name][0]!r} and {owner!r} both declare the threshold "
+                    f"{name!r}.",
+                    "Uninstall one of the packages that provide them, or ask its authors to "
+                    "rename the threshold.",
+                )
             found[name] = (owner, default)
     return found
 
@@ -61,7 +67,8 @@ def validate(values: dict[str, Any], where: str) -> dict[str, float]:
 def for_critic(values: dict[str, float], owner: str) -> dict[str, float]:
     """The thresholds one critic takes as keyword arguments."""
     table = known()
-    return {name: v for name, v in values.items() if table[name][0] == owner}
+    # a name no critic declares now (a plugin uninstalled since the run began) goes to none
+    return {name: v for name, v in values.items() if table.get(name, ("",))[0] == owner}
 
 
 def parse_flags(flags: list[str] | tuple[str, ...]) -> dict[str, float]:
