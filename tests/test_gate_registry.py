@@ -260,3 +260,16 @@ def test_a_keyframe_no_check_could_judge_is_not_judged_in_the_log_and_the_docume
     assert "| not judged |" in text.replace("  ", " ")
     assert "s001 attempt 1 (seed" in text
     assert "not judged: no check could run; blind (not run: no weights for the blind check)" in text
+
+
+def test_a_plugin_critic_judges_a_single_image_in_director_critique_too(plugin, tmp_path):
+    from PIL import Image
+
+    from director.tools.critics.standalone import critique_image
+
+    path = tmp_path / "frame.png"
+    Image.new("RGB", (64, 36), (90, 120, 150)).save(path)
+    checks = critique_image(path, thresholds={"max_tilt": 1.0})["checks"]
+    assert checks["horizon_level"]["threshold"] == 1.0 and checks["horizon_level"]["passed"]
+    assert "exposure" in checks and "frame_probe" not in checks
+    assert "near_duplicate" not in checks  # nothing accepted to compare with

@@ -89,26 +89,27 @@ def _critics(
     clip: tuple[str | None, str | None] | None,
     thresholds: dict[str, float],
 ) -> list:
-    from director.tools.critics.palette import PaletteCritic
-    from director.tools.critics.technical import TechnicalCritic
-    from director.tools.critics.thresholds import for_critic
+    """The registered critics that judge keyframes, plugins included, built for one image. The
+    near-duplicate guard has no accepted keyframes to compare with outside a film, and CLIP is
+    left out without a prompt or style anchors to compare with (it takes seconds to load)."""
+    from director.records import Character
+    from director.tools.critics.registered import CriticSetup, build, critic_classes, judges
 
-    critics: list = [
-        TechnicalCritic(**for_critic(thresholds, "technical")),
-        PaletteCritic(**for_critic(thresholds, "palette")),
+    model, weights = clip or (None, None)
+    setup = CriticSetup(
+        thresholds=thresholds,
+        cast=[Character(name=n, description="", references=r) for n, r in characters.items()],
+        clip_model=model,
+        clip_weights=weights,
+        insightface_root=insightface_root,
+    )
+    left_out = {"duplicate", *(() if clip else ("clip",))}
+    wanted = [
+        critic
+        for name, critic in critic_classes().items()
+        if name not in left_out and judges(critic, "keyframe")
     ]
-    if clip is not None:
-        from director.tools.critics.clip import ClipCritic
-
-        critics.append(ClipCritic(*clip, **for_critic(thresholds, "clip")))
-    if characters:
-        from director.tools.critics.face_choice import choose_face_backend
-        from director.tools.critics.identity import IdentityCritic
-
-        backend = choose_face_backend(insightface_root)
-        identity = for_critic(thresholds, "identity")
-        critics.append(IdentityCritic(backend, characters, **identity))
-    return critics
+    return [critic for critic in (build(c, setup) for c in wanted) if critic is not None]
 
 
 def _shot(prompt: str, characters: list[str]) -> Shot:
