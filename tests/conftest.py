@@ -175,41 +175,129 @@ def tiny_plan() -> Plan:
     return make_plan()
 
 
+# Variables director or a library it drives reads: its own settings, the providers' keys and
+# endpoints, model caches, where user data lives, and proxies (which would send a test's calls
+# to loopback fake servers elsewhere). Cleared by prefix, so a new setting is cleared too.
+CLEARED_PREFIXES = (
+    "DIRECTOR_",
+    "DASHSCOPE_",
+    "OPENAI_",
+    "COMFYUI_",
+    "HF_",
+    "HUGGINGFACE_",
+    "TRANSFORMERS_",
+    "DIFFUSERS_",
+    "INSIGHTFACE_",
+)
+CLEARED_NAMES = {
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+}
+
+
+def cleared(environ) -> list[str]:
+    """The names of ``environ`` that no test may inherit from the developer's shell."""
+    return [
+        name
+        for name in environ
+        if name.upper().startswith(CLEARED_PREFIXES) or name.upper() in CLEARED_NAMES
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path_factory, monkeypatch):
-    """No test reads the user's config file or director environment variables."""
+    """No test reads the user's config file, director's or a provider's environment variables."""
+    import os
+
+    for name in cleared(os.environ):
+        monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
-    for name in (
-        "DIRECTOR_CONFIG",
-        "DIRECTOR_RUNS_DIR",
-        "DIRECTOR_SIZE",
-        "DIRECTOR_SEED",
-        "DIRECTOR_MAX_ATTEMPTS",
-        "DIRECTOR_STRUCTURE",
-        "DIRECTOR_FONT",
-        "DIRECTOR_LLM",
-        "DIRECTOR_IMAGE",
-        "DIRECTOR_VIDEO",
-        "DIRECTOR_CLIP_WEIGHTS",
-        "DIRECTOR_CLIP_MODEL",
-        "DIRECTOR_MAX_RUN_ATTEMPTS",
-        "DIRECTOR_BUDGET",
-        "DIRECTOR_INSIGHTFACE_ROOT",
-        "DIRECTOR_DASHSCOPE_REGION",
-        "DIRECTOR_COMPATIBLE_API_KEY",
-        "DASHSCOPE_API_KEY",
-        "DASHSCOPE_HTTP_BASE_URL",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
     # Nor anything under the user's home (open_clip's ~/.cache/clip, ~/.insightface).
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     # Nor CLIP weights in the user's Hugging Face cache: without them prompt and style are not run.
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("no-hub-cache")))
     # Nor the user's insightface packs: without a root naming one, identity uses dlib.
     monkeypatch.setenv("DIRECTOR_INSIGHTFACE_ROOT", str(tmp_path_factory.mktemp("no-packs")))
+
+
+class NonLoopbackConnection(RuntimeError):
+    """A test tried to reach a host other than this machine."""
+
+
+class NetworkGuard:
+    """Stops every connection and name lookup that would leave this machine, and remembers
+    them, so that a test that catches the error still fails. Loopback (the fake servers on
+    127.0.0.1) and Unix sockets are let through; subprocesses are not watched."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def refuse(self, what: str) -> NonLoopbackConnection:
+        self.attempts.append(what)
+        return NonLoopbackConnection(f"tests never leave this machine: {what}")
+
+    def check_host(self, host, what: str) -> None:
+        if not is_local(host):
+            raise self.refuse(f"{what} {host!r}")
+
+    def check_address(self, address, what: str) -> None:
+        if isinstance(address, tuple) and address:
+            self.check_host(address[0], what)
+
+
+def is_local(host) -> bool:
+    """Loopback, the unspecified address, or no host at all (a Unix socket, a bind)."""
+    import ipaddress
+
+    if host is None or host in ("", "localhost", b"localhost"):
+        return True
+    text = host.decode() if isinstance(host, bytes) else str(host)
+    try:
+        address = ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return text.lower().endswith(".localhost")
+    return address.is_loopback or address.is_unspecified
+
+
+@pytest.fixture(autouse=True)
+def network_guard():
+    """Fails any test that opens a connection to, or looks up, a host other than this one."""
+    import socket
+
+    guard = NetworkGuard()
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    create_connection, getaddrinfo = socket.create_connection, socket.getaddrinfo
+
+    def guarded_connect(sock, address):
+        guard.check_address(address, "connect to")
+        return connect(sock, address)
+
+    def guarded_connect_ex(sock, address):
+        guard.check_address(address, "connect to")
+        return connect_ex(sock, address)
+
+    def guarded_create_connection(address, *args, **kwargs):
+        guard.check_address(address, "connect to")
+        return create_connection(address, *args, **kwargs)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        guard.check_host(host, "look up")
+        return getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect, socket.socket.connect_ex = guarded_connect, guarded_connect_ex
+    socket.create_connection, socket.getaddrinfo = guarded_create_connection, guarded_getaddrinfo
+    try:
+        yield guard
+    finally:
+        socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+        socket.create_connection, socket.getaddrinfo = create_connection, getaddrinfo
+    if guard.attempts:
+        pytest.fail("the test reached for the network: " + "; ".join(guard.attempts))
 
 
 @pytest.fixture
