@@ -720,7 +720,7 @@ def phase_film(b: Bench) -> dict:
     orchestration's, not rerolls'."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from director.agent import nodes, runner
+    from director.agent import keyframes, runner
     from director.agent.configuration import resolve
     from director.memory.events import EventLog, read_events
     from director.records import AssemblyStep, AttemptMade, RunFinished, StageFinished
@@ -780,7 +780,7 @@ def phase_film(b: Bench) -> dict:
         (local, "load_pipeline", "pipeline loads"),
         (runner, "_backends", "run setup"),
         # Parts of the orchestration, to say where it goes.
-        (nodes, "_judge", "critique node"),
+        (keyframes, "_judge", "critique node"),
         (EventLog, "append", "event log appends"),
         (SqliteSaver, "put", "checkpoint puts"),
         (SqliteSaver, "put_writes", "checkpoint writes"),

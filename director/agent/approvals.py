@@ -17,7 +17,8 @@ from langgraph.types import Command, interrupt
 
 from director.agent import ladder
 from director.agent.context import RunContext
-from director.agent.nodes import _ladder_backend, _limits, _made, next_in_beat
+from director.agent.keyframes import next_in_beat
+from director.agent.shots import ladder_backend, last_attempt, limits
 from director.agent.state import FilmState, plan_of
 from director.errors import InputError
 from director.memory.runs import write_json_atomic
@@ -151,7 +152,7 @@ def revise(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["k
         reason=note["note"],
         details={"slot": note["slot"]},
     )
-    attempt = max(_made(state, "keyframe", shot.id), 1)
+    attempt = max(last_attempt(state, "keyframe", shot.id), 1)
     critique = Critique(shot_id=shot.id, attempt=attempt, checks=[check])
     llm_before = ctx.llm_spent
     step = ladder.climb(
@@ -160,8 +161,8 @@ def revise(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["k
         shot,
         rung=ladder.LADDER.index("reseed"),  # a new seed is not what the note asks for
         variant={},
-        backend=_ladder_backend(ctx, shot),
-        limits=_limits(ctx, state.get("attempts_made", 0), state.get("spent", 0.0), 0, 0.0),
+        backend=ladder_backend(ctx, shot, "keyframe"),
+        limits=limits(ctx, state.get("attempts_made", 0), state.get("spent", 0.0), 0, 0.0),
         planner=ctx.planner,
     )
     for decision in step.decisions:

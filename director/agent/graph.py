@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from langgraph.graph import START, StateGraph
 
-from director.agent import approvals, nodes
+from director.agent import approvals, clips, finishing, keyframes, planning
 from director.agent.context import RunContext
 from director.agent.state import FilmState
 
 NODES = {
-    "develop": nodes.develop,
+    "develop": planning.develop,
     "approve_beats": approvals.approve_beats,
-    "bible": nodes.bible,
-    "shot_list": nodes.shot_list,
-    "keyframe": nodes.keyframe,
-    "critique": nodes.critique,
-    "decide": nodes.decide,
+    "bible": planning.bible,
+    "shot_list": planning.shot_list,
+    "keyframe": keyframes.keyframe,
+    "critique": keyframes.critique,
+    "decide": keyframes.decide,
     "revise": approvals.revise,
     "approve_shots": approvals.approve_shots,
-    "animate": nodes.animate,
-    "assemble": nodes.assemble,
-    "document": nodes.document,
+    "animate": clips.animate,
+    "assemble": finishing.assemble,
+    "document": finishing.document,
 }
 
 # Where `director resume --from STAGE` re-enters the graph.

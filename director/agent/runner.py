@@ -32,6 +32,7 @@ from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
 from director.agent.graph import recursion_limit
 from director.agent.progress import Progress
+from director.agent.state import reset_clips, reset_shots
 from director.errors import ConfigError, DirectorError, InputError, RunInterrupted
 from director.memory.events import EventLog, read_events, repair
 from director.memory.jobs import JobLedger
@@ -330,34 +331,9 @@ def reopen(stage: str, values: dict) -> dict:
     if stage in ("beats", "shots"):
         return {**fresh, "made": values.get("made", {})}
     if stage == "keyframes":
-        return {
-            **fresh,
-            "cursor": 0,
-            "candidates": [],
-            "prefetched": {},
-            "rung": -1,
-            "variant": {},
-            "keyframes": {},
-            "captions": {},
-            "anchors": [],
-            "clips": {},
-            "pending_clips": [],
-            "flagged": [],
-            "keyframe_failed": {},
-            "accepted": {},
-            "notes": {},
-            "clips_only": False,
-        }
+        return {**fresh, **reset_shots(values)}
     if stage == "clips":
-        flagged = list(values.get("keyframe_failed", {}))
-        return {
-            **fresh,
-            "cursor": 0,
-            "clips": {},
-            "pending_clips": [],
-            "flagged": flagged,
-            "clips_only": True,
-        }
+        return {**fresh, **reset_clips(values)}
     return fresh
 
 

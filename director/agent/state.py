@@ -62,7 +62,9 @@ class FilmState(TypedDict, total=False):
     stage_started: float
     film: str
     accepted: dict[str, dict[str, Any]]  # shot id -> the slots and size its keyframe was drawn with
-    made: dict[str, int]  # "keyframe:<shot>" / "clip:<shot>" -> highest attempt number so far
+    # Attempt numbers: "keyframe:<shot>" / "clip:<shot>" -> the highest one so far, kept over
+    # a human's reroll and a resume --from, so files and seeds carry on.
+    made: dict[str, int]
     notes: dict[str, str]  # shot id -> a human's note its next keyframe must answer
     clips_only: bool  # re-making the clips alone (resume --from clips)
     redraft: str | None  # a human's note for a new beat sheet
@@ -72,3 +74,37 @@ class FilmState(TypedDict, total=False):
 
 def plan_of(state: FilmState) -> Plan:
     return Plan.model_validate(state["plan"])
+
+
+def reset_shots(values: FilmState) -> FilmState:
+    """The state of shots not yet begun: every keyframe and clip decision forgotten (still in
+    the log and the run folder). Attempt numbers carry on, so no file is written over."""
+    return {
+        "cursor": 0,
+        "candidates": [],
+        "prefetched": {},
+        "rung": -1,
+        "variant": {},
+        "keyframes": {},
+        "captions": {},
+        "anchors": [],
+        "clips": {},
+        "pending_clips": [],
+        "flagged": [],
+        "keyframe_failed": {},
+        "accepted": {},
+        "notes": {},
+        "clips_only": False,
+        "made": dict(values.get("made", {})),
+    }
+
+
+def reset_clips(values: FilmState) -> FilmState:
+    """The state of clips not yet begun, the keyframes kept: a flagged keyframe stays flagged."""
+    return {
+        "cursor": 0,
+        "clips": {},
+        "pending_clips": [],
+        "flagged": list(values.get("keyframe_failed", {})),
+        "clips_only": True,
+    }

@@ -139,6 +139,29 @@ class Job(Record):
         default=0.0, ge=0.0, description="what the call cost in USD, set by collect()"
     )
 
+    @classmethod
+    def of(
+        cls,
+        backend: Any,
+        request: Record,
+        id: str = "",
+        *,
+        model: str | None = None,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Job:
+        """The job ``backend`` made of ``request``: ``payload`` is the request as the backend
+        keeps it to collect or redo the work (the request itself by default), ``model`` the
+        one it chose for this request when that is not its own."""
+        return cls(
+            id=id,
+            backend=backend.name,
+            model=model or backend.model,
+            kind="clip" if isinstance(request, ClipRequest) else "image",
+            request=payload if payload is not None else request.model_dump(mode="json"),
+            params=params or {},
+        )
+
 
 class ImageBackend(ABC):
     name: ClassVar[str]
