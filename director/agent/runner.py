@@ -31,6 +31,7 @@ from director.agent.checkpoints import (
 from director.agent.configuration import RunOptions
 from director.agent.context import RunContext
 from director.agent.graph import recursion_limit
+from director.agent.plan_edits import PlanEdit, edited_plan
 from director.agent.progress import Progress
 from director.agent.state import reset_clips, reset_shots
 from director.errors import ConfigError, DirectorError, InputError, RunInterrupted
@@ -118,7 +119,8 @@ def resume_run(
         ctx.before = working_seconds(events)
         state = snapshot(paths)
         waiting = pending_of(state, paths.root)
-        first, answer_taken = _resume_input(ctx, state, waiting, from_stage, approver)
+        edit = edited_plan(paths, state.values, from_stage)
+        first, answer_taken = _resume_input(ctx, state, waiting, from_stage, approver, edit)
         if first is _STILL_WAITING:
             return _result(ctx, {}, waiting)
         ctx.log.append(
@@ -126,9 +128,11 @@ def resume_run(
                 from_stage=from_stage,
                 waiting=waiting.label if waiting and not from_stage else "",
                 log_repaired=repaired,
-                changed=changed,
+                changed={**changed, **_plan_changes(edit)},
             )
         )
+        if edit is not None:
+            write_json_atomic(paths.plan_json, edit.plan.model_dump(mode="json"))
         result = _drive(ctx, first, approver)
         if answer_taken:
             clear_answer(paths)
@@ -138,12 +142,20 @@ def resume_run(
 _STILL_WAITING = object()
 
 
-def _resume_input(ctx, state, waiting, from_stage, approver):
-    """What to give the graph: a jump to a stage, a human's answer, or nothing (carry on)."""
+def _plan_changes(edit: PlanEdit | None) -> dict[str, Any]:
+    return {f"plan.json {k}": v for k, v in edit.changes.items()} if edit else {}
+
+
+def _resume_input(ctx, state, waiting, from_stage, approver, edit: PlanEdit | None = None):
+    """What to give the graph: a jump to a stage (with the human's edited plan, if any), a
+    human's answer, or nothing (carry on)."""
     from langgraph.types import Command
 
     if from_stage:
-        return Command(goto=FROM[from_stage], update=reopen(from_stage, state.values)), False
+        update = reopen(from_stage, state.values)
+        if edit is not None:
+            update["plan"] = edit.plan.model_dump(mode="json")
+        return Command(goto=FROM[from_stage], update=update), False
     if waiting is not None:
         answer = take_answer(ctx.paths, waiting)
         if answer is None and approver is not None:
@@ -250,7 +262,11 @@ def _backends(options: RunOptions, given: dict | None) -> dict:
 
 def _context(options: RunOptions, paths: RunPaths, progress: Progress, backends: dict):
     return RunContext(
-        options=options, paths=paths, log=EventLog(paths.events), progress=progress, **backends
+        options=options,
+        paths=paths,
+        log=EventLog(paths.events),
+        progress=progress,
+        **backends,
     )
 
 
