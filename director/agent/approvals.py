@@ -29,6 +29,7 @@ SLOTS = ("subject", "action", "environment", "camera")  # the style slot is the 
 BEAT_DECISIONS = ("approve", "edit", "regenerate", "abort")
 SHOT_DECISIONS = ("approve", "reroll", "edit", "reject", "abort")
 NOTE_SLOT = "action"  # where a rejection's note goes when the human names no slot
+NO_ANCHOR = "none"  # --style-anchor none: the next keyframe accepted clean is the anchor
 
 
 def approve_beats(
@@ -110,13 +111,17 @@ def _apply_keyframes_answer(
         note=answer.get("note", ""),
         decided_at=answer.get("when", ""),
     )
+    anchored = _anchored(state, answer.get("style_anchor"))
+    if anchored is not None:
+        approval = approval.model_copy(update={"changes": {"style_anchor": answer["style_anchor"]}})
     if decision in ("approve", "abort"):
         ctx.log.append(approval)
         if decision == "abort":
             return Command(goto="document", update={"aborted": f"keyframes of beat {beat}"})
-        return Command(goto="animate")
+        return Command(goto="animate", update=anchored or {})
     targets = [answer["shot"]] if answer.get("shot") else _beat_shots(plan, beat)
     update: dict[str, Any] = {
+        **(anchored or {}),
         "keyframes": {k: v for k, v in state["keyframes"].items() if k not in targets},
         "flagged": [s for s in state["flagged"] if s not in targets],
         "candidates": [],
@@ -125,7 +130,7 @@ def _apply_keyframes_answer(
     }
     if decision == "edit":
         slot, text = answer["slot"], answer["text"].strip()
-        approval = approval.model_copy(update={"changes": {slot: text}})
+        approval = approval.model_copy(update={"changes": {**approval.changes, slot: text}})
         plan = _edited_shot(plan, answer["shot"], slot, text)
         write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
         update["plan"] = plan.model_dump(mode="json")
@@ -134,6 +139,16 @@ def _apply_keyframes_answer(
         update["notes"] = {**state.get("notes", {}), **dict.fromkeys(targets, note)}
     ctx.log.append(approval)
     return next_in_beat(plan, {**state, **update}, beat, update)
+
+
+def _anchored(state: FilmState, choice: str | None) -> dict | None:
+    """The state update a new style anchor makes: the shot's accepted keyframe is the look the
+    style check compares against; "none" lets the next keyframe accepted clean set it again."""
+    if choice is None:
+        return None
+    if choice == NO_ANCHOR:
+        return {"anchors": []}
+    return {"anchors": [state["keyframes"][choice]]}
 
 
 def revise(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["keyframe"]]:
@@ -203,6 +218,7 @@ def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: st
     contact_sheet([(ctx.paths.root / state["keyframes"][s.id], s.id) for s in shots], sheet)
     failed = state.get("keyframe_failed", {})
     return {
+        **_anchor_payload(ctx, state),
         "checkpoint": "keyframes",
         "beat": beat_id,
         "beat_name": beat.name,
@@ -221,6 +237,19 @@ def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: st
             }
             for s in shots
         ],
+    }
+
+
+def _anchor_payload(ctx: RunContext, state: FilmState) -> dict:
+    """The film's style anchor now, and the shots that could be it: any accepted keyframe. A
+    run given --style-ref images is judged against them, and has no anchor to change."""
+    if ctx.options.style_refs:
+        return {"style_anchor": None, "anchor_choices": []}
+    by_file = {path: sid for sid, path in state["keyframes"].items()}
+    anchors = state.get("anchors") or []
+    return {
+        "style_anchor": by_file.get(anchors[0], anchors[0]) if anchors else None,
+        "anchor_choices": list(state["keyframes"]),
     }
 
 
@@ -275,6 +304,23 @@ def _check_shot_answer(payload: dict, answer: dict) -> None:
         _check_text(answer.get("text"))
     if decision == "reject" and not (answer.get("note") or "").strip():
         raise InputError("A rejection needs a note.", 'Say what is wrong: --note "..."')
+    if "style_anchor" in answer:
+        _check_anchor(payload, answer["style_anchor"])
+
+
+def _check_anchor(payload: dict, choice: Any) -> None:
+    choices = payload.get("anchor_choices") or []
+    if not choices:
+        raise InputError(
+            "This run's style is judged against its --style-ref images, not an anchor shot.",
+            "Leave out --style-anchor, or start a run without --style-ref.",
+        )
+    if choice != NO_ANCHOR and choice not in choices:
+        raise InputError(
+            f"Shot {choice!r} has no accepted keyframe to anchor the style on.",
+            f"Name one of: {', '.join(choices)}, or {NO_ANCHOR} (the next keyframe accepted "
+            "clean sets it).",
+        )
 
 
 def _check_text(text: Any) -> None:

@@ -89,6 +89,12 @@ def _saved_unfinished(state) -> bool:
     help="What is wrong, for --reject and --regenerate; with another decision, kept in the log.",
 )
 @click.option("--abort", is_flag=True, help="Stop the run here for good (logged).")
+@click.option(
+    "--style-anchor",
+    metavar="SHOT|none",
+    help="At a beat's keyframes: judge the style of later keyframes against SHOT's; none: the "
+    "next keyframe accepted clean sets it. Goes with any decision.",
+)
 @runs_dir_option
 def approve_command(run: str, runs_dir: str | None, **choice) -> None:
     """Answer the checkpoint a run waits at (approve by default); then `director resume RUN`."""
@@ -161,6 +167,13 @@ def _answer(checkpoint: str, c: dict) -> dict:
         answer.update(_edit(checkpoint, c))
     if decision == "reject":
         answer.update({k: v for k, v in (("shot", c.get("shot")), ("slot", c.get("slot"))) if v})
+    if c.get("style_anchor"):
+        if checkpoint == "beats":
+            raise InputError(
+                "--style-anchor applies at a beat's keyframes; the run waits at the beat sheet.",
+                "Leave it out here, and give it when the run waits at a beat's keyframes.",
+            )
+        answer["style_anchor"] = c["style_anchor"].strip()
     return answer
 
 
@@ -202,6 +215,8 @@ def _said(answer: dict) -> str:
         parts.append(f"text {answer['text']!r}")
     if answer.get("note"):
         parts.append(f"note {answer['note']!r}")
+    if answer.get("style_anchor"):
+        parts.append(f"style anchor {answer['style_anchor']}")
     return ", ".join(parts)
 
 

@@ -15,7 +15,14 @@ from director.agent.progress import Progress
 from director.errors import InputError
 
 BEAT_KEYS = {"a": "approve", "e": "edit", "r": "regenerate", "x": "abort"}
-SHOT_KEYS = {"a": "approve", "r": "reroll", "e": "edit", "j": "reject", "x": "abort"}
+SHOT_KEYS = {
+    "a": "approve",
+    "r": "reroll",
+    "e": "edit",
+    "j": "reject",
+    "s": "anchor",
+    "x": "abort",
+}
 LABELS = {
     "approve": "[a]pprove",
     "edit": "[e]dit",
@@ -23,6 +30,7 @@ LABELS = {
     "reroll": "[r]eroll a shot",
     "reject": "re[j]ect with a note",
     "abort": "e[x]it and abort the run",
+    "anchor": "[s]tyle anchor",
 }
 
 
@@ -50,6 +58,9 @@ def describe(pending: Pending) -> str:
         for slot, text in shot["prompt"].items():
             edited = " (yours)" if slot in shot["edited"] else ""
             lines.append(f"        {slot}{edited}: {text}")
+    if p.get("anchor_choices"):
+        anchor = p.get("style_anchor") or "none yet (the first keyframe accepted clean)"
+        lines.append(f"Style anchor: {anchor}")
     return "\n".join(lines)
 
 
@@ -69,6 +80,7 @@ def how_to_approve(run_id: str, pending: Pending) -> str:
         f"  director approve {run} --reroll SHOT                     a new keyframe for SHOT\n"
         f'  director approve {run} --edit SHOT --slot action="..."   rewrite a prompt slot\n'
         f'  director approve {run} --reject [--shot SHOT] --note "..."  redo, with a note\n'
+        f"  director approve {run} --style-anchor SHOT|none          judge style against SHOT\n"
         f"  director approve {run} --abort                           stop the run\n"
         f"then: director resume {run}"
     )
@@ -83,6 +95,7 @@ class Asker:
         self.progress = progress or Progress()
 
     def __call__(self, pending: Pending) -> dict[str, Any]:
+        self.anchor: str | None = None  # a new style anchor, given with the decision
         with self.progress.paused():
             click.echo("\n" + describe(pending), err=True)
             if self.open_sheet and pending.payload.get("contact_sheet"):
@@ -94,6 +107,8 @@ class Asker:
                     raise KeyboardInterrupt from None
                 if answer is None:  # nothing changed: choose again
                     continue
+                if self.anchor is not None:
+                    answer["style_anchor"] = self.anchor
                 try:  # a bad answer is asked again; it must never stop the run
                     return check_answer(pending.payload, human(answer))
                 except InputError as exc:
@@ -101,7 +116,15 @@ class Asker:
 
     def _ask(self, payload: dict) -> dict[str, Any] | None:
         beats = payload["checkpoint"] == "beats"
-        decision = _choose(BEAT_KEYS if beats else SHOT_KEYS)
+        keys = BEAT_KEYS if beats else SHOT_KEYS
+        if not payload.get("anchor_choices"):  # judged against --style-ref images
+            keys = {k: v for k, v in keys.items() if v != "anchor"}
+        decision = _choose(keys)
+        if decision == "anchor":
+            choices = [*payload["anchor_choices"], "none"]
+            self.anchor = _pick("Style anchor", choices, default=payload.get("style_anchor"))
+            click.echo(f"Style anchor: {self.anchor}. Now the decision for this beat.", err=True)
+            return None
         answer: dict[str, Any] = {"decision": decision}
         if decision == "edit":
             change = self._beat_edit(payload) if beats else self._slot_edit(payload)
