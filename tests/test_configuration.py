@@ -1,6 +1,7 @@
 import pytest
 
-from director.agent.configuration import parse_size, resolve
+from director.agent.configuration import resolve
+from director.config import OPTIONS, RunOptions, Section, parse_size
 from director.errors import ConfigError, InputError
 
 LOGLINE = "A lighthouse keeper finds a robot on the rocks."
@@ -205,3 +206,87 @@ def test_diffusers_settings_belong_only_to_runs_that_use_diffusers(
     cfg.write_text("[diffusers]\nsampler = 1\n")
     with pytest.raises(ConfigError, match="Unknown keys in the .diffusers. table"):
         resolve(DIFFUSERS)
+
+
+def test_each_option_is_written_once_and_the_run_flags_show_it():
+    from click.testing import CliRunner
+
+    from director.cli.run import run_command
+
+    shown = " ".join(CliRunner().invoke(run_command, ["--help"], terminal_width=200).output.split())
+    for option in OPTIONS.values():
+        if not option.flag:
+            continue
+        assert option.help_text().rstrip(".") in shown, option.name
+        assert option.env is None or option.env == "DIRECTOR_" + option.name.upper()
+    assert "[env DIRECTOR_MAX_ATTEMPTS; default: 6," in shown
+
+
+@pytest.mark.parametrize(
+    "env, value, message",
+    [
+        ("DIRECTOR_MAX_ATTEMPTS", "0", "--max-attempts 0 is out of range"),
+        ("DIRECTOR_BEST_OF", "17", "--best-of 17 is out of range"),
+        ("DIRECTOR_SEED", "nan", "--seed 'nan' is not a number"),
+        ("DIRECTOR_BUDGET", "inf", "--budget 'inf' is not a finite number"),
+        ("DIRECTOR_MAX_RUN_ATTEMPTS", "-2", "--max-run-attempts -2 must be above zero"),
+    ],
+)
+def test_values_from_the_environment_meet_the_same_checks_as_flags(
+    monkeypatch, env, value, message
+):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(InputError, match=message):
+        resolve({"logline": LOGLINE})
+
+
+def test_the_run_options_are_frozen_and_keep_the_table_ranges():
+    from pydantic import ValidationError
+
+    options = resolve({"logline": LOGLINE})
+    with pytest.raises(ValidationError):
+        options.max_attempts = 9
+    recorded = options.model_dump(mode="json")
+    assert RunOptions.model_validate(recorded) == options  # run.json reads back on resume
+    with pytest.raises(ValidationError):
+        RunOptions.model_validate({**recorded, "max_attempts": OPTIONS["max_attempts"].maximum + 1})
+
+
+def test_a_run_reads_the_config_file_once(tmp_path, monkeypatch, no_diffusers_env):
+    import director.config
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("max_attempts = 3\n[diffusers]\nsteps = 4\n[thresholds]\nmin_sharpness = 9\n")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    reads = []
+    real = director.config.read_config
+    monkeypatch.setattr(director.config, "read_config", lambda *a: reads.append(a) or real(*a))
+    options = resolve(DIFFUSERS)
+    assert (options.max_attempts, options.diffusers["steps"]) == (3, 4)
+    assert options.thresholds == {"min_sharpness": 9.0}
+    assert len(reads) == 1
+
+
+@pytest.mark.parametrize("table", ["prices", "providers", "diffusers"])
+def test_a_table_that_is_not_a_table_is_refused_before_the_run(tmp_path, monkeypatch, table):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"{table} = 3\n")
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=f"{table} in .* is not a table") as caught:
+        resolve({"logline": LOGLINE})
+    assert f"[{table}" in caught.value.hint
+
+
+def test_tools_take_the_table_they_are_handed_and_read_no_file(tmp_path, monkeypatch):
+    from director.tools import diffusers_local, pricing, providers
+
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(tmp_path / "missing.toml"))  # read: an error
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    key = Section("providers.openai", {"api_key": "sk-handed"}, "cfg.toml")
+    assert providers.settings("openai", key).api_key == "sk-handed"
+    prices = Section("prices", {"openai:new-model": {"per_image": 0.5}}, "cfg.toml")
+    assert pricing.load_prices(prices).find("openai", "new-model").amount == 0.5
+    steps = Section("diffusers", {"steps": 7}, "cfg.toml")
+    assert diffusers_local.resolve_settings(section=steps)["steps"] == 7
+    with pytest.raises(ConfigError, match=r"\[providers.openai\] in cfg.toml"):
+        providers.settings("openai", Section("providers.openai", {"api_kee": "x"}, "cfg.toml"))

@@ -1,66 +1,68 @@
-"""Options shared by several commands."""
+"""Command-line flags built from the option table (``director.config.OPTIONS``), so each
+option's help, environment variable and default are written once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-runs_dir_option = click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder that holds the runs [env DIRECTOR_RUNS_DIR; default ./runs].",
-)
+from director.config import OPTIONS
+
+# What click checks for an option's value before director.config does.
+PATHS = {
+    "runs_dir": click.Path(file_okay=False),
+    "insightface_root": click.Path(file_okay=False),
+    "clip_weights": click.Path(dir_okay=False),
+    "font": click.Path(dir_okay=False),
+    "music": click.Path(dir_okay=False),
+}
 
 
-def resolve_runs_dir(value: str | None):
-    from pathlib import Path
+def option(name: str, *decls: str, **extra: Any):
+    """The ``--NAME`` flag of an option in the table: its type, metavar and help from there;
+    no default, so that an unset flag leaves the environment and the config file their turn."""
+    spec = OPTIONS[name]
+    settings: dict[str, Any] = {
+        "type": PATHS.get(name, spec.kind),
+        "default": None,
+        "help": spec.help_text(),
+    }
+    if spec.metavar:
+        settings["metavar"] = spec.metavar
+    return click.option(spec.switch, *decls, **{**settings, **extra})
 
-    from director.agent.configuration import resolve_option
+
+runs_dir_option = option("runs_dir")
+insightface_root_option = option("insightface_root")
+clip_weights_option = option("clip_weights")
+clip_model_option = option("clip_model")
+
+
+def resolve_runs_dir(value: str | None) -> Path:
+    from director.config import resolve_option
 
     return Path(resolve_option("runs_dir", value)).expanduser()
 
 
-insightface_root_option = click.option(
-    "--insightface-root",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder whose models/<pack> holds an insightface model pack; with a pack there, "
-    "identity uses insightface instead of dlib [env DIRECTOR_INSIGHTFACE_ROOT; default "
-    "~/.insightface].",
-)
-
-
 def resolve_insightface_root(value: str | None) -> str | None:
     """Flag, then environment, then config file; None leaves the backend's default."""
-    from director.agent.configuration import resolve_option
+    from director.config import resolve_option
 
     chosen = resolve_option("insightface_root", value)
     return str(chosen) if chosen else None
 
 
-clip_weights_option = click.option(
-    "--clip-weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="open_clip weights file for the prompt and CLIP style checks [env "
-    "DIRECTOR_CLIP_WEIGHTS; default: the model's weights in the Hugging Face cache or "
-    "~/.cache/clip, never downloaded].",
-)
-clip_model_option = click.option(
-    "--clip-model",
-    default=None,
-    help="open_clip architecture of those weights: a name, hf-hub:ORG/REPO from the Hugging "
-    "Face cache, or a .json model config [env DIRECTOR_CLIP_MODEL; default ViT-B-32-quickgelu].",
-)
-
-
 def resolve_clip(weights: str | None, model: str | None) -> tuple[str | None, str | None]:
     """The CLIP weights and model: flag, then environment, then config file; None for the
     critic's defaults."""
-    from director.agent.configuration import resolve_option
+    from director.config import load_config_file, resolve_option
+
+    file = load_config_file()
 
     def pick(key: str, flag: str | None) -> str | None:
-        chosen = resolve_option(key, flag)
+        chosen = resolve_option(key, flag, file)
         return str(chosen) if chosen else None
 
     return pick("clip_weights", weights), pick("clip_model", model)
@@ -77,38 +79,19 @@ threshold_option = click.option(
 
 
 def diffusers_options(command):
-    """The most used settings of the diffusers backends, as flags; the rest, and these too,
-    come from DIRECTOR_DIFFUSERS_* variables or the config file's [diffusers] table."""
-    where = "[env DIRECTOR_DIFFUSERS_{}; config [diffusers] {}; default {}]"
-    flags = (
-        click.option(
-            "--device",
-            default=None,
-            metavar="DEVICE",
-            help="Where the diffusers backends run: auto, cpu, cuda or cuda:N "
-            + where.format("DEVICE", "device", "auto, the GPU when one is visible"),
-        ),
-        click.option(
-            "--dtype",
-            default=None,
-            metavar="DTYPE",
-            help="Weight precision of the diffusers backends: auto, float32, bfloat16, float16 "
-            + where.format("DTYPE", "dtype", "auto: float32 on the CPU, bfloat16 on a GPU"),
-        ),
-        click.option(
-            "--steps",
-            type=int,
-            default=None,
-            help="Denoising steps of the diffusers backends "
-            + where.format("STEPS", "steps", "the model's own"),
-        ),
-        click.option(
-            "--offload/--no-offload",
-            default=None,
-            help="Keep the parts of a diffusers model not in use in RAM, for a model larger "
-            "than the GPU's memory " + where.format("OFFLOAD", "offload", "off"),
-        ),
-    )
-    for flag in reversed(flags):
+    """The diffusers settings that have a ``director run`` flag, built from the settings table
+    (``director.tools.diffusers_local.SETTINGS``); the rest, and these too, come from
+    DIRECTOR_DIFFUSERS_* variables or the config file's [diffusers] table."""
+    from director.tools.diffusers_local import FLAGS, SETTINGS, help_text
+
+    for name in reversed(FLAGS):
+        spec = SETTINGS[name]
+        if spec.kind is bool:
+            flag = click.option(f"--{name}/--no-{name}", default=None, help=help_text(name))
+        else:
+            kind = {int: int}.get(spec.kind, str)
+            flag = click.option(
+                f"--{name}", type=kind, default=None, metavar=spec.metavar, help=help_text(name)
+            )
         command = flag(command)
     return command

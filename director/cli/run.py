@@ -11,62 +11,25 @@ from director.cli.options import (
     clip_weights_option,
     diffusers_options,
     insightface_root_option,
+    option,
     runs_dir_option,
     threshold_option,
 )
-
-STRUCTURE_HELP = (
-    "Story structure: three-act, qi-cheng-zhuan-he (起承转合), save-the-cat "
-    "[default: qi-cheng-zhuan-he for a Chinese logline, three-act otherwise]."
-)
+from director.config import APPROVE_MODES
 
 
 @click.command("run")
 @click.option(
     "--logline", "-l", required=True, help="The story in one or two sentences (English or Chinese)."
 )
-@click.option(
-    "--minutes", type=float, default=None, help="Target runtime, 0.25 to 20 [default: 3]."
-)
-@click.option("--structure", default=None, help=STRUCTURE_HELP)
-@click.option(
-    "--seed",
-    type=int,
-    default=None,
-    help="Base seed; same logline, options and seed give the same plan and keyframes [default: 2075].",
-)
-@click.option("--size", default=None, help="Frame size WIDTHxHEIGHT [default: 1280x720].")
-@click.option(
-    "--max-attempts",
-    type=int,
-    default=None,
-    help="Attempts per shot (keyframe, and clip) before the best one is taken and flagged "
-    "[default: 6, enough to climb every rung of the ladder].",
-)
-@click.option(
-    "--best-of",
-    type=int,
-    default=None,
-    metavar="K",
-    help="Keyframe candidates made together for each attempt (one batch on a local GPU, K "
-    "tasks on a hosted service); the critics judge them all and the best one counts "
-    "[default: 1]. Each candidate counts as an attempt and is paid for.",
-)
-@click.option(
-    "--max-run-attempts",
-    type=int,
-    default=None,
-    help="Generations in the whole run, keyframes and clips; when spent, failing shots take "
-    "their best attempt [default: 3 per shot (plus K-1 with --best-of K), plus --max-attempts].",
-)
-@click.option(
-    "--budget",
-    type=float,
-    default=None,
-    metavar="USD",
-    help="Spend cap for the run: a retry it cannot pay for is not made (the shot takes its "
-    "best attempt), and the run stops before a needed call would exceed it [default: no cap].",
-)
+@option("minutes")
+@option("structure")
+@option("seed")
+@option("size")
+@option("max_attempts")
+@option("best_of")
+@option("max_run_attempts")
+@option("budget")
 @runs_dir_option
 @click.option(
     "--run-id", default=None, help="Name of the run folder [default: time, logline and a hash]."
@@ -82,27 +45,9 @@ STRUCTURE_HELP = (
     metavar="NAME=IMG",
     help="A character and a reference photo with exactly one face; repeat for more.",
 )
-@click.option(
-    "--llm",
-    default=None,
-    metavar="PROVIDER[:MODEL]",
-    help="Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, or "
-    "openai-compatible:URL#MODEL [env DIRECTOR_LLM; default offline].",
-)
-@click.option(
-    "--image",
-    default=None,
-    metavar="PROVIDER[:MODEL]",
-    help="Keyframe generator: previz, dashscope:wan2.2-t2i-flash, openai:gpt-image-1.5, or "
-    "diffusers:/path/to/model [env DIRECTOR_IMAGE; default previz].",
-)
-@click.option(
-    "--video",
-    default=None,
-    metavar="PROVIDER[:MODEL]",
-    help="Clip generator: previz, dashscope:wan2.2-i2v-flash, or diffusers:/path/to/model "
-    "[env DIRECTOR_VIDEO; default previz].",
-)
+@option("llm")
+@option("image")
+@option("video")
 @click.option(
     "--style-ref",
     multiple=True,
@@ -112,18 +57,8 @@ STRUCTURE_HELP = (
     "[default: the film's first keyframe that passes the gate].",
 )
 @threshold_option
-@click.option(
-    "--music",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Audio file laid under the film, trimmed and faded.",
-)
-@click.option(
-    "--font",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Font file for titles and subtitles [default: bundled Noto Sans CJK].",
-)
+@option("music")
+@option("font")
 @diffusers_options
 @insightface_root_option
 @clip_weights_option
@@ -137,7 +72,7 @@ STRUCTURE_HELP = (
 )
 @click.option(
     "--approve",
-    type=click.Choice(["ask", "defer", "auto"]),
+    type=click.Choice(APPROVE_MODES),
     default=None,
     help="How checkpoints are approved: ask on the terminal, defer (stop and wait for "
     "`director approve`), or auto [default: ask on a terminal, else defer].",

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from director.config import Section
 from director.errors import BackendError, ConfigError, InputError, ToolMissing
 
 INSTALL_HINT = "Install the diffusers extra: pip install 'director[diffusers]'."
@@ -190,13 +191,31 @@ class Setting:
     parse: Callable[[Any], Any]  # raises ValueError saying which values are accepted
     example: Any  # a good value, for messages
     flag: str = ""  # the ``director run`` flag, where there is one
+    help: str = ""  # the flag's help
+    shown_default: str = ""  # what None means, for the help
+    kind: type = str  # what the flag takes: str, int, or bool (an on/off pair)
+    metavar: str | None = None
 
 
 SETTINGS: dict[str, Setting] = {
-    "device": Setting(_device, "cuda", "device"),
-    "dtype": Setting(_dtype, "bfloat16", "dtype"),
-    "offload": Setting(_switch, True, "offload"),
-    "steps": Setting(_count, 30, "steps"),
+    "device": Setting(
+        _device, "cuda", "device", "Where the diffusers backends run: auto, cpu, cuda or cuda:N",
+        "auto, the GPU when one is visible", metavar="DEVICE",
+    ),
+    "dtype": Setting(
+        _dtype, "bfloat16", "dtype",
+        "Weight precision of the diffusers backends: auto, float32, bfloat16, float16",
+        "auto: float32 on the CPU, bfloat16 on a GPU", metavar="DTYPE",
+    ),
+    "offload": Setting(
+        _switch, True, "offload",
+        "Keep the parts of a diffusers model not in use in RAM, for a model larger than the "
+        "GPU's memory", "off", kind=bool,
+    ),
+    "steps": Setting(
+        _count, 30, "steps", "Denoising steps of the diffusers backends", "the model's own",
+        kind=int,
+    ),
     "guidance": Setting(_scale, 5.0),
     "max_batch": Setting(_count, 2),
     "config": Setting(_path, "/path/to/config"),
@@ -204,16 +223,28 @@ SETTINGS: dict[str, Setting] = {
     "attention": Setting(_attention, "_native_cudnn"),
     "compile": Setting(_compile, "on"),
     "vae_decode": Setting(_vae_decode, "tiled"),
-}
+}  # fmt: skip
 FLAGS = tuple(name for name, spec in SETTINGS.items() if spec.flag)
 
 
-def resolve_settings(given: Mapping[str, Any] | None = None, *, from_flags: bool = False) -> dict:
+def help_text(name: str) -> str:
+    """A flag's help with where else the setting comes from and what it is when unset."""
+    spec = SETTINGS[name]
+    where = f"env {ENV_PREFIX}{name.upper()}; config [{TABLE}] {name}; default {spec.shown_default}"
+    return f"{spec.help} [{where}]."
+
+
+def resolve_settings(
+    given: Mapping[str, Any] | None = None,
+    *,
+    from_flags: bool = False,
+    section: Section | None = None,
+) -> dict:
     """Every setting, checked: from ``given`` (flags, or a backend's arguments), else
-    ``DIRECTOR_DIFFUSERS_<NAME>``, else the config file's ``[diffusers]`` table, else None
-    (the backend's default)."""
+    ``DIRECTOR_DIFFUSERS_<NAME>``, else the ``[diffusers]`` table handed in as ``section``
+    (where none is, the config file's as it is now), else None (the backend's default)."""
     given = given or {}
-    table = _config_table()
+    table = _checked_table(section or _configured())
     resolved = {}
     for name in SETTINGS:
         value, source = _first_set(name, given.get(name), table, from_flags)
@@ -262,19 +293,20 @@ def _parsed(name: str, value: Any, source: str) -> Any:
         ) from None
 
 
-def _config_table() -> dict:
-    from director.config import config_path, read_config
+def _configured() -> Section:
+    """The table for a backend built by a caller that hands none (a library user, a test): the
+    config file's, as ``director.config`` reads it."""
+    from director import config
 
-    table = read_config().get(TABLE) or {}
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"{TABLE} in {config_path()} is not a table.",
-            f"Write it as a [{TABLE}] section with NAME = VALUE lines.",
-        )
+    return config.section(TABLE)
+
+
+def _checked_table(section: Section) -> dict:
+    table = dict(section.values)
     unknown = sorted(set(table) - set(SETTINGS))
     if unknown:
         raise ConfigError(
-            f"Unknown keys in the [{TABLE}] table of {config_path()}: {', '.join(unknown)}.",
+            f"Unknown keys in the [{TABLE}] table of {section.path}: {', '.join(unknown)}.",
             f"Known keys: {', '.join(SETTINGS)}.",
         )
     return table

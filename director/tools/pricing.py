@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+from director.config import Section
 from director.errors import ConfigError
 
 # Backends that run on the user's machine: no bill, whatever the model.
@@ -87,15 +88,16 @@ def priced_on() -> str:
     return _packaged()["priced_on"]
 
 
-def load_prices(overrides: dict | None = None) -> PriceTable:
-    """The packaged table with the config file's ``[prices]`` (or ``overrides``) on top."""
+def load_prices(overrides: dict | Section | None = None) -> PriceTable:
+    """The packaged table with the ``[prices]`` table handed in (``overrides``: the config
+    file's section or a dict; where none is handed, the config file's as it is now) on top."""
     data = _packaged()
     prices = {}
     for key, entry in data["prices"].items():
         price = _packaged_price(key, entry)
         for name in [key, *(_alias(key, a) for a in entry.get("aliases", []))]:
             prices[name] = replace(price, key=name)
-    table = _config_prices() if overrides is None else overrides
+    table = _overrides(overrides)
     for key, entry in table.items():
         prices[key] = _override(key, entry, prices.get(key))
     return PriceTable(data["priced_on"], prices, tuple(sorted(table)))
@@ -351,16 +353,16 @@ def _table(key: str, value: Any) -> dict:
 # --- the config file's [prices] -----------------------------------------------------------
 
 
-def _config_prices() -> dict:
-    from director.config import config_path, read_config
+def _overrides(given: dict | Section | None) -> dict:
+    """The ``[prices]`` entries: a dict as given; a section's values; else the config file's
+    (for a caller that does not hand the table in yet)."""
+    if isinstance(given, dict):
+        return given
+    if given is None:
+        from director import config
 
-    table = read_config().get("prices") or {}
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"prices in {config_path()} is not a table.",
-            'Write [prices."PROVIDER:MODEL"] sections, e.g. per_image = 0.02.',
-        )
-    return table
+        given = config.section("prices")
+    return dict(given.values)
 
 
 def _override(key: str, entry: Any, base: Price | None) -> Price:

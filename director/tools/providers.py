@@ -1,8 +1,9 @@
 """Settings of hosted providers: API keys, base URLs and regions.
 
 Keys come from the environment variable each SDK reads (``DASHSCOPE_API_KEY``,
-``OPENAI_API_KEY``), else from the config file's ``[providers.NAME]`` table. They live only in
-these objects: never in run options, run.json, the event log, checkpoints or error messages.
+``OPENAI_API_KEY``), else from the config file's ``[providers.NAME]`` table, which the caller
+hands in (``director.config`` reads the file). They live only in these objects: never in run
+options, run.json, the event log, checkpoints or error messages.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from director.config import Section
 from director.errors import ConfigError
 
 # Provider -> (key variable, base URL variable): the variables the official SDKs read.
@@ -51,18 +53,19 @@ class ProviderSettings:
         return text.replace(self.api_key, "***") if self.api_key else text
 
 
-def settings(name: str) -> ProviderSettings:
-    """A provider's settings: environment first, then the config file."""
-    table = _config_table(name)
+def settings(name: str, table: Section | None = None) -> ProviderSettings:
+    """A provider's settings: environment first, then its ``[providers.NAME]`` table (``table``;
+    where the caller hands none, the config file's as it is now)."""
+    values = _checked(name, table or _configured(name))
     key_var, url_var = ENV.get(name, ("", ""))
     region = os.environ.get(REGION_ENV) if name == "dashscope" else None
-    region = (region or table.get("region") or "").strip().lower() or None
-    base_url = (url_var and os.environ.get(url_var)) or table.get("base_url")
+    region = (region or values.get("region") or "").strip().lower() or None
+    base_url = (url_var and os.environ.get(url_var)) or values.get("base_url")
     if name == "dashscope" and not base_url:
         base_url = _region_url(region or "beijing")
     return ProviderSettings(
         name=name,
-        api_key=(key_var and os.environ.get(key_var)) or table.get("api_key"),
+        api_key=(key_var and os.environ.get(key_var)) or values.get("api_key"),
         base_url=base_url,
         region=region,
     )
@@ -78,14 +81,19 @@ def _region_url(region: str) -> str:
     return DASHSCOPE_REGIONS[region]
 
 
-def _config_table(name: str) -> dict:
-    from director.config import config_path, read_config
+def _configured(name: str) -> Section:
+    """The table for a backend whose caller handed none (it is built by a caller that does not
+    resolve settings yet): the config file's, as ``director.config`` reads it."""
+    from director import config
 
-    providers = read_config().get("providers") or {}
-    table = providers.get(name) or {}
-    if not isinstance(table, dict) or set(table) - KNOWN_KEYS:
+    return config.section(f"providers.{name}")
+
+
+def _checked(name: str, table: Section) -> dict:
+    values = table.values
+    if not isinstance(values, dict) or set(values) - KNOWN_KEYS:
         raise ConfigError(
-            f"[providers.{name}] in {config_path()} has unknown entries.",
+            f"[providers.{name}] in {table.path} has unknown entries.",
             f"Known: {', '.join(sorted(KNOWN_KEYS))}.",
         )
-    return table
+    return dict(values)
