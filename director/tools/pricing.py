@@ -15,13 +15,12 @@ billed, or why there is no price, for the event log. Local backends cost nothing
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from typing import Any
 
+from director import prompts
 from director.config import Section
 from director.errors import ConfigError
 
@@ -287,8 +286,7 @@ def _alias(key: str, alias: str) -> str:
 
 
 def _packaged() -> dict:
-    text = resources.files("director.prompts").joinpath("pricing.json").read_text("utf-8")
-    return json.loads(text)
+    return prompts.read_json("pricing.json")
 
 
 def _packaged_price(key: str, entry: dict) -> Price:

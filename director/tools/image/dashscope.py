@@ -19,14 +19,13 @@ to it, and the job's params say so.
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
+from director import prompts
 from director.errors import GenerationFailed, InputError
 from director.files import temp_beside
 from director.tools import hosted
@@ -389,8 +388,7 @@ def _percent(request: ImageRequest) -> dict[str, int]:
 
 @cache
 def _templates() -> dict[str, dict[str, str]]:
-    path = resources.files("director.prompts").joinpath("image", "wan27.json")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return prompts.read_json("image", "wan27.json")
 
 
 def _result_url(service: DashScope, output: Any, task_id: str) -> str:

@@ -8,13 +8,12 @@ modifier. Both readers accept anything: a missing part stays empty and the plann
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from director import prompts
 from director.records import Language
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -38,15 +37,13 @@ def detect_language(text: str) -> Language:
 @cache
 def load_data(name: str) -> dict[str, Any]:
     """A JSON file from ``director/prompts/offline/``."""
-    path = resources.files("director.prompts").joinpath("offline", name)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return prompts.read_json("offline", name)
 
 
 @cache
 def load_vocab(name: str) -> dict[str, Any]:
     """A shared vocabulary from ``director/prompts/vocab/`` (camera, environments)."""
-    path = resources.files("director.prompts").joinpath("vocab", name)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return prompts.read_json("vocab", name)
 
 
 @cache

@@ -24,11 +24,11 @@ import string
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
+from director import prompts
 from director.errors import InputError, ProviderError
 from director.records import (
     Angle,
@@ -482,14 +482,12 @@ class _Unusable(ProviderError):
 
 @cache
 def _template(name: str) -> string.Template:
-    path = resources.files("director.prompts").joinpath("llm", f"{name}.md")
-    return string.Template(path.read_text(encoding="utf-8").strip())
+    return string.Template(prompts.read_text("llm", f"{name}.md").strip())
 
 
 @cache
 def _language_rules() -> dict[str, str]:
-    path = resources.files("director.prompts").joinpath("llm", "languages.json")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return prompts.read_json("llm", "languages.json")
 
 
 def _messages(stage: str, language: Language, values: dict[str, str]) -> list[dict[str, str]]:
