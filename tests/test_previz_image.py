@@ -337,8 +337,8 @@ def test_chinese_slots_render_as_glyphs_in_the_caption():
         height=360,
     )
     b = make_request(
-        subject="王爷爷",
-        action="站在田野里",
+        subject="林奶奶",
+        action="站在田野里等着",
         environment="乡村田野，清晨",
         camera="远景，平视",
         width=640,

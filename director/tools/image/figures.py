@@ -36,6 +36,11 @@ UPPER_ARM, FOREARM, THIGH, SHIN = 0.175, 0.16, 0.245, 0.245
 SHOULDER_X, HIP_X = 0.1, 0.05
 
 
+# Every part a shape can be, each with a code for the part map a frame returns beside its image.
+PARTS = ("body", "legs", "skin", "hair", "dark", "metal", "glow", "leaf", "soil", "petal", "paint")
+PART_CODES = {part: i + 1 for i, part in enumerate(PARTS)}
+
+
 @dataclass(frozen=True)
 class Shape:
     kind: str  # "ellipse" (points = two corners), "polygon", or "line" (a path with width)

@@ -28,7 +28,10 @@ from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.image import figures as fig
 from director.tools.image.look import (
     RGB,
+    Look,
+    figure_light,
     frame_colours,
+    look_of,
     mix,
     palette_ramp,
     part_colours,
@@ -38,9 +41,9 @@ from director.tools.image.scene import HUMAN, MACHINE, PLANT, ROBOT, Scene, read
 from director.tools.image.scenery import (
     Canvas,
     backdrop,
-    backdrop_luma,
     draw_environment,
     draw_from_above,
+    draw_haze,
     draw_sky,
     draw_weather,
 )
@@ -104,8 +107,17 @@ class Layout:
 @dataclass
 class PrevizFrame:
     image: Image.Image
-    subject_mask: np.ndarray
+    parts: np.ndarray  # per pixel: the code (``figures.PART_CODES``) of the subject part seen there
     scene: Scene
+
+    @property
+    def subject_mask(self) -> np.ndarray:
+        """Where the main subject is."""
+        return self.parts > 0
+
+    def part_mask(self, part: str) -> np.ndarray:
+        """Where a part of the main subject is seen ("body": the clothes of torso and arms)."""
+        return self.parts == fig.PART_CODES[part]
 
 
 class PrevizImage(ImageBackend):
@@ -184,7 +196,7 @@ def write_png(image: Image.Image, dest: Path) -> None:
 
 
 def render_frame(request: ImageRequest) -> PrevizFrame:
-    """Draw the frame for a request; also returns the subject mask (where the main subject is)."""
+    """Draw the frame for a request; also returns where each part of the main subject is seen."""
     check_size(request.width, request.height)
     scene = read_scene(request.shot)
     rng = np.random.default_rng(_seed_words(request))
@@ -202,9 +214,9 @@ def render_frame(request: ImageRequest) -> PrevizFrame:
     full = Image.new("RGB", (w, request.height))
     full.paste(img, (0, 0))
     draw_caption(full, request, band)
-    subject = np.zeros((request.height, w), dtype=bool)
-    subject[:hs] = np.asarray(mask) > 127
-    return PrevizFrame(image=full, subject_mask=subject, scene=scene)
+    parts = np.zeros((request.height, w), dtype=np.uint8)
+    parts[:hs] = np.asarray(mask)
+    return PrevizFrame(image=full, parts=parts, scene=scene)
 
 
 def caption_height(height: int) -> int:
@@ -280,63 +292,77 @@ def _background(
 # --- subjects ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Group:
+    """Shapes drawn together (a figure, with its prop), and the look of who it is."""
+
+    shapes: list[fig.Shape]
+    look: Look
+
+
 def _draw_subjects(c: Canvas, scene: Scene, layout: Layout, mask: Image.Image) -> None:
+    looks = [look_of(w.name, w.description, w.place) for w in scene.who]
     if scene.angle == "birds-eye":
-        groups, behind = _from_above(c, scene, layout), []
+        groups, behind = _from_above(c, scene, layout, looks), []
     elif scene.size == "insert":
-        groups, behind = _insert(c, scene, layout), []
+        groups, behind = _insert(c, scene, layout, looks), []
     else:
-        groups, behind = _side_view(c, scene, layout)
+        groups, behind = _side_view(c, scene, layout, looks)
     for group in behind:
         _paint_group(c, group, layout, shadow=True)
     factor = SOFTEN.get(scene.size, 1)
     if factor > 1:
         _soften(c, factor)
+    draw_haze(c)  # the air between the camera and the distance, in front of no one
     for group in groups:
         _paint_group(c, group, layout, shadow=scene.size not in ("insert", "close-up"))
-        fig.paint(ImageDraw.Draw(mask), group, {}, every=255)
+        fig.paint(ImageDraw.Draw(mask), group.shapes, fig.PART_CODES)
     if scene.angle == "over-the-shoulder":
         _over_shoulder(c, layout)
 
 
-def _side_view(c: Canvas, scene: Scene, layout: Layout) -> tuple[list, list]:
+def _look(looks: list[Look], i: int, kind: str) -> Look:
+    """The look of figure ``i``; someone the scene does not say is drawn in a look of their kind."""
+    return looks[i] if i < len(looks) else look_of("", kind)
+
+
+def _side_view(c: Canvas, scene: Scene, layout: Layout, looks: list[Look]) -> tuple[list, list]:
     detailed = layout.unit * fig.HEAD_R >= 5
     groups = []
     for i, kind in reversed(list(enumerate(scene.figures))):
         k = 0.88**i
         x = layout.x - layout.facing * i * 0.45 * layout.unit * HEIGHT[kind]
-        groups.append(
-            _standing(
-                c,
-                kind,
-                scene.pose,
-                x,
-                _depth(layout, k),
-                layout.unit * k,
-                layout.facing,
-                detailed,
-                grounded=scene.size in GROUNDED,
-            )
+        shapes = _standing(
+            c,
+            kind,
+            scene.pose,
+            x,
+            _depth(layout, k),
+            layout.unit * k,
+            layout.facing,
+            detailed,
+            grounded=scene.size in GROUNDED,
         )
+        groups.append(Group(shapes, _look(looks, i, kind)))
     if groups and scene.prop == PLANT:
         x = layout.x + layout.facing * 0.28 * layout.unit
-        groups[-1] = groups[-1] + fig.place(fig.seedling(c.rng), x, layout.feet, 0.16 * layout.unit)
+        plant = fig.place(fig.seedling(c.rng), x, layout.feet, 0.16 * layout.unit)
+        groups[-1] = Group(groups[-1].shapes + plant, groups[-1].look)
     behind = []
     for kind in scene.background:
         k = DEPTH_BEHIND[scene.size]
         x = c.w * (1 - layout.x / c.w) + c.u(-0.05, 0.05) * c.w
-        behind.append(
-            _standing(
-                c,
-                kind,
-                scene.pose if kind != MACHINE else "",
-                x,
-                _depth(layout, k),
-                layout.unit * k,
-                -layout.facing,
-                False,
-            )
+        shapes = _standing(
+            c,
+            kind,
+            scene.pose if kind != MACHINE else "",
+            x,
+            _depth(layout, k),
+            layout.unit * k,
+            -layout.facing,
+            False,
         )
+        behind.append(Group(shapes, look_of("", kind)))
     return groups, behind
 
 
@@ -365,41 +391,47 @@ def _standing(
     return fig.place(shapes, x, feet, unit * HEIGHT[kind], facing)
 
 
-def _insert(c: Canvas, scene: Scene, layout: Layout) -> list[list[fig.Shape]]:
+def _insert(c: Canvas, scene: Scene, layout: Layout, looks: list[Look]) -> list[Group]:
     """A detail: the plant, or a hand, or the working end of a machine, filling the frame."""
     hs, x, facing = c.h, layout.x, layout.facing
+    look = _look(looks, 0, scene.main or HUMAN)
     if scene.prop == PLANT:
-        groups = [fig.place(fig.seedling(c.rng), x, hs * 0.97, hs * 0.85)]
+        groups = [Group(fig.place(fig.seedling(c.rng), x, hs * 0.97, hs * 0.85), look)]
         if scene.main in (HUMAN, ROBOT):
             palm = (x - facing * 0.34 * hs, hs * 0.5)
-            groups.append(fig.place(fig.hand(c.rng, scene.main == ROBOT), *palm, hs * 0.42, facing))
+            hand = fig.place(fig.hand(c.rng, scene.main == ROBOT), *palm, hs * 0.42, facing)
+            groups.append(Group(hand, look))
         return groups
     if scene.main == MACHINE:
-        return [fig.place(fig.machine(c.rng), x - facing * 0.9 * hs, hs * 1.05, hs * 1.5, facing)]
+        shapes = fig.place(fig.machine(c.rng), x - facing * 0.9 * hs, hs * 1.05, hs * 1.5, facing)
+        return [Group(shapes, look)]
     hand = fig.hand(c.rng, scene.main == ROBOT)
-    return [fig.place(hand, x, hs * 0.55, hs * 0.62, facing, turn=c.u(-20, 20))]
+    return [Group(fig.place(hand, x, hs * 0.55, hs * 0.62, facing, turn=c.u(-20, 20)), look)]
 
 
-def _from_above(c: Canvas, scene: Scene, layout: Layout) -> list[list[fig.Shape]]:
+def _from_above(c: Canvas, scene: Scene, layout: Layout, looks: list[Look]) -> list[Group]:
     unit = c.h * min(FRAMING[scene.size][0], 3.0) * 0.75
     groups = []
     for i, kind in enumerate(scene.figures):
         turn = c.u(0, 360)
         x = layout.x + i * 0.35 * unit * (-layout.facing)
         y = c.h * c.u(0.4, 0.6) + i * 0.1 * unit
-        groups.append(
-            fig.place(fig.from_above(kind, scene.pose, c.rng), x, y, unit * HEIGHT[kind], 1, turn)
+        shapes = fig.place(
+            fig.from_above(kind, scene.pose, c.rng), x, y, unit * HEIGHT[kind], 1, turn
         )
+        groups.append(Group(shapes, _look(looks, i, kind)))
     if scene.prop == PLANT:
-        groups.append(fig.place(fig.seedling(c.rng), layout.x + 0.25 * unit, c.h * 0.7, 0.2 * unit))
+        plant = fig.place(fig.seedling(c.rng), layout.x + 0.25 * unit, c.h * 0.7, 0.2 * unit)
+        groups.append(Group(plant, _look(looks, 0, HUMAN)))
     return groups
 
 
-def _paint_group(c: Canvas, shapes: list[fig.Shape], layout: Layout, shadow: bool) -> None:
+def _paint_group(c: Canvas, group: Group, layout: Layout, shadow: bool) -> None:
+    shapes = group.shapes
     if not shapes:
         return
     box = fig.extent(shapes)
-    parts = part_colours(c.colours, backdrop_luma(c.img, box), c.ramp)
+    parts = part_colours(c.colours, group.look, figure_light(c.modifiers), c.ramp)
     height = box[3] - box[1]
     if shadow:
         _cast_shadow(c, shapes, box, height)

@@ -23,6 +23,16 @@ MAX_FIGURES = 5
 
 
 @dataclass(frozen=True)
+class Who:
+    """Who a figure is: a character's name and identity block, or (for someone the plan does not
+    name) the words that describe them. Their look is drawn from this alone."""
+
+    name: str
+    description: str
+    place: int = 0  # which of several unnamed people described alike
+
+
+@dataclass(frozen=True)
 class Scene:
     """What to draw, read from the slots; every field is plain data so tests can inspect it."""
 
@@ -34,6 +44,7 @@ class Scene:
     background: tuple[str, ...]
     pose: str
     prop: str | None
+    who: tuple[Who, ...] = ()  # one per figure, main first
 
     @property
     def main(self) -> str | None:
@@ -51,7 +62,10 @@ def read_scene(shot: Shot) -> Scene:
     prompt = shot.prompt
     size, angle = read_camera(prompt.camera, shot.size, shot.angle)
     kind, modifiers = read_environment(prompt.environment)
-    figures, prop = read_subject(prompt.subject, prompt.action)
+    figures, prop = read_subject(prompt.subject, prompt.action, named=bool(shot.characters))
+    cast = _cast(shot)
+    if cast:
+        figures = tuple(kind for kind, _ in cast)
     background = tuple(k for k in _categories(prompt.action) if k not in (*figures, PLANT))
     return Scene(
         kind=kind,
@@ -62,6 +76,35 @@ def read_scene(shot: Shot) -> Scene:
         background=background[:1],
         pose=read_pose(prompt.action),
         prop=prop,
+        who=tuple(w for _, w in cast) or _others(shot, figures),
+    )
+
+
+def _cast(shot: Shot) -> list[tuple[str, Who]]:
+    """(figure kind, who) per character in frame, when the subject slot is their identity blocks
+    joined as the planner writes them; empty when a person rewrote it into something else."""
+    blocks = _blocks(shot.prompt.subject)
+    if not shot.characters or len(blocks) != len(shot.characters):
+        return []
+    cast = []
+    for name, block in zip(shot.characters, blocks, strict=True):
+        kinds = [k for k in _categories(block) if k in (HUMAN, ROBOT)]
+        kind = kinds[0] if kinds else HUMAN
+        cast.append((kind, Who(name, block)))
+    return cast[:MAX_FIGURES]
+
+
+def _blocks(subject: str) -> list[str]:
+    return [b.strip() for b in re.split(r"[;；]", subject) if b.strip()]
+
+
+def _others(shot: Shot, figures: tuple[str, ...]) -> tuple[Who, ...]:
+    """Who the figures are when the subject is not one identity block per character: the
+    characters first, by name, then people the plan does not name, told apart by place."""
+    names, subject = shot.characters, shot.prompt.subject.strip()
+    return tuple(
+        Who(names[i], subject) if i < len(names) else Who("", subject, i)
+        for i in range(len(figures))
     )
 
 
@@ -81,8 +124,14 @@ def read_environment(text: str) -> tuple[str, tuple[str, ...]]:
     return kind or env["default_kind"], modifiers
 
 
-def read_subject(subject: str, action: str) -> tuple[tuple[str, ...], str | None]:
-    """(figures to draw, main first; a prop) from the subject slot, helped by the action."""
+def read_subject(
+    subject: str, action: str, named: bool = True
+) -> tuple[tuple[str, ...], str | None]:
+    """(figures to draw, main first; a prop) from the subject slot, helped by the action.
+
+    A subject that names nothing the storyboard knows is a person when ``named`` (the shot has
+    characters in frame: "Lin" alone is Lin), else an object the environment stands for (a
+    rope winch is not drawn as a person)."""
     found = _categories(subject)
     prop = PLANT if PLANT in found or PLANT in _categories(action) else None
     figures: list[str] = []
@@ -91,8 +140,8 @@ def read_subject(subject: str, action: str) -> tuple[tuple[str, ...], str | None
             figures += [HUMAN] * _count(subject)
         elif kind != PLANT:
             figures.append(kind)
-    if not found and subject.strip():
-        figures = [HUMAN]  # a name alone ("Lin") is a person
+    if not found and subject.strip() and named:
+        figures = [HUMAN]
     return tuple(figures[:MAX_FIGURES]), prop
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-from director.tools.image.look import BIBLE_TINT, RGB, haze_colour, luma, mix, scale, tint
+from director.tools.image.look import BIBLE_TINT, RGB, haze_colour, mix, scale, tint
 
 SUN = (255, 222, 160)
 
@@ -638,13 +638,19 @@ TOP_VIEWS: dict[str, tuple[Callable[[Canvas, RGB], None], str]] = {
 # --- weather over everything --------------------------------------------------------------------
 
 
+def draw_haze(c: Canvas) -> None:
+    """Fog, laid over the distance before the subjects are drawn: it hides the far shore, never
+    the colours of the people in front of it."""
+    if "fog" in c.modifiers:
+        _fog(c)
+
+
 def draw_weather(c: Canvas) -> None:
+    """Falling rain or snow, over everything in the frame."""
     if "rain" in c.modifiers:
         _rain(c)
     if c.kind == "snow" and "rain" not in c.modifiers:
         _flakes(c)
-    if "fog" in c.modifiers:
-        _fog(c)
 
 
 def _rain(c: Canvas) -> None:
@@ -680,11 +686,3 @@ def _fog(c: Canvas) -> None:
 def blend(img: Image.Image, alpha: Image.Image, colour: RGB) -> None:
     """Lay a flat colour over ``img`` in place, with per-pixel opacity from ``alpha``."""
     img.paste(Image.new("RGB", img.size, colour), (0, 0), alpha)
-
-
-def backdrop_luma(img: Image.Image, box: tuple[float, float, float, float]) -> float:
-    """Mean brightness of a region, to choose subject colours that read against it."""
-    x0, y0, x1, y1 = (int(min(max(v, 0), lim)) for v, lim in zip(box, img.size * 2, strict=True))
-    region = img.crop((x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)))
-    pixels = np.asarray(region, np.float32).reshape(-1, 3)[::7]
-    return luma(pixels.mean(axis=0))
