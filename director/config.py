@@ -22,12 +22,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from director.errors import ConfigError, InputError
-from director.records import clean_text
 
 MAX_LOGLINE = 2000
 APPROVE_MODES = ("ask", "defer", "auto")
@@ -348,6 +345,8 @@ def validate_logline(logline: str | None) -> str:
             "The logline is not valid text: it holds bytes that are not UTF-8.",
             "Type it again in a UTF-8 terminal, or set LANG to a UTF-8 locale (C.UTF-8).",
         )
+    from director.records import clean_text  # pydantic: not imported for --help
+
     text = clean_text(logline or "").strip()
     if not text:
         raise InputError(
@@ -373,62 +372,3 @@ def parse_size(text: str) -> tuple[int, int]:
             "Use even numbers between 256x144 and 3840x3840, e.g. 1280x720.",
         )
     return width, height
-
-
-# --- the run's settings ---------------------------------------------------------------------
-
-
-def _limits(name: str) -> dict[str, float]:
-    return OPTIONS[name].bounds()
-
-
-class RunOptions(BaseModel):
-    """Everything a run needs to know, resolved and checked once; recorded in run.json (a
-    resumed run reads it back), so its field names are the run.json ``options`` keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    logline: str
-    minutes: float = Field(**_limits("minutes"))
-    structure: str | None
-    seed: int
-    width: int
-    height: int
-    max_attempts: int = Field(**_limits("max_attempts"))
-    best_of: int = Field(default=1, **_limits("best_of"))
-    max_run_attempts: int | None = Field(default=None, **_limits("max_run_attempts"))
-    budget: float | None = Field(default=None, ge=0, description="spend cap for the run, USD")
-    runs_dir: str
-    run_id: str | None = None
-    font: str | None = None
-    music: str | None = None
-    llm: str
-    image: str
-    video: str
-    fps: int = 24
-    yes: bool = False
-    approve: Literal["ask", "defer", "auto"] = Field(
-        default="defer", description="how checkpoints are approved: asked, left waiting, or auto"
-    )
-    cast: list[str] = Field(default_factory=list, description="cast members from `director cast`")
-    characters: list[str] = Field(default_factory=list, description="NAME=IMAGE references")
-    thresholds: dict[str, float] = Field(
-        default_factory=dict, description="gate thresholds that replace the defaults, by name"
-    )
-    style_refs: list[str] = Field(
-        default_factory=list, description="images every keyframe's look is compared with"
-    )
-    insightface_root: str | None = Field(
-        default=None, description="folder holding models/<pack> for the insightface backend"
-    )
-    clip_weights: str | None = Field(default=None, description="open_clip weights file")
-    clip_model: str | None = Field(default=None, description="open_clip architecture")
-    diffusers: dict[str, Any] = Field(
-        default_factory=dict,
-        description="settings of the diffusers backends, when the run uses one (None: the "
-        "backend's default)",
-    )
-
-    @property
-    def runtime_s(self) -> float:
-        return round(self.minutes * 60.0, 2)

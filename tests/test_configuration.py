@@ -1,7 +1,7 @@
 import pytest
 
-from director.agent.configuration import resolve
-from director.config import OPTIONS, RunOptions, Section, parse_size
+from director.agent.configuration import RunOptions, resolve
+from director.config import OPTIONS, Section, parse_size
 from director.errors import ConfigError, InputError
 
 LOGLINE = "A lighthouse keeper finds a robot on the rocks."
@@ -220,6 +220,15 @@ def test_each_option_is_written_once_and_the_run_flags_show_it():
         assert option.help_text().rstrip(".") in shown, option.name
         assert option.env is None or option.env == "DIRECTOR_" + option.name.upper()
     assert "[env DIRECTOR_MAX_ATTEMPTS; default: 6," in shown
+
+
+def test_the_flags_are_built_without_importing_pydantic():
+    import subprocess
+    import sys
+
+    code = "import sys, director.cli; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

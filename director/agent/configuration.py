@@ -1,18 +1,21 @@
-"""A run's options, resolved once: the option table of ``director.config`` with the checks
-only a tool can make (the diffusers settings, the gate thresholds) composed on top.
+"""A run's options, resolved once into a frozen ``RunOptions``: the option table of
+``director.config`` (defaults, environment variables, ranges) with the checks only a tool can
+make (the diffusers settings, the gate thresholds) composed on top.
 
-The option table, the config file and ``RunOptions`` live in ``director.config``; the names
-re-exported here keep the callers that import them from this module working.
+``RunOptions`` is a pydantic record, kept out of ``director.config`` so that ``--help`` does not
+import pydantic; ``parse_size`` and ``resolve_option`` are re-exported for their callers here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from director.config import (
+    OPTIONS,
     ConfigFile,
-    RunOptions,
     Section,
     checked_approve,
     load_config_file,
@@ -31,6 +34,62 @@ __all__ = [
     "resolve_thresholds",
     "validate_logline",
 ]
+
+
+def _limits(name: str) -> dict[str, float]:
+    return OPTIONS[name].bounds()
+
+
+class RunOptions(BaseModel):
+    """Everything a run needs to know, resolved and checked once; recorded in run.json (a
+    resumed run reads it back), so its field names are the run.json ``options`` keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    logline: str
+    minutes: float = Field(**_limits("minutes"))
+    structure: str | None
+    seed: int
+    width: int
+    height: int
+    max_attempts: int = Field(**_limits("max_attempts"))
+    best_of: int = Field(default=1, **_limits("best_of"))
+    max_run_attempts: int | None = Field(default=None, **_limits("max_run_attempts"))
+    budget: float | None = Field(default=None, ge=0, description="spend cap for the run, USD")
+    runs_dir: str
+    run_id: str | None = None
+    font: str | None = None
+    music: str | None = None
+    llm: str
+    image: str
+    video: str
+    fps: int = 24
+    yes: bool = False
+    approve: Literal["ask", "defer", "auto"] = Field(
+        default="defer", description="how checkpoints are approved: asked, left waiting, or auto"
+    )
+    cast: list[str] = Field(default_factory=list, description="cast members from `director cast`")
+    characters: list[str] = Field(default_factory=list, description="NAME=IMAGE references")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="gate thresholds that replace the defaults, by name"
+    )
+    style_refs: list[str] = Field(
+        default_factory=list, description="images every keyframe's look is compared with"
+    )
+    insightface_root: str | None = Field(
+        default=None, description="folder holding models/<pack> for the insightface backend"
+    )
+    clip_weights: str | None = Field(default=None, description="open_clip weights file")
+    clip_model: str | None = Field(default=None, description="open_clip architecture")
+    diffusers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the diffusers backends, when the run uses one (None: the "
+        "backend's default)",
+    )
+
+    @property
+    def runtime_s(self) -> float:
+        return round(self.minutes * 60.0, 2)
 
 
 def resolve(flags: dict[str, Any]) -> RunOptions:
