@@ -10,16 +10,14 @@ from PIL import Image
 
 from director.errors import InputError
 from director.records import Shot, ShotPrompt, StyleBible
-from director.tools.assemble.fonts import pil_font
+from director.tools.assemble.fonts import fit, pil_font, wrap
 from director.tools.base import ImageRequest, Job
 from director.tools.image.contact_sheet import contact_sheet
 from director.tools.image.previz import (
     PrevizImage,
     caption_height,
-    fit,
     frame_layout,
     render_frame,
-    wrap,
 )
 from director.tools.image.scene import read_camera, read_environment, read_scene, read_subject
 

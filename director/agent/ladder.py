@@ -17,6 +17,7 @@ from typing import Any
 
 from director.agent.state import Candidate, Variant
 from director.records import CheckResult, Critique, Decision, Rung, Shot, shortfall
+from director.text import is_chinese
 from director.tools.base import Planner
 
 LADDER: tuple[Rung, ...] = ("reseed", "repair", "references", "edit", "reframe", "human")
@@ -457,7 +458,7 @@ def _base(check: CheckResult) -> str:
 
 
 def _cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return is_chinese(text)
 
 
 def _append(text: str, phrase: str) -> str:

@@ -7,7 +7,6 @@ style bible's palette, so Chinese and English titles render the same way on ever
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,9 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from director.errors import AssemblyError
 from director.records import Plan
-from director.tools.assemble.fonts import FontInfo, pil_font
+from director.tools.assemble.fonts import FontInfo, pil_font, wrap
 
 SAFE = 0.9  # title-safe fraction of the frame
-_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-_TOKENS = re.compile(rf"[^\s{_CJK}]+|[{_CJK}]|\s+")
-_NO_LINE_START = set("，。！？；：、）》」』”’…,.!?;:")
 CREDIT = {
     "en": "Made with director · previz storyboard",
     "zh": "由 director 制作 · 预演故事板",
@@ -120,19 +116,6 @@ def _stack_height(laid, frame_height: int) -> float:
 def _line_height(face: ImageFont.FreeTypeFont) -> float:
     ascent, descent = face.getmetrics()
     return (ascent + descent) * 1.1
-
-
-def wrap(text: str, face: ImageFont.FreeTypeFont, width: float) -> list[str]:
-    """Lines no wider than ``width`` pixels, broken between words or Chinese characters."""
-    lines: list[str] = []
-    for token in _TOKENS.findall(" ".join(text.split())):
-        candidate = lines[-1] + token if lines else token
-        # Closing punctuation stays on its line even when it overhangs a little.
-        if lines and (face.getlength(candidate.strip()) <= width or token in _NO_LINE_START):
-            lines[-1] = candidate
-        elif not token.isspace():
-            lines.append(token)
-    return [line.strip() for line in lines if line.strip()]
 
 
 def _font(size: int, font: FontInfo | None) -> ImageFont.FreeTypeFont:

@@ -1,4 +1,4 @@
-"""Find a font that draws both Latin and Chinese text, on any machine.
+"""Find a font that draws both Latin and Chinese text, on any machine, and lay text out in it.
 
 Order: an explicit path (``--font`` / ``DIRECTOR_FONT``), the Noto Sans CJK collection that
 ships as a dependency (``noto-cjk-sans-otc``), then well-known system CJK fonts. Titles,
@@ -9,11 +9,13 @@ boxes.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from director.errors import ToolMissing
+from director.text import NO_LINE_START, WIDE_CLASS
 
 # Face index of Simplified Chinese inside the Noto Sans CJK collection (JP, KR, SC, TC, HK, ...).
 _NOTO_SC_INDEX = 2
@@ -104,3 +106,45 @@ def _pil_font_cached(path: str, index: int, size: int):
     from PIL import ImageFont
 
     return ImageFont.truetype(path, size, index=index)
+
+
+# --- text in pixels ---------------------------------------------------------------------------
+
+# A token is a run of narrow characters (a word), one wide character, or a run of spaces.
+_TOKENS = re.compile(rf"[^\s{WIDE_CLASS}]+|[{WIDE_CLASS}]|\s+")
+# Closing punctuation stays on the line it closes, even when it overhangs a little.
+_STAYS = NO_LINE_START | frozenset(",.!?;:")
+
+
+def wrap(text: str, font, width: float, max_lines: int | None = None) -> list[str]:
+    """Greedy lines no wider than ``width`` px, broken between words or between Chinese
+    characters. With ``max_lines``, the text is cut to fit: the last line ends with an ellipsis
+    and no line is wider than ``width``. Without it every word is kept whole (a word wider than
+    ``width`` overhangs on a line of its own), for a caller that shrinks the type instead."""
+    lines: list[str] = []
+    for token in _TOKENS.findall(" ".join(text.split())):
+        if not lines or token not in _STAYS and font.getlength(lines[-1] + token) > width:
+            lines.append(token.lstrip())
+        else:
+            lines[-1] += token
+    lines = [line.strip() for line in lines if line.strip()] or [""]
+    if max_lines is None:
+        return lines if any(lines) else []
+    if len(lines) > max_lines:
+        last = fit(f"{lines[max_lines - 1]} {lines[max_lines]}", font, width, force=True)
+        return [fit(line, font, width) for line in lines[: max_lines - 1]] + [last]
+    return [fit(line, font, width) for line in lines]
+
+
+def fit(text: str, font, width: float, force: bool = False) -> str:
+    """The text cut to ``width`` px with an ellipsis (always ending in one when ``force``)."""
+    if not force and font.getlength(text) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if font.getlength(text[:mid].rstrip() + "…") <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "…"

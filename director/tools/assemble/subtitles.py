@@ -18,6 +18,7 @@ from pathlib import Path
 
 from director.errors import InputError
 from director.records import Line, Plan, Shot
+from director.text import NO_LINE_START
 
 FPS = 24
 MAX_LINES = 2
@@ -42,8 +43,6 @@ RULES = {
 
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’」』）)]*$")
 _CLAUSE_END = re.compile(r"[,;:—–，；：、][\"'”’」』）)]*$")
-# Chinese typography never starts a line with closing punctuation.
-_NO_LINE_START = set("，。！？；：、）》」』”’…")
 # Breaking a line right after these splits a phrase ("the | garden").
 _WEAK_LINE_END = frozenset(
     {"a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "and", "or", "but"}
@@ -246,7 +245,7 @@ def _break_allowed(tokens: list[str], k: int, rules: TextRules) -> bool:
     top, bottom = _join(tokens[:k], rules), _join(tokens[k:], rules)
     if not top or not bottom or max(len(top), len(bottom)) > rules.max_chars:
         return False
-    return bool(rules.joiner) or bottom[0] not in _NO_LINE_START
+    return bool(rules.joiner) or bottom[0] not in NO_LINE_START
 
 
 def _break_penalty(tokens: list[str], k: int, rules: TextRules) -> float:

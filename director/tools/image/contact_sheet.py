@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 
 from director.errors import InputError
 from director.records import Shot
-from director.tools.assemble.fonts import pil_font
-from director.tools.image.previz import fit, wrap, write_png
+from director.tools.assemble.fonts import fit, pil_font, wrap
+from director.tools.image.previz import write_png
 
 BACKGROUND = (18, 18, 20)
 LABEL = (236, 234, 228)

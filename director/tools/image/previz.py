@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from director.errors import BackendError, InputError
 from director.files import temp_beside
-from director.tools.assemble.fonts import pil_font
+from director.tools.assemble.fonts import fit, pil_font, wrap
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.image import figures as fig
 from director.tools.image.look import (
@@ -534,41 +533,3 @@ def _caption_lines(request: ImageRequest, font, width: float, rows: int) -> list
     story = wrap(f"{p.subject} — {p.action}", font, width, max(1, rows - 1))
     frame = [fit(f"{p.environment} · {p.camera}", font, width)]
     return (story + frame)[:rows] if rows > 1 else story[:rows]
-
-
-_TOKENS = re.compile(
-    r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f"
-    r"\uff00-\uffef]+|\s+"
-)
-
-
-def wrap(text: str, font, width: float, max_lines: int) -> list[str]:
-    """Greedy line breaking (Chinese breaks between characters, English between words); the
-    last line ends with an ellipsis when the text does not fit."""
-    lines, line = [], ""
-    for token in _TOKENS.findall(" ".join(text.split())):
-        if line.strip() and font.getlength(line + token) > width:
-            lines.append(line.rstrip())
-            line = token.lstrip()
-        else:
-            line += token
-    lines.append(line.rstrip())
-    if len(lines) > max_lines:
-        kept = lines[:max_lines]
-        kept[-1] = fit(f"{kept[-1]} {lines[max_lines]}", font, width, force=True)
-        return kept
-    return [fit(line, font, width) for line in lines]
-
-
-def fit(text: str, font, width: float, force: bool = False) -> str:
-    """The text cut to ``width`` px with an ellipsis (always ending in one when ``force``)."""
-    if not force and font.getlength(text) <= width:
-        return text
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if font.getlength(text[:mid].rstrip() + "…") <= width:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo].rstrip() + "…"

@@ -15,9 +15,8 @@ from typing import Any
 
 from director import prompts
 from director.records import Language
+from director.text import HAN, HAN_CLASS, HAN_RUN, han_count
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[A-Za-z]")
 # An ideograph carries about as much meaning as two or three Latin letters.
 _CJK_WEIGHT = 2.5
@@ -29,7 +28,7 @@ _CJK_PUNCTUATION = str.maketrans(
 
 def detect_language(text: str) -> Language:
     """``"zh"`` when CJK ideographs dominate the text, else ``"en"``."""
-    cjk = len(_CJK.findall(text))
+    cjk = han_count(text)
     latin = len(_LATIN.findall(text))
     return "zh" if cjk and cjk * _CJK_WEIGHT >= latin else "en"
 
@@ -149,7 +148,7 @@ def _cjk_to_en(text: str) -> str:
     table = _translations("zh", "en")
     text = text.translate(_CJK_PUNCTUATION)
     text = re.sub(r"(\d{3,4})\s*年", r" in \1 ", text)
-    return _CJK_RUN.sub(lambda m: " " + " ".join(_scan_words(m.group(0), table)) + " ", text)
+    return HAN_RUN.sub(lambda m: " " + " ".join(_scan_words(m.group(0), table)) + " ", text)
 
 
 def _latin_to_zh(text: str) -> str:
@@ -758,7 +757,7 @@ def _read_zh(text: str) -> Reading:
     reading.when = f"{year.group(1)}年" if year else era
     reading.where = _where_zh(text)
     reading.last = "最后" in text
-    clauses = [c for c in _ZH_SPLIT.split(text) if _CJK.search(c)]
+    clauses = [c for c in _ZH_SPLIT.split(text) if HAN.search(c)]
     main_index = _main_clause_zh(clauses)
     if main_index is not None:
         _read_main_zh(reading, clauses, main_index)
@@ -787,9 +786,7 @@ def _places_zh(text: str) -> list[str]:
         before = text[at - 1] if at > 0 else ""
         lead = (
             before
-            if len(word) == 1
-            and _CJK.match(before or " ")
-            and before not in _zh()["function_chars"]
+            if len(word) == 1 and HAN.match(before or " ") and before not in _zh()["function_chars"]
             else ""
         )
         found.append(lead + word)
@@ -848,7 +845,7 @@ def _noun_length_zh(text: str) -> int:
 
 def _companion_zh(reading: Reading, predicate: str) -> str:
     """'一个小女孩和她的机器狗在...': the companion joins the protagonist's description."""
-    companion = r"[和与跟](?:她|他|它|自己)?的?([\u4e00-\u9fff]{1,4}?)(?=[在把从向一去到正])"
+    companion = rf"[和与跟](?:她|他|它|自己)?的?([{HAN_CLASS}]{{1,4}}?)(?=[在把从向一去到正])"
     m = re.match(companion, predicate)
     if not m:
         return predicate
@@ -865,14 +862,14 @@ def _read_noun_phrase_zh(reading: Reading, text: str) -> None:
         if word in text and _word_roles("zh").get(word, ("things",))[0] != "forces":
             reading.obj = reading.obj_head = _widen_zh(text, word)
             return
-    core = "".join(_CJK.findall(text))
+    core = "".join(HAN.findall(text))
     reading.obj = reading.obj_head = core[-4:]
 
 
 def _widen_zh(text: str, word: str) -> str:
     at = text.find(word)
     before = text[at - 1] if at > 0 else ""
-    if len(word) == 1 and before and _CJK.match(before) and before not in _zh()["function_chars"]:
+    if len(word) == 1 and before and HAN.match(before) and before not in _zh()["function_chars"]:
         return before + word
     return word
 
@@ -959,7 +956,7 @@ def _verb_zh(text: str) -> str:
         if text.startswith(adverb):
             text = text[len(adverb) :]
     text = text.lstrip("".join(_zh()["particles"]))
-    if not text or text[0] in "中里上下内外前后间" or not _CJK.match(text):
+    if not text or text[0] in "中里上下内外前后间" or not HAN.match(text):
         return ""
     return text[:2]
 
