@@ -33,6 +33,7 @@ import numpy as np
 
 from director.errors import InputError, ToolMissing
 from director.records import CheckResult, Shot
+from director.text import is_chinese
 from director.tools.base import Critic, CriticContext
 from director.tools.critics.clip_weights import DEFAULT_MODEL, INSTALL, ClipSource, locate
 from director.tools.critics.imaging import as_rgb, open_rgb, rgb
@@ -195,7 +196,7 @@ class ClipCritic(Critic):
     def _skip_prompt(self, shot: Shot) -> str | None:
         if not shot.prompt.render().strip():
             return "not run: the shot has no prompt"
-        if self._loaded().english_only and _is_cjk(shot.prompt.subject + shot.prompt.action):
+        if self._loaded().english_only and is_chinese(shot.prompt.subject + shot.prompt.action):
             return f"not run: the prompt is Chinese and {self.model} reads English only"
         return None
 
@@ -389,10 +390,6 @@ def _file_key(path: str) -> tuple[str, int, int]:
     except OSError:
         return (path, 0, -1)
     return (path, stat.st_mtime_ns, stat.st_size)
-
-
-def _is_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _summary(exc: Exception, limit: int = 240) -> str:
