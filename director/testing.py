@@ -96,11 +96,4 @@ class SolidImage(ImageBackend):
 def local_job(backend: ImageBackend, request: ImageRequest) -> Job:
     """The job record of a backend that renders in collect(): its id is the request's hash."""
     key = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
-    return Job(
-        id=key,
-        backend=backend.name,
-        model=backend.model,
-        kind="image",
-        request=request.model_dump(mode="json"),
-        params={"seed": request.seed},
-    )
+    return Job.of(backend, request, key, params={"seed": request.seed})
