@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +214,8 @@ def config_path() -> Path:
 def read_config(path: Path | None = None) -> dict[str, Any]:
     """The config file's TOML as a dict; {} when there is none (unless DIRECTOR_CONFIG names
     one that does not exist); a ConfigError that says what to fix when it cannot be read."""
+    import tomllib  # only when a command reads the file, not for --help
+
     path = path or config_path()
     if not path.is_file():
         if os.environ.get("DIRECTOR_CONFIG"):
