@@ -1,7 +1,7 @@
 """Every option once, and how a command resolves them: on the ground floor.
 
 Each option is one ``Option`` record: its name, type, default, environment variable, config
-key, allowed range or choices, and help text. The command-line flags are built from these
+key, allowed range, and help text. The command-line flags are built from these
 records (``director.cli.options``), and a command resolves them once: command-line flag, then
 environment variable, then the config file, then the default.
 
@@ -9,8 +9,9 @@ The config file is TOML at ``$DIRECTOR_CONFIG`` or ``$XDG_CONFIG_HOME/director/c
 (``~/.config/director/config.toml``), with the options' keys (``runs_dir``, ``size``,
 ``max_attempts``, ...) at the top level and tables for the settings of one part:
 ``[thresholds]``, ``[providers.NAME]``, ``[prices."PROVIDER:MODEL"]`` and ``[diffusers]``. It is
-read once and checked here; each table is handed, as a ``Section``, to the part it configures,
-which never reads the file itself.
+read and checked here (``load_config_file``), once per resolution; each table is handed, as a
+``Section``, to the part it configures. A part built by a caller that hands it none takes its
+table from ``section``; the tools never open the file themselves.
 """
 
 from __future__ import annotations
@@ -284,15 +285,10 @@ def load_config_file(path: Path | None = None) -> ConfigFile:
     return ConfigFile(path, values, tables)
 
 
-def current() -> ConfigFile:
-    """The config file as it is now, for a part whose caller did not hand it its table."""
-    return load_config_file()
-
-
 def section(name: str) -> Section:
     """A table of this command's config file, for a part built by a caller that did not hand
     it one."""
-    return current().section(name)
+    return load_config_file().section(name)
 
 
 # --- resolution -----------------------------------------------------------------------------
@@ -305,7 +301,7 @@ def pick(name: str, flag: Any = None, file: ConfigFile | None = None) -> Any:
         return flag
     if option.env and os.environ.get(option.env):
         return os.environ[option.env]
-    file_value = (file or current()).values.get(option.key)
+    file_value = (file or load_config_file()).values.get(option.key)
     return file_value if file_value is not None else option.default
 
 

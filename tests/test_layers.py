@@ -42,7 +42,7 @@ def test_the_ground_floor_imports_nothing_above_it():
 
 LOWER = ("tools", "memory", "replay", "prompts")
 # What finds or reads the config file: only the commands' resolution calls these.
-FILE_READERS = {"read_config", "config_path", "load_config_file", "current"}
+FILE_READERS = {"read_config", "config_path", "load_config_file"}
 # Parts whose callers do not hand them their table yet: each takes it from
 # ``director.config.section`` where none is handed. The list only shrinks.
 PULLS_ITS_TABLE = {
