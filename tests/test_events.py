@@ -78,3 +78,31 @@ def test_a_log_that_is_not_utf8_is_refused_with_what_to_do(tmp_path):
     path.write_bytes(b'{"type": "stage_started"}\n\xff\xfe\x00garbage\n')
     with pytest.raises(InputError, match="is not UTF-8 text"):
         read_events(path)
+
+
+def test_a_grouped_log_syncs_once_per_step_and_at_once_for_what_a_crash_must_not_lose(
+    tmp_path, monkeypatch
+):
+    import os
+
+    from director.records import JobSubmitted
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    log = EventLog(tmp_path / "events.jsonl", grouped=True)
+    for stage in ("develop", "bible", "shot list"):
+        log.append(StageStarted(stage=stage))
+    assert synced == []  # written and flushed: another process reads them already
+    assert [e.stage for e in read_events(log.path)] == ["develop", "bible", "shot list"]
+    log.sync()
+    log.sync()  # nothing new: no second fsync
+    assert len(synced) == 1
+    log.append(
+        JobSubmitted(shot_id="s1", kind="keyframe", job_id="t1", backend="b", model="m", job={})
+    )
+    assert len(synced) == 2  # a paid job's id is on disk before anything waits on it
+    log.sync()
+    assert len(synced) == 2
+    EventLog(tmp_path / "plain.jsonl").append(StageStarted(stage="develop"))
+    assert len(synced) == 3  # an ungrouped log syncs every event

@@ -121,8 +121,7 @@ def _check_scope(paths: RunPaths, from_stage: str | None, changes: dict) -> None
         raise InputError(
             f"{paths.plan_json} changes {', '.join(beyond)}, which --from {from_stage} does not "
             "make again.",
-            f"Resume from {earlier}: director resume {paths.run_id} --from "
-            f"{earlier.split()[0]}",
+            f"Resume from {earlier}: director resume {paths.run_id} --from {earlier.split()[0]}",
         )
 
 

@@ -204,6 +204,7 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
         ctx.planner.on_call = ctx.log_llm_call
     try:
         with open_graph(ctx.paths) as (graph, config):
+            _log_synced_at_checkpoints(graph.checkpointer, ctx.log)
             config["recursion_limit"] = recursion_limit(
                 ctx.options.runtime_s, ctx.options.max_attempts
             )
@@ -237,6 +238,19 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
     return _result(ctx, values, None)
 
 
+def _log_synced_at_checkpoints(saver, log: EventLog) -> None:
+    """The log is grouped: what a step logged goes to disk before the checkpoint that ends the
+    step is saved, so no saved checkpoint is ahead of its log (events a crash must not lose
+    are on disk at once; see director.memory.events)."""
+    put = saver.put
+
+    def synced_put(*args, **kwargs):
+        log.sync()
+        return put(*args, **kwargs)
+
+    saver.put = synced_put
+
+
 def _interrupted(values: dict, root: Path) -> Pending | None:
     interrupts = values.get("__interrupt__") or ()
     return Pending(interrupts[0].id, interrupts[0].value, root) if interrupts else None
@@ -264,7 +278,7 @@ def _context(options: RunOptions, paths: RunPaths, progress: Progress, backends:
     return RunContext(
         options=options,
         paths=paths,
-        log=EventLog(paths.events),
+        log=EventLog(paths.events, grouped=True),
         progress=progress,
         **backends,
     )

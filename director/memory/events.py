@@ -1,7 +1,10 @@
 """The run's decision log: ``events.jsonl``, append-only, one typed event per line.
 
-Each append is flushed and fsynced before the call returns, so an event the graph has logged
-survives a crash. A torn last line (a crash in the middle of a write) is detected by the reader
+Each append is written and flushed before the call returns, so an event the graph has logged
+survives the process. By default each is fsynced too; a log opened ``grouped`` fsyncs once per
+graph step instead (``sync``, called before each checkpoint is saved), and at once for the
+events a crash of the machine must not lose: a paid job's id, a human's answer, a run's start,
+stop and end. A torn last line (a crash in the middle of a write) is detected by the reader
 and skipped; ``repair`` truncates it so later appends start on a clean line.
 """
 
@@ -23,13 +26,30 @@ from director.records import SCHEMA_VERSION, Event, redact_urls
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
 
+# Events on disk before append returns, grouped or not: what resuming relies on to pay once
+# and to know what a human answered, and the run's bounds.
+DURABLE = frozenset(
+    {
+        "job_submitted",
+        "approval",
+        "approval_pending",
+        "run_started",
+        "run_resumed",
+        "run_finished",
+        "error",
+    }
+)
+
+
 class EventLog:
     """Appends typed events to a JSONL file, numbering them in order."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, grouped: bool = False) -> None:
         self.path = path
+        self.grouped = grouped
         self._lock = threading.Lock()
         self._seq = _last_seq(path)
+        self._unsynced = False
         self.listeners: list[Callable[[Any], None]] = []  # told of every event once it is written
 
     def append(self, event: Any) -> Any:
@@ -42,10 +62,26 @@ class EventLog:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if self.grouped and getattr(event, "type", "") not in DURABLE:
+                    self._unsynced = True
+                else:
+                    os.fsync(fh.fileno())  # everything written before it too
+                    self._unsynced = False
         for listener in self.listeners:
             listener(event)
         return event
+
+    def sync(self) -> None:
+        """Put every event written so far on disk (a grouped log's step boundary)."""
+        with self._lock:
+            if not self._unsynced or not self.path.exists():
+                return
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._unsynced = False
 
 
 def read_events(path: Path) -> list[Any]:
