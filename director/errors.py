@@ -89,3 +89,58 @@ class RunInterrupted(DirectorError):
     """Ctrl-C during a run: everything up to the last checkpoint is kept."""
 
     exit_code = 130
+
+
+class SystemFault(DirectorError):
+    """The machine refused what the user's input was fine for: permission denied, a full disk,
+    a read-only file system. Exit 1; the message names the file."""
+
+
+# What an OSError's errno says: the machine's fault (exit 1), or a path the user gave that
+# does not fit (exit 2). Anything else is left to be reported as a defect.
+MACHINE_ERRNOS = {
+    "EACCES",
+    "EPERM",
+    "ENOSPC",
+    "EDQUOT",
+    "EROFS",
+    "EFBIG",
+    "EIO",
+    "EMFILE",
+    "ENFILE",
+    "ENOMEM",
+    "EBUSY",
+    "ETXTBSY",
+}
+PATH_ERRNOS = {"ENOENT", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP", "EEXIST"}
+
+
+def from_os_error(exc: OSError) -> DirectorError | None:
+    """The one line an OSError deserves, with its exit code: SystemFault for the machine's
+    refusals, InputError for a path that does not fit; None when its errno is neither."""
+    import errno as codes
+
+    name = codes.errorcode.get(exc.errno or 0, "")
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if name in MACHINE_ERRNOS:
+        hint = {
+            "EACCES": "Check the file's and its folder's permissions.",
+            "EPERM": "Check the file's and its folder's permissions.",
+            "EROFS": "Use a folder on a writable file system.",
+        }.get(name, "Free some space (or raise the limit) and try again.")
+        return SystemFault(f"Cannot use{where}: {reason}.", hint)
+    if name in PATH_ERRNOS:
+        return InputError(f"Cannot use{where}: {reason}.", "Check the path.")
+    return None
+
+
+def refuse_undecodable(text: str, what: str) -> str:
+    """``text`` as given, or an InputError when it holds bytes that were not UTF-8 (Python keeps
+    them from the command line, the environment or a file name as lone surrogates)."""
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        raise InputError(
+            f"{what} is not valid text: it holds bytes that are not UTF-8.",
+            "Type it again in a UTF-8 terminal, or set LANG to a UTF-8 locale (C.UTF-8).",
+        )
+    return text

@@ -47,33 +47,59 @@ def terminal_safe(text: str) -> str:
 
 
 def main() -> None:
-    """Entry point: converts director's errors into one line and an exit code, never a traceback."""
-    from director.errors import DirectorError
-
+    """Entry point: every error is one line and an exit code, never a traceback. Wrong input
+    exits 2, a fault of the machine (permission denied, a full disk) 1; only what director
+    itself got wrong is called a bug."""
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except DirectorError as exc:
+    except BaseException as exc:  # noqa: BLE001 - the edge: each kind is sorted out below
+        code, line = answer(exc)
+        if line:
+            click.echo(line, err=True)
+        sys.exit(code)
+
+
+def answer(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one line ``exc`` deserves."""
+    from director.errors import DirectorError, from_os_error
+
+    if isinstance(exc, SystemExit):
+        raise exc
+    if isinstance(exc, click.exceptions.Abort):
+        return 130, "Aborted."
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "Interrupted."
+    if isinstance(exc, click.UsageError):
+        see = f" See: {exc.ctx.command_path} --help" if exc.ctx else ""
+        return exc.exit_code, f"error: {terminal_safe(exc.format_message())}.{see}"
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code, f"error: {terminal_safe(exc.format_message())}"
+    if isinstance(exc, OSError) and (fault := from_os_error(exc)) is not None:
+        exc = fault
+    if _undecodable(exc):
+        return 2, (
+            f"error: {terminal_safe(repr(exc.object[max(exc.start - 30, 0) : exc.end + 30]))} "
+            "holds bytes that are not UTF-8 text. Type it again in a UTF-8 terminal, or set "
+            "LANG to a UTF-8 locale (C.UTF-8)."
+        )
+    if isinstance(exc, DirectorError):
         # Ctrl-C is not an error: the run stopped where the user asked, and can carry on.
         said = "stopped" if exc.exit_code == 130 else "error"
-        click.echo(f"{said}: {terminal_safe(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: say so in one line, keep the traceback on request
-        if os.environ.get("DIRECTOR_DEBUG"):
-            raise
-        click.echo(
-            f"error: unexpected {type(exc).__name__}: {terminal_safe(str(exc))}. This is a bug "
-            "in director; "
-            "the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
-            "traceback and please report it.",
-            err=True,
-        )
-        sys.exit(1)
+        return exc.exit_code, f"{said}: {terminal_safe(str(exc))}"
+    if os.environ.get("DIRECTOR_DEBUG"):
+        raise exc
+    return 1, (
+        f"error: unexpected {type(exc).__name__}: {terminal_safe(str(exc))}. This is a bug in "
+        "director; the run's events.jsonl has the error. Set DIRECTOR_DEBUG=1 for the "
+        "traceback and please report it."
+    )
+
+
+def _undecodable(exc: BaseException) -> bool:
+    """Text that came from the command line, the environment or a file name holding bytes
+    that were not UTF-8 (Python keeps them as lone surrogates), stopped where it was written."""
+    return (
+        isinstance(exc, UnicodeEncodeError)
+        and isinstance(exc.object, str)
+        and any("\ud800" <= c <= "\udfff" for c in exc.object[exc.start : exc.end])
+    )

@@ -58,10 +58,12 @@ def critique_command(
     """
     from director.agent.configuration import parse_size, resolve_thresholds
     from director.cli.options import resolve_clip, resolve_insightface_root
+    from director.errors import refuse_undecodable
     from director.tools.critics.standalone import critique_image
 
     if cast_names and refs:
         raise click.UsageError("Pass either --cast or --ref, not both.")
+    refuse_undecodable(prompt, "The prompt")
     clip_weights, clip_model = resolve_clip(clip_weights, clip_model)
     result = critique_image(
         Path(image),

@@ -100,7 +100,7 @@ def _clip() -> Finding:
 
 CHECKS = (_ffmpeg, _font, _dlib, _insightface, _clip)
 # Backends a check above already reports, with where it looked for their models.
-REPORTED = {("critics", "clip")}
+REPORTED = {("critics", "clip"), ("critics", "identity")}
 
 
 def backend_findings() -> list[Finding]:

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from director.errors import InputError
+from director.errors import InputError, refuse_undecodable
+from director.files import check_sqlite, sqlite_fault
 from director.records import Character
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,60}$")
@@ -69,19 +70,17 @@ class CastStore:
                 f"The director home {self.home} is not a folder.",
                 "Point DIRECTOR_HOME at a folder (or unset it to use the default).",
             ) from None
-        conn = sqlite3.connect(self.db)
+        check_sqlite(self.db, WHAT, FIX)
         try:
-            try:
-                conn.execute("PRAGMA foreign_keys = ON")
-                conn.executescript(_SCHEMA)
-            except sqlite3.DatabaseError as exc:
-                raise InputError(
-                    f"The cast store {self.db} cannot be read as a database ({exc}).",
-                    "Move the file aside (your reference photos are in the folder beside it) "
-                    "and add the cast again with director cast add.",
-                ) from None
+            conn = sqlite3.connect(self.db)
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.db, WHAT, FIX) from None
+        try:
+            _prepare(conn, self.db)
             with conn:
                 yield conn
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.db, WHAT, FIX) from None
         finally:
             conn.close()
 
@@ -94,6 +93,7 @@ class CastStore:
     ) -> Character:
         """Embed every reference with every backend, then store them in one transaction."""
         name = validate_name(name)
+        description = refuse_undecodable(description, "The description")
         if not refs:
             raise InputError(f"No reference image for {name!r}.", "Pass at least one --ref IMG.")
         if self._exists(name):
@@ -170,6 +170,29 @@ class CastStore:
         shutil.rmtree(self.home / "refs" / _folder(name), ignore_errors=True)
 
 
+WHAT = "The cast store"
+FIX = (
+    "Move the file aside (your reference photos are in the folder beside it) and add the "
+    "cast again with director cast add."
+)
+COLUMNS = {
+    "characters": {"name", "description", "created"},
+    "refs": {"id", "name", "path", "sha256"},
+    "embeddings": {"ref_id", "backend", "vector"},
+}
+
+
+def _prepare(conn: sqlite3.Connection, db: Path) -> None:
+    """The store's tables made where missing, and those there checked to be the store's: a
+    database of another program is refused, never written to."""
+    for table, columns in COLUMNS.items():
+        found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if found and not columns <= found:
+            raise InputError(f"{WHAT} {db} is a database of another program.", FIX)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.executescript(_SCHEMA)
+
+
 def _embeddings(conn: sqlite3.Connection, ref_ids: list[int]) -> dict[str, list[list[float]]]:
     found: dict[str, list[list[float]]] = {}
     for ref_id in ref_ids:
@@ -193,7 +216,7 @@ def _folder(name: str) -> str:
 
 
 def validate_name(name: str) -> str:
-    text = (name or "").strip()
+    text = refuse_undecodable((name or "").strip(), "The character name")
     if not _NAME.match(text):
         raise InputError(
             f"Character name {name!r} cannot be used.",

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from director.errors import InputError, RunNotFound
-from director.files import temp_beside
+from director.errors import InputError, RunNotFound, SystemFault, from_os_error
+from director.files import read_json_object
+from director.files import write_json_atomic as write_json_atomic  # its home is director.files
 from director.memory.events import read_events
 from director.records import (
     Approval,
@@ -122,7 +122,9 @@ def ensure_writable(runs_dir: Path) -> Path:
         with tempfile.NamedTemporaryFile(dir=runs_dir, prefix=".probe-"):
             pass
     except OSError as exc:
-        raise InputError(
+        fault = from_os_error(exc)
+        kind = SystemFault if isinstance(fault, SystemFault) else InputError
+        raise kind(
             f"Cannot write to the runs folder {runs_dir} ({exc.strerror or exc}).",
             "Pass --runs-dir with a folder you can write to, or set DIRECTOR_RUNS_DIR.",
         ) from exc
@@ -187,13 +189,28 @@ def resolve_run(ref: str, runs_dir: Path) -> RunPaths:
     """A run given by id (looked up in runs_dir) or by the path of its folder."""
     candidate = Path(ref).expanduser()
     if (candidate / "events.jsonl").is_file():
-        return RunPaths(candidate.resolve())
+        return _checked(RunPaths(candidate.resolve()))
     if _RUN_ID.match(ref) and (runs_dir / ref / "events.jsonl").is_file():
-        return RunPaths((runs_dir / ref).resolve())
+        return _checked(RunPaths((runs_dir / ref).resolve()))
     raise RunNotFound(
         f"No run {ref!r} (looked for {candidate} and {runs_dir / ref}).",
         "Pass a run id from `director runs` or the path of a run folder.",
     )
+
+
+def _checked(paths: RunPaths) -> RunPaths:
+    """The run, its run.json (where it has one) read as the record it must be: every command
+    on a run trusts it, and a broken one is named here rather than failing deep inside."""
+    if paths.run_json.exists() or paths.run_json.is_symlink():
+        record = read_json_object(paths.run_json, f"Run {paths.run_id}'s record", RESTORE)
+        if not isinstance(record.get("options"), dict):
+            raise InputError(
+                f"Run {paths.run_id}'s record {paths.run_json} holds no options.", RESTORE
+            )
+    return paths
+
+
+RESTORE = "Restore it from a copy of the run folder (director writes it when a run starts)."
 
 
 def sha256_file(path: Path) -> str:
@@ -202,24 +219,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = temp_beside(path, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -283,6 +282,11 @@ def _unfinished(last) -> str:
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InputError(
+            f"The runs folder {runs_dir} is a file, not a folder.",
+            "Pass --runs-dir with the folder that holds the runs, or fix DIRECTOR_RUNS_DIR.",
+        )
     if not runs_dir.is_dir():
         return []
     found = [

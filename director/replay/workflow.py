@@ -11,8 +11,9 @@ from pathlib import Path
 from statistics import mean
 
 from director.errors import InputError
+from director.files import write_text_atomic
 from director.memory.events import read_events
-from director.memory.runs import RunPaths, write_text_atomic
+from director.memory.runs import RunPaths
 from director.records import CheckResult, Critique, Decision, Shot
 from director.replay.document import (
     Bullets,

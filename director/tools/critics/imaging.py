@@ -86,14 +86,66 @@ def hex_pixels(colours: list[str]) -> np.ndarray:
 
 def open_rgb(path: str | Path) -> Image.Image | None:
     """The image at ``path`` upright (its EXIF orientation applied, as a phone photo is meant
-    to be seen) in 8-bit RGB, or None when it cannot be read."""
+    to be seen) in 8-bit RGB, or None when it cannot be read as an image. An image too large
+    to decode safely (a decompression bomb: a small file that declares billions of pixels) is
+    refused before decoding with an InputError; a file the machine will not let us read
+    raises its OSError."""
     from PIL import ImageOps
 
     try:
-        with Image.open(path) as img:
+        with _open_checked(Path(path)) as img:
             return rgb(ImageOps.exif_transpose(img)).copy()
-    except (OSError, ValueError):
+    except OSError as exc:
+        if _machine_fault(exc):
+            raise
         return None
+    except (ValueError, SyntaxError):  # Pillow's word for some malformed headers
+        return None
+
+
+# No reference photo or frame needs more; a file larger than this is not read at all.
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+
+
+def _open_checked(path: Path) -> Image.Image:
+    """The image opened (its header read, nothing decoded), once its file size and declared
+    pixel count are within what is safe to decode."""
+    import warnings
+
+    from director.errors import InputError
+
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise InputError(
+            f"The image {path} has {size:,} bytes; director reads images of up to "
+            f"{MAX_IMAGE_BYTES:,} bytes.",
+            "Save a smaller copy (a PNG or JPEG of a few thousand pixels a side).",
+        )
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            img = None
+    if img is None or (limit and img.width * img.height > limit):
+        declared = f" declares {img.width}x{img.height} pixels;" if img is not None else ""
+        if img is not None:
+            img.close()
+        raise InputError(
+            f"The image {path}{declared or ' declares'} more pixels than is safe to decode "
+            f"(director decodes up to {limit:,} pixels).",
+            "Save a smaller copy (a PNG or JPEG of a few thousand pixels a side).",
+        )
+    return img
+
+
+def _machine_fault(exc: OSError) -> bool:
+    import errno
+
+    from director.errors import MACHINE_ERRNOS
+
+    return errno.errorcode.get(exc.errno or 0, "") in MACHINE_ERRNOS
 
 
 # What a critic may be handed: the image a caller already holds (a PIL image, or an (H, W, 3)
