@@ -335,3 +335,15 @@ def test_attempts_that_produced_nothing_are_never_chosen():
         step.chosen is None and step.flagged and "no attempt produced an image" in step.final.reason
     )
     assert best_candidate(cands) is None
+
+
+def test_an_attempt_no_check_could_judge_is_accepted_not_rerolled():
+    critique = _critique(
+        CheckResult.not_run("clipscore", "no CLIP weights"),
+        CheckResult.not_run("identity", "no face expected in this shot"),
+    )
+    assert critique.verdict == "not judged"
+    step = _climb(critique)
+    assert step.variant is None and not step.flagged
+    assert step.final.action == "accept" and step.final.attempt == 1
+    assert "not judged" in step.final.reason and "no CLIP weights" in step.final.reason

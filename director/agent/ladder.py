@@ -99,6 +99,10 @@ def climb(
     ``variant`` what the latest attempt changed from the plan."""
     if critique.verdict == "pass":
         return Step([_decision(critique, "accept", _passed_reason(critique))], chosen=None)
+    if critique.verdict == "not judged":
+        # nothing could be measured, and a new attempt would not be measured either
+        why = "; ".join(f"{c.name}: {c.reason}" for c in critique.checks) or "no critic judges it"
+        return Step([_decision(critique, "accept", f"not judged: no check could run ({why})")])
     cap = _cap_reached(candidates, limits)
     if cap:
         return _human(critique, candidates, limits, cap)
