@@ -18,7 +18,7 @@ from langgraph.types import Command, interrupt
 from director.agent import ladder
 from director.agent.context import RunContext
 from director.agent.keyframes import next_in_beat
-from director.agent.shots import ladder_backend, last_attempt, limits
+from director.agent.shots import flag_reasons, ladder_backend, last_attempt, limits
 from director.agent.state import FilmState, plan_of
 from director.errors import InputError
 from director.memory.runs import write_json_atomic
@@ -209,13 +209,15 @@ def beats_payload(plan: Plan) -> dict[str, Any]:
 
 
 def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: str) -> dict:
-    from director.tools.image.contact_sheet import contact_sheet
+    from director.tools.image.contact_sheet import contact_sheet, shot_tiles
 
     beat = next(b for b in plan.beat_sheet.beats if b.id == beat_id)
     shots = [s for s in plan.shots if s.beat_id == beat_id]
     sheet = ctx.paths.root / "approvals" / f"{beat_id}.png"
     sheet.parent.mkdir(exist_ok=True)
-    contact_sheet([(ctx.paths.root / state["keyframes"][s.id], s.id) for s in shots], sheet)
+    tiles = shot_tiles(shots, ctx.paths.root, state["keyframes"], state.get("captions"))
+    flagged = [s.id for s in shots if s.id in state["flagged"]]
+    contact_sheet(tiles, sheet, flagged=flag_reasons(state, flagged))
     failed = state.get("keyframe_failed", {})
     return {
         **_anchor_payload(ctx, state),

@@ -13,13 +13,14 @@ from langgraph.types import Command
 
 from director.agent.clips import finish_clips
 from director.agent.context import RunContext
+from director.agent.shots import flag_reasons
 from director.agent.state import FilmState, plan_of
 from director.records import AssemblyStep, RunFinished, StageFinished
 
 
 def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["document"]]:
     from director.tools.assemble.film import assemble as assemble_film
-    from director.tools.image.contact_sheet import contact_sheet
+    from director.tools.image.contact_sheet import contact_sheet, shot_tiles
 
     ctx = runtime.context
     plan = plan_of(state)
@@ -41,8 +42,9 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
             on_progress=lambda seconds: ctx.progress.encoding(seconds, plan.runtime_s),
         )
         ctx.progress.close()
-        items = [(ctx.paths.root / state["keyframes"][s.id], s.id) for s in plan.shots]
-        contact_sheet(items, ctx.paths.contact_sheet)
+        tiles = shot_tiles(plan.shots, ctx.paths.root, state["keyframes"], state.get("captions"))
+        flagged = flag_reasons(state, work.flagged)
+        contact_sheet(tiles, ctx.paths.contact_sheet, flagged=flagged)
     update = {**work.update(), "film": ctx.paths.rel(result.film)}
     return Command(goto="document", update=update)
 

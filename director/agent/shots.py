@@ -106,3 +106,10 @@ def ladder_backend(ctx: RunContext, shot: Shot, kind: str) -> ladder.Backend:
         edits=kind == "keyframe" and ctx.image.edits,
         references=tuple(path for _, path in cast_references(ctx, shot)),
     )
+
+
+def flag_reasons(state: FilmState, flagged: list[str]) -> dict[str, list[str] | str]:
+    """Why each flagged shot was accepted below threshold: the checks its keyframe failed, or
+    that its clip did; what the contact sheet prints on the shot's tile."""
+    failed = state.get("keyframe_failed", {})
+    return {sid: failed.get(sid) or "its clip is below threshold" for sid in flagged}
