@@ -50,6 +50,8 @@ class RunContext:
     current: tuple[str, int] = ("", 0)
     # Jobs already submitted and collected, so a re-run node never pays twice.
     jobs: JobLedger = field(default_factory=JobLedger)
+    # Keyframes the image backend handed over in memory, by artifact path, until judged.
+    held: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log.listeners.append(self.jobs.note)

@@ -93,6 +93,9 @@ def _candidate(
     ``drawn`` is what the ladder changed from the plan for it."""
     dest = jobs.ctx.paths.keyframe(shot.id, number)
     attempt, failure = jobs.collect(jobs.ctx.image, job, dest, number, started, "keyframe", failure)
+    picture = jobs.ctx.image.held(job)
+    if picture is not None and attempt.artifact:
+        jobs.ctx.held[attempt.artifact] = picture
     candidate: Candidate = {
         "attempt": number,
         "artifact": attempt.artifact,
@@ -192,9 +195,13 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         c if "verdict" in c else {**c, **_scored(results[c["attempt"]])}
         for c in state["candidates"]
     ]
-    best = min(results.values(), key=lambda r: (r.verdict != "pass", r.margin()))  # shortfall
+    best = min(results.values(), key=lambda r: (RANK[r.verdict], r.margin()))  # shortfall
     update = {"candidates": candidates, "critique": best.model_dump(mode="json")}
     return Command(goto="decide", update=update)
+
+
+# How a round's candidates rank for the ladder: a pass, then one nothing could judge, then a fail.
+RANK = {"pass": 0, "not judged": 1, "fail": 2}
 
 
 def _scored(result: Critique) -> dict:
@@ -210,13 +217,8 @@ def _judge(
 ) -> list[Critique]:
     """Critique a round's candidates, each critic scoring all of them at once (one forward
     pass on a model); a failed generation has nothing to score."""
-    from PIL import Image
-
     drawn = [c for c in candidates if not c.get("error")]
-    images = []
-    for candidate in drawn:
-        with Image.open(ctx.paths.root / candidate["artifact"]) as img:
-            images.append(img.convert("RGB"))
+    images = [_picture(ctx, c["artifact"]) for c in drawn]
     checks: dict[int, list[CheckResult]] = {c["attempt"]: [] for c in drawn}
     for critic in ctx.critics:
         scored = critic.check_batch(images, [shot] * len(images), context)
@@ -290,3 +292,12 @@ def next_in_beat(plan: Plan, state: FilmState, beat_id: str, update: dict) -> Co
             goto = "revise" if shot.id in state.get("notes", {}) else "keyframe"
             return Command(goto=goto, update={**update, "cursor": shot.index})
     return Command(goto="approve_shots", update=update)
+
+
+def _picture(ctx: RunContext, artifact: str):
+    """A keyframe as the backend handed it over, else read from the run folder as every
+    picture a critic sees is read (upright, 8-bit RGB)."""
+    from director.tools.critics.imaging import as_rgb
+
+    held = ctx.held.pop(artifact, None)
+    return held if held is not None else as_rgb(ctx.paths.root / artifact)

@@ -191,6 +191,12 @@ class ImageBackend(ABC):
     def collect(self, job: Job, dest: Path) -> None:
         """Write the finished image for ``job`` to ``dest`` (a PNG path)."""
 
+    def held(self, job: Job) -> Any | None:
+        """The picture of a job just collected, as the backend still holds it in memory (an RGB
+        PIL image), so the gate judges it without reading the file back; None when it holds
+        none. Given once per job."""
+        return None
+
     def submit_many(self, requests: Sequence[ImageRequest]) -> list[Job]:
         """Submit best-of-k candidates together; backends that render them as one batch
         override this. Each Job can still be collected on its own."""
@@ -253,10 +259,15 @@ class Critic(ABC):
 
     name: ClassVar[str]
     checks: ClassVar[tuple[str, ...]]
+    # Its thresholds and their defaults (None: the default is its backend's own), and the
+    # attempts it judges: keyframes, frames sampled from clips, or both.
+    defaults: ClassVar[dict[str, float | None]] = {}
+    judges: ClassVar[tuple[str, ...]] = ("keyframe",)
 
     @abstractmethod
     def check(self, image: Any, shot: Shot, context: CriticContext) -> list[CheckResult]:
-        """``image`` is an RGB ``PIL.Image.Image``."""
+        """``image`` is what the caller holds: a PIL image, an array or a path; critics read it
+        with ``director.tools.critics.imaging.as_rgb``."""
 
     def check_batch(
         self, images: Sequence[Any], shots: Sequence[Shot], context: CriticContext
@@ -266,7 +277,4 @@ class Critic(ABC):
         return [self.check(image, shot, context) for image, shot in zip(images, shots, strict=True)]
 
     def not_run(self, reason: str) -> list[CheckResult]:
-        return [
-            CheckResult(name=n, score=None, threshold=None, passed=None, reason=reason)
-            for n in self.checks
-        ]
+        return [CheckResult.not_run(n, reason) for n in self.checks]

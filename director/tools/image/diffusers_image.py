@@ -200,6 +200,7 @@ class DiffusersImage(ImageBackend):
         self._adapters: dict[str, str] = {}
         self._pending: dict[str, list[Job]] = {}
         self._results: dict[str, Any] = {}
+        self._held: dict[str, Any] = {}  # the latest batch's pictures, until the gate takes them
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -231,14 +232,7 @@ class DiffusersImage(ImageBackend):
         digest = hashlib.sha256(
             json.dumps([self.model, params, payload], sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
-        return Job(
-            id=f"diffusers-{digest[:20]}",
-            backend=self.name,
-            model=self.model,
-            kind="image",
-            request=payload,
-            params=params,
-        )
+        return Job.of(self, request, f"diffusers-{digest[:20]}", payload=payload, params=params)
 
     def _params(self, request: ImageRequest) -> dict[str, Any]:
         family = self._loaded()
@@ -323,9 +317,13 @@ class DiffusersImage(ImageBackend):
             if image.size != (request.width, request.height):
                 image = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
             images.append(image.convert("RGB"))
+        self._held = {job.id: image for job, image in zip(jobs, images, strict=True)}
         for job, png in zip(jobs, _pngs(images), strict=True):
             self._results[job.id] = png
             self._pending.pop(job.id, None)
+
+    def held(self, job: Job) -> Any | None:
+        return self._held.pop(job.id, None)
 
     def _embed(
         self, prompt: str, negative: str, lora: str | None, params: dict[str, Any]

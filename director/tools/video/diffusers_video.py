@@ -126,14 +126,7 @@ class DiffusersVideo(VideoBackend):
         digest = hashlib.sha256(
             json.dumps([self.model, params, payload], sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
-        return Job(
-            id=f"diffusers-{digest[:20]}",
-            backend=self.name,
-            model=self.model,
-            kind="clip",
-            request=payload,
-            params=params,
-        )
+        return Job.of(self, request, f"diffusers-{digest[:20]}", payload=payload, params=params)
 
     def collect(self, job: Job, dest: Path) -> None:
         if job.backend != self.name or job.model != self.model:
