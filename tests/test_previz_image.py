@@ -277,6 +277,9 @@ def test_birds_eye_has_no_sky_and_a_small_figure_from_above():
 def test_subjects_poses_and_props_are_read_from_the_words():
     assert read_subject("一个古老的机器人", "")[0] == ("robot",)
     assert read_subject("a bulldozer", "")[0] == ("machine",)
+    # a drone is a machine, though 无人机 holds 人 (a person)
+    assert read_subject("城市的监控无人机", "")[0] == ("machine",)
+    assert read_subject("a surveillance drone", "")[0] == ("machine",)
     assert read_subject("two children", "")[0] == ("human", "human")
     assert read_subject("an old woman and her robot", "kneels")[0] == ("human", "robot")
     assert read_subject("Lin", "walks") == (("human",), None)

@@ -9,12 +9,11 @@ counts against the shot's cap and the run's; when either runs out the ladder goe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from director import prompts
 from director.agent.state import Candidate, Variant
 from director.records import CheckResult, Critique, Decision, Rung, Shot, shortfall
 from director.text import is_chinese
@@ -420,8 +419,7 @@ def moderation_rules() -> dict[str, Any]:
 
 
 def _ladder_file(name: str) -> dict[str, Any]:
-    path = resources.files("director.prompts").joinpath("ladder", name)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return prompts.read_json("ladder", name)
 
 
 def _decision(

@@ -8,13 +8,12 @@ used only when the camera slot names none.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from director import prompts
 from director.records import Shot
 
 HUMAN, ROBOT, MACHINE, PLANT = "human", "robot", "machine", "plant"
@@ -54,8 +53,7 @@ class Scene:
 @lru_cache(maxsize=8)
 def vocab(name: str) -> dict[str, Any]:
     """A vocabulary file from ``director/prompts/vocab`` (cached: they never change in a run)."""
-    text = resources.files("director.prompts").joinpath("vocab", f"{name}.json").read_text("utf-8")
-    return json.loads(text)
+    return prompts.read_json("vocab", f"{name}.json")
 
 
 def read_scene(shot: Shot) -> Scene:

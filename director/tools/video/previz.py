@@ -18,12 +18,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import get_args
 
 import ffmpeg
 
+from director import prompts
 from director.errors import BackendError
 from director.records import CameraMove, Shot
 from director.tools.assemble.ffmpeg_bin import (
@@ -270,9 +270,7 @@ def camera_move(shot: Shot) -> CameraMove:
 @lru_cache(maxsize=1)
 def _move_phrases() -> tuple[tuple[str, str], ...]:
     """(phrase, move) from camera.json, plus the forms people type: without "slow", or the key."""
-    moves = json.loads(
-        resources.files("director.prompts").joinpath("vocab", "camera.json").read_text("utf-8")
-    )["move"]
+    moves = prompts.read_json("vocab", "camera.json")["move"]
     phrases = set()
     for move, words in moves.items():
         if move not in get_args(CameraMove):
