@@ -147,14 +147,7 @@ class PrevizImage(ImageBackend):
             # The caption band at the bottom: clips hold it still while the picture moves.
             "caption_px": caption_height(request.height),
         }
-        return Job(
-            id=f"previz-{digest[:20]}",
-            backend=self.name,
-            model=self.model,
-            kind="image",
-            request=payload,
-            params=params,
-        )
+        return Job.of(self, request, f"previz-{digest[:20]}", payload=payload, params=params)
 
     def collect(self, job: Job, dest: Path) -> None:
         if job.backend != self.name:

@@ -94,14 +94,7 @@ class PrevizVideo(VideoBackend):
             "preset": self.preset,
             "crf": self.crf,
         }
-        job = Job(
-            id=f"previz-{digest[:16]}",
-            backend=self.name,
-            model=self.model,
-            kind="clip",
-            request=payload,
-            params=params,
-        )
+        job = Job.of(self, request, f"previz-{digest[:16]}", payload=payload, params=params)
         self._start(job, request)
         return job
 
