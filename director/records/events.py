@@ -1,0 +1,205 @@
+"""The events of a run's log (events.jsonl), one record per decision, and the ``Event`` union
+that reads any of them back by its ``type``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from director.records.base import SCHEMA_VERSION, Record
+from director.records.judging import Attempt, Critique, Decision, Verdict
+from director.records.plan import BeatSheet, Cards, Shot, Story, StyleBible
+
+
+class _Event(Record):
+    v: int = SCHEMA_VERSION
+    seq: int = 0
+    ts: str = ""
+
+
+class RunStarted(_Event):
+    type: Literal["run_started"] = "run_started"
+    run_id: str
+    logline: str
+    options: dict[str, Any]
+    versions: dict[str, str]
+
+
+class StageStarted(_Event):
+    type: Literal["stage_started"] = "stage_started"
+    stage: str
+    detail: str = ""
+
+
+class StageFinished(_Event):
+    type: Literal["stage_finished"] = "stage_finished"
+    stage: str
+    seconds: float
+
+
+class StoryDeveloped(_Event):
+    type: Literal["story_developed"] = "story_developed"
+    backend: str
+    story: Story
+
+
+class BeatSheetPlanned(_Event):
+    type: Literal["beat_sheet_planned"] = "beat_sheet_planned"
+    backend: str
+    beat_sheet: BeatSheet
+
+
+class BiblePlanned(_Event):
+    type: Literal["bible_planned"] = "bible_planned"
+    backend: str
+    bible: StyleBible
+    cards: Cards
+
+
+class ShotListPlanned(_Event):
+    type: Literal["shot_list_planned"] = "shot_list_planned"
+    backend: str
+    shots: list[Shot]
+
+
+class Approval(_Event):
+    type: Literal["approval"] = "approval"
+    checkpoint: str
+    by: Literal["auto", "human"]
+    decision: Literal["approve", "edit", "reroll", "reject", "regenerate", "abort"]
+    note: str = ""
+    who: str = ""
+    beat_id: str | None = None
+    shot_id: str | None = None
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="what the human changed: field or slot -> new text"
+    )
+    decided_at: str = Field(
+        default="",
+        description="when the human decided (ISO 8601); with `director approve` it is earlier "
+        "than ts, the time the resumed run took the answer",
+    )
+
+
+class ApprovalPending(_Event):
+    """The run stopped at a checkpoint and waits for a human's decision."""
+
+    type: Literal["approval_pending"] = "approval_pending"
+    checkpoint: str
+    beat_id: str | None = None
+    contact_sheet: str = ""
+
+
+class RunResumed(_Event):
+    type: Literal["run_resumed"] = "run_resumed"
+    from_stage: str | None = None
+    changed: dict[str, Any] = Field(
+        default_factory=dict, description="options changed for the redo: name -> [old, new]"
+    )
+    waiting: str = Field(default="", description="the checkpoint the run was waiting at, if any")
+    log_repaired: bool = False
+
+
+class JobSubmitted(_Event):
+    """A generation job was submitted; logged before anything waits on it."""
+
+    type: Literal["job_submitted"] = "job_submitted"
+    shot_id: str
+    kind: Literal["keyframe", "clip"]
+    job_id: str
+    backend: str
+    model: str
+    job: dict[str, Any] = Field(
+        default_factory=dict, description="the whole job, so a resumed run collects it"
+    )
+    request_key: str = Field(default="", description="hash of the request, to find the job by")
+
+
+class CostIncurred(_Event):
+    """What one paid call cost (or, before the call, was estimated to cost)."""
+
+    type: Literal["cost"] = "cost"
+    shot_id: str | None = None
+    kind: Literal["keyframe", "clip", "plan"]
+    backend: str
+    model: str
+    amount: float | None = Field(description="USD; None when the model has no price")
+    detail: str = Field(default="", description="what was billed: images, seconds, tokens")
+    job_id: str = Field(default="", description="the paid job; a cost is counted once per job")
+
+
+class LLMCallMade(_Event):
+    """One call to a language model: which stage, how many tokens, how long, what it cost."""
+
+    type: Literal["llm_call"] = "llm_call"
+    stage: str
+    backend: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float
+    cost: float | None = None
+    retried: bool = Field(default=False, description="answered after a validation retry")
+
+
+class AttemptMade(_Event):
+    type: Literal["attempt"] = "attempt"
+    attempt: Attempt
+
+
+class CritiqueMade(_Event):
+    type: Literal["critique"] = "critique"
+    critique: Critique
+    verdict: Verdict
+
+
+class DecisionMade(_Event):
+    type: Literal["decision"] = "decision"
+    decision: Decision
+
+
+class AssemblyStep(_Event):
+    type: Literal["assembly"] = "assembly"
+    step: str
+    command: list[str]
+    output: str
+    seconds: float
+
+
+class ErrorRaised(_Event):
+    type: Literal["error"] = "error"
+    stage: str
+    message: str
+    error_type: str = ""
+
+
+class RunFinished(_Event):
+    type: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "failed", "aborted"]
+    seconds: float
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    RunStarted
+    | StageStarted
+    | StageFinished
+    | StoryDeveloped
+    | BeatSheetPlanned
+    | BiblePlanned
+    | ShotListPlanned
+    | Approval
+    | ApprovalPending
+    | RunResumed
+    | JobSubmitted
+    | CostIncurred
+    | LLMCallMade
+    | AttemptMade
+    | CritiqueMade
+    | DecisionMade
+    | AssemblyStep
+    | ErrorRaised
+    | RunFinished,
+    Field(discriminator="type"),
+]
