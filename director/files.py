@@ -142,7 +142,7 @@ def sqlite_fault(exc: sqlite3.Error, path: Path, what: str, hint: str) -> Except
     text = str(exc)
     if any(words in text for words in MACHINE_SAYS) and not Path(path).is_dir():
         return SystemFault(
-            f"Cannot use {what} {path}: {text}.",
+            f"{what} {path} cannot be used: {text}.",
             "Check that the folder is writable and the disk has room, then try again.",
         )
     return InputError(f"{what} {path} cannot be read as a database ({text}).", hint)

@@ -991,6 +991,13 @@ def fault_cases() -> list[Case]:
             fault="read-only",
         ),
         Case(
+            "cast-add:disk-full",
+            ("cast", "add", "Nora", "--ref", "{in}/face.png"),
+            says="home",
+            code=1,
+            fault="disk-full",
+        ),
+        Case(
             "cast-list:unreadable-store",
             ("cast", "list"),
             says="cast.sqlite",
@@ -1164,6 +1171,28 @@ def test_a_bad_input_is_one_line_and_changes_nothing(case: Case, world: Path, tm
     added = sorted(k for k in set(after) - set(before) if Path(k).name not in ALLOWED_NEW)
     assert not changed, f"changed or removed: {changed}\n{shown}"
     assert not added, f"left behind: {added}\n{shown}"
+
+
+def test_reading_a_run_writes_nothing_even_where_nothing_can_be_written(world, tmp_path):
+    """status, runs and the checks approve makes read a run without writing to it: they work
+    on a read-only run folder and leave no file behind (SQLite's index files included)."""
+    sandbox = Sandbox(tmp_path / "case")
+    shutil.copytree(world, sandbox.root, symlinks=True)
+    read_only(lambda s: s.runs)(sandbox)
+    before = digests(sandbox.root)
+    env = clean_env(XDG_CONFIG_HOME=str(sandbox.root / "config"), DIRECTOR_HOME=str(sandbox.home))
+    with permissions_apply():
+        results = [
+            invoke(argv, sandbox.root, env)
+            for argv in (["status", "wait", "--json"], ["status", "done"], ["runs", "--json"])
+        ]
+        refused = invoke(["approve", "done"], sandbox.root, env)
+    restore_modes(sandbox.root)
+    assert [r.code for r in results] == [0, 0, 0], [r.stderr for r in results]
+    assert '"waiting for approval"' in results[0].stdout
+    assert "Run done: completed." in results[1].stdout
+    assert refused.code == 2 and "not waiting for approval" in refused.stderr
+    assert digests(sandbox.root) == before
 
 
 def test_the_table_covers_every_command():

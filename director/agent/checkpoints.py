@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from director.errors import InputError
+from director.errors import InputError, refuse_undecodable
 from director.files import check_sqlite, read_json_object, sqlite_fault, write_json_atomic
 from director.memory.runs import RunPaths
 
@@ -109,6 +109,9 @@ def pending_of(state, root: Path | None = None) -> Pending | None:
 def record_answer(paths: RunPaths, pending: Pending, answer: dict[str, Any]) -> Path:
     """Keep a human's answer to a pending checkpoint until the run resumes with it."""
     path = paths.root / ANSWER_FILE
+    for key, value in answer.items():
+        if isinstance(value, str):
+            refuse_undecodable(value, f"The answer's {key}")
     stamped = {**answer, "who": answer.get("who") or _who(), "when": _now()}
     write_json_atomic(path, {"interrupt": pending.id, "answer": stamped})
     return path

@@ -71,16 +71,17 @@ def answer(exc: BaseException) -> tuple[int, str]:
         return 130, "Interrupted."
     if isinstance(exc, click.UsageError):
         see = f" See: {exc.ctx.command_path} --help" if exc.ctx else ""
-        return exc.exit_code, f"error: {terminal_safe(exc.format_message())}.{see}"
+        said = terminal_safe(exc.format_message()).rstrip(".")
+        return exc.exit_code, f"error: {said}.{see}"
     if isinstance(exc, click.ClickException):
         return exc.exit_code, f"error: {terminal_safe(exc.format_message())}"
     if isinstance(exc, OSError) and (fault := from_os_error(exc)) is not None:
         exc = fault
     if _undecodable(exc):
         return 2, (
-            f"error: {terminal_safe(repr(exc.object[max(exc.start - 30, 0) : exc.end + 30]))} "
-            "holds bytes that are not UTF-8 text. Type it again in a UTF-8 terminal, or set "
-            "LANG to a UTF-8 locale (C.UTF-8)."
+            "error: text given to director holds bytes that are not UTF-8 (near "
+            f"{terminal_safe(repr(exc.object[max(exc.start - 20, 0) : exc.end + 20]))}). Type it "
+            "again in a UTF-8 terminal, or set LANG to a UTF-8 locale (C.UTF-8)."
         )
     if isinstance(exc, DirectorError):
         # Ctrl-C is not an error: the run stopped where the user asked, and can carry on.

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from director.errors import InputError, refuse_undecodable
-from director.files import check_sqlite, sqlite_fault
+from director.files import check_sqlite, sqlite_fault, write_bytes_atomic
 from director.records import Character
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,60}$")
@@ -129,11 +129,12 @@ class CastStore:
                     conn.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (ref_id, backend, blob))
 
     def _copy(self, name: str, src: Path) -> tuple[Path, str]:
-        sha = hashlib.sha256(src.read_bytes()).hexdigest()
+        data = src.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
         folder = self.home / "refs" / _folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / f"{sha[:16]}{src.suffix.lower() or '.img'}"
-        shutil.copyfile(src, dest)
+        write_bytes_atomic(dest, data)
         return dest, sha
 
     def _exists(self, name: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from director.errors import InputError
+from director.errors import InputError, SystemFault
 
 LOCK_NAME = ".lock"
 
@@ -20,7 +20,14 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as exc:
+            raise SystemFault(
+                f"Run {self.path.parent.name} cannot be locked for this process: {self.path}: "
+                f"{exc.strerror}.",
+                "The run folder must be writable to go on: check its permissions.",
+            ) from None
         if not _try_lock(fd):
             holder = _read(fd)
             os.close(fd)
@@ -45,7 +52,7 @@ def is_locked(root: Path) -> bool:
     path = root / LOCK_NAME
     if not path.exists():
         return False
-    fd = os.open(path, os.O_RDWR)
+    fd = os.open(path, os.O_RDONLY)  # a lock needs no write access: a read-only run has one
     try:
         return not _try_lock(fd)
     finally:
