@@ -1195,6 +1195,24 @@ def test_reading_a_run_writes_nothing_even_where_nothing_can_be_written(world, t
     assert digests(sandbox.root) == before
 
 
+def test_a_keyframe_that_cannot_be_shown_is_named_on_the_page_not_a_failure(world, tmp_path):
+    """replay --html on a run whose keyframes were replaced by a non-image and a decompression
+    bomb: the page is written, each says its image cannot be shown, the files are untouched."""
+    sandbox = Sandbox(tmp_path / "case")
+    shutil.copytree(world, sandbox.root, symlinks=True)
+    first, second = sorted((sandbox.runs / "done" / "keyframes").rglob("*.png"))[:2]
+    first.write_bytes(GARBAGE)
+    second.write_bytes(IMAGES["bomb.png"])
+    env = clean_env(XDG_CONFIG_HOME=str(sandbox.root / "config"), DIRECTOR_HOME=str(sandbox.home))
+    result = invoke(["replay", "done", "--html"], sandbox.root, env)
+    assert result.code == 0, result.stderr
+    page = (sandbox.runs / "done" / "workflow.html").read_text(encoding="utf-8")
+    for path in (first, second):
+        shown = path.relative_to(sandbox.runs / "done").as_posix()
+        assert f"missing or unreadable image: {shown}" in page
+    assert first.read_bytes() == GARBAGE and second.read_bytes() == IMAGES["bomb.png"]
+
+
 def test_the_table_covers_every_command():
     from director.cli import cli
 

@@ -117,20 +117,25 @@ def _html_figure(block: Figure, root: Path, thumb_width: int) -> str:
     src = _thumbnail_uri(root / block.path, thumb_width)
     alt = html.escape(block.alt)
     if src is None:
-        return f"<p class=missing>missing image: {html.escape(block.path)}</p>"
+        return f"<p class=missing>missing or unreadable image: {html.escape(block.path)}</p>"
     return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
 
 def _thumbnail_uri(path: Path, width: int) -> str | None:
-    from PIL import Image
+    """The image as a small inline JPEG; None for one that is gone or cannot be shown (not an
+    image, or too large to decode safely): the page says so instead of failing."""
+    from director.errors import InputError
+    from director.tools.critics.imaging import open_rgb
 
-    if not path.is_file():
+    try:
+        img = open_rgb(path) if path.is_file() else None
+    except InputError:
+        img = None
+    if img is None:
         return None
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        img.thumbnail((width, width * 4))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=82, optimize=True)
+    img.thumbnail((width, width * 4))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=82, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
