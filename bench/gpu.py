@@ -720,17 +720,15 @@ def phase_film(b: Bench) -> dict:
     orchestration's, not rerolls'."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from director.agent import keyframes, runner
+    from director.agent import gate, keyframes, runner
+    from director.agent.cast import resolve_cast
     from director.agent.configuration import resolve
     from director.memory.events import EventLog, read_events
     from director.records import AssemblyStep, AttemptMade, RunFinished, StageFinished
     from director.replay import workflow
     from director.tools.critics import face_insightface
     from director.tools.critics.clipgate import ClipGate
-    from director.tools.critics.duplicate import DuplicateCritic
     from director.tools.critics.identity import IdentityCritic
-    from director.tools.critics.palette import PaletteCritic
-    from director.tools.critics.technical import TechnicalCritic
     from director.tools.critics.thresholds import for_critic
     from director.tools.image import contact_sheet
 
@@ -754,11 +752,12 @@ def phase_film(b: Bench) -> dict:
             "threshold": LOOSE,
         }
     )
+    # The run's own keyframe gate, from the registry (identity on the cast included), with the
+    # CLIP critic that is already loaded on the GPU in place of the one the registry would load.
+    cast = resolve_cast(options.cast, options.characters, options.insightface_root)
     critics = [
-        TechnicalCritic(**for_critic(options.thresholds, "technical")),
-        PaletteCritic(**for_critic(options.thresholds, "palette")),
-        DuplicateCritic(**for_critic(options.thresholds, "duplicate")),
-        clip,
+        clip if c.name == "clip" else c
+        for c in gate.keyframe_critics(gate.critics(options, image, cast, ("keyframe",)))
     ]
     saved_thresholds = dict(clip.thresholds)
     clip.thresholds.update(for_critic(options.thresholds, "clip"))
@@ -788,7 +787,8 @@ def phase_film(b: Bench) -> dict:
         (workflow, "write_workflow", "workflow document"),
     ]
     wraps += [(type(c), "check_batch", f"critic {c.name}") for c in critics]
-    wraps.append((IdentityCritic, "check_batch", "critic identity"))
+    if not any(isinstance(c, IdentityCritic) for c in critics):
+        wraps.append((IdentityCritic, "check_batch", "critic identity"))  # the clip gate's
     for owner, name, label in wraps:
         clock.wrap(owner, name, label)
     pipes = (image.pipeline, video.pipeline)
