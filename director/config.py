@@ -10,8 +10,9 @@ The config file is TOML at ``$DIRECTOR_CONFIG`` or ``$XDG_CONFIG_HOME/director/c
 ``max_attempts``, ...) at the top level and tables for the settings of one part:
 ``[thresholds]``, ``[providers.NAME]``, ``[prices."PROVIDER:MODEL"]`` and ``[diffusers]``. It is
 read and checked here (``load_config_file``), once per resolution; each table is handed, as a
-``Section``, to the part it configures. A part built by a caller that hands it none takes its
-table from ``section``; the tools never open the file themselves.
+``Section``, to the part it configures (``director.registry`` hands a backend its provider's
+table and the prices). A part built without its table goes without it: the tools never open
+the file, nor ask this module for a table.
 """
 
 from __future__ import annotations
@@ -286,8 +287,7 @@ def load_config_file(path: Path | None = None) -> ConfigFile:
 
 
 def section(name: str) -> Section:
-    """A table of this command's config file, for a part built by a caller that did not hand
-    it one."""
+    """A table of the config file, for a command that needs that one table only."""
     return load_config_file().section(name)
 
 

@@ -5,15 +5,25 @@ entry-point group (``director.planners``, ``director.image``, ``director.video``
 ``director.critics``); third-party packages add backends by declaring entry points there.
 The built-ins are declared in director's own pyproject and also listed here, so a source
 checkout that is not installed still finds them.
+
+A backend is handed its settings here, never reads the config file itself: one whose
+constructor takes ``provider_settings`` gets its provider's (the environment, then the config
+file's ``[providers.NAME]`` table), one that takes ``prices`` the price table with the config
+file's ``[prices]`` on top; a diffusers backend of a run gets the run's resolved
+``[diffusers]`` settings.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from director.errors import ToolMissing, UnknownBackend
+
+if TYPE_CHECKING:
+    from director.config import ConfigFile
 
 KINDS = ("planners", "image", "video", "critics")
 
@@ -64,8 +74,10 @@ def split_spec(spec: str) -> tuple[str, str]:
     return provider.strip().lower(), model.strip()
 
 
-def load(kind: str, spec: str, **kwargs: Any) -> Any:
-    """Instantiate the backend named by ``spec`` ('provider' or 'provider:model')."""
+def load(kind: str, spec: str, *, file: ConfigFile | None = None, **kwargs: Any) -> Any:
+    """Instantiate the backend named by ``spec`` ('provider' or 'provider:model'), with its
+    provider's settings from the command's config file (``file``; read here when not given)
+    where it takes them."""
     provider, model = split_spec(spec)
     target = available(kind).get(provider)
     if target is None:
@@ -74,6 +86,7 @@ def load(kind: str, spec: str, **kwargs: Any) -> Any:
             f"No {kind} backend named {provider!r}.", f"Installed {kind} backends: {choices}."
         )
     cls = _import(target)
+    kwargs = {**_handed(cls, provider, file), **kwargs}
     if not model or model == getattr(cls, "model", None):
         return cls(**kwargs)
     try:
@@ -85,16 +98,37 @@ def load(kind: str, spec: str, **kwargs: Any) -> Any:
         ) from exc
 
 
-def load_for_run(kind: str, options: Any) -> Any:
-    """The run's image or video backend, built with the run's settings for it: a diffusers
-    backend takes the resolved ``[diffusers]`` settings of the run's options (flags included,
-    and the recorded ones when a run is resumed)."""
+def load_for_run(kind: str, options: Any, file: ConfigFile | None = None) -> Any:
+    """The run's image or video backend, built with the run's settings for it: a hosted
+    backend takes its provider's settings from the command's config file (``file``), a
+    diffusers backend the resolved ``[diffusers]`` settings of the run's options (flags
+    included, and the recorded ones when a run is resumed)."""
     spec = getattr(options, kind)
     if split_spec(spec)[0] != "diffusers":
-        return load(kind, spec)
-    from director.tools.diffusers_local import backend_kwargs
+        return load(kind, spec, file=file)
+    return load(kind, spec, settings=dict(options.diffusers) or None)
 
-    return load(kind, spec, **backend_kwargs(kind, options.diffusers))
+
+def _handed(cls: type, provider: str, file: ConfigFile | None) -> dict[str, Any]:
+    """The settings a backend's constructor takes: ``provider_settings`` (the environment, then
+    the config file's ``[providers.NAME]`` table) and ``prices`` (the packaged table with the
+    config file's ``[prices]`` on top); nothing for one that takes neither."""
+    try:
+        takes = set(inspect.signature(cls).parameters) & {"provider_settings", "prices"}
+    except (TypeError, ValueError):  # a class without a signature Python can read
+        takes = set()
+    if not takes:
+        return {}
+    from director.config import load_config_file
+    from director.tools.pricing import load_prices
+    from director.tools.providers import settings
+
+    file = file or load_config_file()
+    handed = {
+        "provider_settings": lambda: settings(provider, file.section(f"providers.{provider}")),
+        "prices": lambda: load_prices(file.section("prices")),
+    }
+    return {name: handed[name]() for name in sorted(takes)}
 
 
 def _import_plugin(kind: str, name: str, target: str) -> Any:

@@ -43,13 +43,6 @@ def test_the_ground_floor_imports_nothing_above_it():
 LOWER = ("tools", "memory", "replay", "prompts")
 # What finds or reads the config file: only the commands' resolution calls these.
 FILE_READERS = {"read_config", "config_path", "load_config_file"}
-# Parts whose callers do not hand them their table yet: each takes it from
-# ``director.config.section`` where none is handed. The list only shrinks.
-PULLS_ITS_TABLE = {
-    "director/tools/providers.py",
-    "director/tools/pricing.py",
-    "director/tools/diffusers_local.py",
-}
 
 
 def _module(path: Path) -> str:
@@ -138,12 +131,13 @@ def test_lower_layers_receive_their_settings_and_never_read_the_config_file(laye
     assert readers == {}
 
 
-def test_only_the_known_parts_still_pull_their_table_and_only_through_section():
+def test_no_lower_part_pulls_a_table_of_the_config_file():
+    """A part is handed its table (a ``Section``) by the command that read the file; none takes
+    one itself through ``director.config``."""
     pulling = {}
     for layer in LOWER:
         for path in sorted((PACKAGE / layer).rglob("*.py")):
             names, whole = _config_uses(path)
             if whole or "section" in names:
-                pulling[str(path.relative_to(PACKAGE.parent))] = names - {"Section"}
-    assert set(pulling) == PULLS_ITS_TABLE
-    assert all(names == {"section"} for names in pulling.values())
+                pulling[str(path.relative_to(PACKAGE.parent))] = sorted(names)
+    assert pulling == {}

@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 
 from director.agent.configuration import resolve
+from director.config import load_config_file
 from director.errors import ConfigError
 from director.tools import pricing
 from director.tools.pricing import bill, cost_of, estimate, load_prices, quote, resolution_tier
@@ -25,6 +26,11 @@ def config(tmp_path, monkeypatch):
 @pytest.fixture
 def table(config):
     return load_prices()
+
+
+def _file_prices(config):
+    """The config file's [prices] table, as a command hands it to ``load_prices``."""
+    return load_prices(load_config_file(config).section("prices"))
 
 
 def _packaged() -> dict:
@@ -205,22 +211,26 @@ def test_the_config_file_adds_and_overrides_prices(config):
         '[prices."openai:gpt-4.1-mini"]\noutput_per_1m = 2.0\n\n'
         '[prices."openai-compatible:qwen2.5:7b"]\ninput_per_1m = 0\noutput_per_1m = 0\n'
     )
-    table = load_prices()
+    assert load_prices().overridden == ()  # nothing handed: the packaged prices alone
+    table = _file_prices(config)
     assert set(table.overridden) == {
         "dashscope:wan2.2-t2i-flash",
         "dashscope:wan2.2-i2v-flash",
         "openai:gpt-4.1-mini",
         "openai-compatible:qwen2.5:7b",
     }
-    assert quote("dashscope", "wan2.2-t2i-flash", "image", images=3).usd == pytest.approx(0.06)
-    clip = quote("dashscope", "wan2.2-i2v-flash", "clip", seconds=5, resolution="1280*720")
+    flash = quote("dashscope", "wan2.2-t2i-flash", "image", images=3, table=table)
+    assert flash.usd == pytest.approx(0.06)
+    clip = quote(
+        "dashscope", "wan2.2-i2v-flash", "clip", seconds=5, resolution="1280*720", table=table
+    )
     assert clip.usd == pytest.approx(0.15)
     # one rate changed; the packaged input rates stay
-    mini = bill("openai", "gpt-4.1-mini", {"prompt_tokens": 1_000_000, "completion_tokens": 0})
-    assert mini.usd == pytest.approx(0.40)
-    out = bill("openai", "gpt-4.1-mini", {"prompt_tokens": 0, "completion_tokens": 1_000_000})
-    assert out.usd == pytest.approx(2.0)
-    assert bill("openai-compatible", "qwen2.5:7b", {"prompt_tokens": 9}).usd == 0.0
+    tokens = {"prompt_tokens": 1_000_000, "completion_tokens": 0}
+    assert bill("openai", "gpt-4.1-mini", tokens, table=table).usd == pytest.approx(0.40)
+    tokens = {"prompt_tokens": 0, "completion_tokens": 1_000_000}
+    assert bill("openai", "gpt-4.1-mini", tokens, table=table).usd == pytest.approx(2.0)
+    assert bill("openai-compatible", "qwen2.5:7b", {"prompt_tokens": 9}, table=table).usd == 0.0
     assert table.find("dashscope", "wan2.2-t2i-flash").source == "config file [prices]"
     # the run options accept the table and do not record it
     assert not hasattr(resolve({"logline": "A gardener defends her garden."}), "prices")
@@ -241,7 +251,7 @@ def test_the_config_file_adds_and_overrides_prices(config):
 def test_bad_config_prices_are_refused_with_a_hint(config, text, message):
     config.write_text(text)
     with pytest.raises(ConfigError, match=message) as caught:
-        load_prices()
+        _file_prices(config)
     assert caught.value.hint
 
 
@@ -260,3 +270,14 @@ def test_bad_config_prices_are_refused_with_a_hint(config, text, message):
 )
 def test_resolution_tiers(text, tier):
     assert resolution_tier(text) == tier
+
+
+def test_a_hosted_backend_prices_its_calls_with_the_config_files_table(config, monkeypatch):
+    from director import registry
+    from tests.test_openai_images import request
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    config.write_text('[prices."openai:gpt-image-1"]\nper_image = 0.5\n')
+    assert registry.load("image", "openai:gpt-image-1").estimate(request()) == 0.5
+    packaged = quote("openai", "gpt-image-1", "image", quality="medium", size="1536x1024")
+    assert packaged.usd != 0.5  # the packaged price, which the config file's replaces

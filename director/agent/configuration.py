@@ -3,7 +3,7 @@
 make (the diffusers settings, the gate thresholds) composed on top.
 
 ``RunOptions`` is a pydantic record, kept out of ``director.config`` so that ``--help`` does not
-import pydantic; ``parse_size`` and ``resolve_option`` are re-exported for their callers here.
+import pydantic.
 """
 
 from __future__ import annotations
@@ -19,21 +19,12 @@ from director.config import (
     Section,
     checked_approve,
     load_config_file,
-    parse_size,
-    resolve_option,
     resolve_options,
     validate_logline,
 )
 from director.errors import InputError
 
-__all__ = [
-    "RunOptions",
-    "parse_size",
-    "resolve",
-    "resolve_option",
-    "resolve_thresholds",
-    "validate_logline",
-]
+__all__ = ["RunOptions", "resolve", "resolve_thresholds"]
 
 
 def _limits(name: str) -> dict[str, float]:

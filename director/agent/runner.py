@@ -325,7 +325,7 @@ def _changed_assembly(
 def _with_credentials(options: RunOptions) -> RunOptions:
     """Options whose recorded backend URLs lost their credentials (never stored) get them back
     from the environment or config file, where the same setting holds them."""
-    from director.agent.configuration import resolve_option
+    from director.config import resolve_option
 
     update = {}
     for key in ("llm", "image", "video"):
@@ -368,16 +368,19 @@ def reopen(stage: str, values: dict) -> dict:
 
 
 def _preflight(options: RunOptions, skip: set[str]) -> dict:
-    """Everything that can fail before a run folder exists: tools, fonts, backends, music."""
+    """Everything that can fail before a run folder exists: tools, fonts, backends, music. The
+    backends get their provider's settings from the config file, read once here."""
+    from director.config import load_config_file
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
 
     check_structure(options)
     check_ffmpeg()
     check_assembly_inputs(options)
+    file = load_config_file()
     loaders = {
-        "planner": lambda: registry.load("planners", options.llm),
-        "image": lambda: registry.load_for_run("image", options),
-        "video": lambda: registry.load_for_run("video", options),
+        "planner": lambda: registry.load("planners", options.llm, file=file),
+        "image": lambda: registry.load_for_run("image", options, file),
+        "video": lambda: registry.load_for_run("video", options, file),
         # the critics and the clip gate need the cast and the image backend: see _backends
     }
     return {key: load() for key, load in loaders.items() if key not in skip}
@@ -413,9 +416,10 @@ def check_music(path: Path) -> None:
 
 def _record_start(options: RunOptions, paths: RunPaths, run_id: str) -> None:
     """run.json and the run_started event, written into the run folder as it is made."""
+    from director.config import section
     from director.tools.pricing import load_prices
 
-    prices = load_prices()
+    prices = load_prices(section("prices"))
     versions = {**package_versions(), "prices": prices.priced_on}
     if prices.overridden:
         versions["prices overridden"] = ", ".join(prices.overridden)

@@ -56,8 +56,9 @@ def critique_command(
 
     Exit code 0 whether the verdict is pass or fail; 2 for bad input.
     """
-    from director.agent.configuration import parse_size, resolve_thresholds
+    from director.agent.configuration import resolve_thresholds
     from director.cli.options import resolve_clip, resolve_insightface_root
+    from director.config import parse_size
     from director.errors import refuse_undecodable
     from director.tools.critics.standalone import critique_image
 

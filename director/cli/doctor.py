@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from director.config import ConfigFile
 
 
 @dataclass
@@ -104,51 +108,61 @@ REPORTED = {("critics", "clip"), ("critics", "identity")}
 
 
 def backend_findings() -> list[Finding]:
+    """Each backend loaded as a run would load it; the config file is read once for them all
+    (a file that cannot be read is the one finding)."""
     from director import registry
+    from director.config import load_config_file
+    from director.errors import DirectorError
 
+    try:
+        file = load_config_file()
+    except DirectorError as exc:
+        return [Finding("config", "config file", False, str(exc))]
     found = []
     for kind in registry.KINDS:
         for name in sorted(registry.available(kind)):
             if (kind, name) in REPORTED:
                 continue
-            found.append(_guard(kind, name, lambda k=kind, n=name: _load(k, n)))
+            found.append(_guard(kind, name, lambda k=kind, n=name: _load(k, n, file)))
     return found
 
 
-def _load(kind: str, name: str) -> str:
+def _load(kind: str, name: str, file: ConfigFile | None = None) -> str:
     from director import registry
+    from director.config import load_config_file
 
+    file = file or load_config_file()
     if name == "diffusers":
-        return _diffusers(kind)
-    backend = registry.load(kind, _configured(kind, name))
+        return _diffusers(kind, file)
+    backend = registry.load(kind, _configured(kind, name, file), file=file)
     model = getattr(backend, "model", "")
     text = f"usable{f' (model {model})' if model else ''}"
     if getattr(backend, "family", ""):
         text += f"; expects {backend.family}"
-    return text + _unpriced(name, model, getattr(backend, "known_models", ()))
+    return text + _unpriced(name, model, getattr(backend, "known_models", ()), file)
 
 
-def _configured(kind: str, name: str) -> str:
+def _configured(kind: str, name: str, file: ConfigFile) -> str:
     """The backend with the model the environment or config file chooses for ``kind``, where
     it chooses this backend; else the backend's own default model."""
     from director import registry
-    from director.agent.configuration import resolve_option
+    from director.config import resolve_option
 
     key = {"planners": "llm"}.get(kind, kind)
     if key not in ("llm", "image", "video"):
         return name
-    provider, model = registry.split_spec(str(resolve_option(key) or ""))
+    provider, model = registry.split_spec(str(resolve_option(key, file=file) or ""))
     return f"{name}:{model}" if provider == name and model else name
 
 
-def _unpriced(provider: str, model: str, known: tuple[str, ...]) -> str:
+def _unpriced(provider: str, model: str, known: tuple[str, ...], file: ConfigFile) -> str:
     """The models a hosted backend knows that have no price: they run, with costs logged as
     unknown, and a --budget refuses them until [prices] names one."""
     from director.tools.pricing import FREE_PROVIDERS, load_prices
 
     if provider in FREE_PROVIDERS:
         return ""
-    table = load_prices()
+    table = load_prices(file.section("prices"))
     missing = [m for m in dict.fromkeys([model, *known]) if m and not table.find(provider, m)]
     if not missing:
         return ""
@@ -158,18 +172,18 @@ def _unpriced(provider: str, model: str, known: tuple[str, ...]) -> str:
     )
 
 
-def _diffusers(kind: str) -> str:
+def _diffusers(kind: str, file: ConfigFile) -> str:
     """The diffusers backends have no model of their own: installed and set up is all there is
     to check until one is named, and the configured one is loaded when it is."""
     from director import registry
-    from director.agent.configuration import resolve_option
+    from director.config import resolve_option
     from director.tools import diffusers_local as local
 
     local.require_diffusers()
-    settings = local.resolve_settings()
-    provider, model = registry.split_spec(str(resolve_option(kind) or ""))
+    settings = local.resolve_settings(section=file.section(local.TABLE))
+    provider, model = registry.split_spec(str(resolve_option(kind, file=file) or ""))
     if provider == "diffusers" and model:
-        backend = registry.load(kind, f"diffusers:{model}")
+        backend = registry.load(kind, f"diffusers:{model}", settings=settings)
         where = backend.placement
         return f"usable (model {backend.model}; {where.device}, {where.dtype})"
     chosen = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)

@@ -32,6 +32,7 @@ from director.errors import (
     ToolMissing,
 )
 from director.tools import hosted
+from director.tools.pricing import PriceTable
 from director.tools.providers import ENV, REGION_ENV, ProviderSettings, settings
 
 PROVIDER = "dashscope"
@@ -63,13 +64,16 @@ class DashScope:
     request_timeout: float = 60.0
     download_timeout: float = 300.0
     sleep: Callable[[float], None] = time.sleep
-    provider: ProviderSettings = field(init=False, repr=False)
+    # The run's [providers.dashscope] settings; none: the environment alone.
+    provider: ProviderSettings | None = field(default=None, repr=False)
+    # The run's price table (the config file's [prices] on the packaged one); none: packaged.
+    prices: PriceTable | None = field(default=None, repr=False)
     # Task ids this process created: a listing that reconciles a lost answer leaves them out.
     created: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         require_sdk()
-        self.provider = settings(PROVIDER)
+        self.provider = self.provider or settings(PROVIDER)
         self.provider.require_key()
 
     def collect(
@@ -398,13 +402,14 @@ def dashscope_seed(seed: int) -> int:
     return int(seed) % SEED_LIMIT
 
 
-def bill(job: Any, usage: dict[str, Any]) -> None:
-    """Set ``job.cost`` from the usage DashScope reported and director's price table; a model
-    without a price costs 0 here and ``cost_unknown`` says why (the budget refuses it earlier)."""
+def bill(job: Any, usage: dict[str, Any], table: PriceTable | None = None) -> None:
+    """Set ``job.cost`` from the usage DashScope reported and director's price table (``table``,
+    the run's; none: the packaged one); a model without a price costs 0 here and
+    ``cost_unknown`` says why (the budget refuses it earlier)."""
     from director.tools.pricing import bill as priced
     from director.tools.pricing import charge
 
-    charge(job, priced(PROVIDER, job.model, usage))
+    charge(job, priced(PROVIDER, job.model, usage, table=table))
 
 
 # --- images sent inline ------------------------------------------------------------------

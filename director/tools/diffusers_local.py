@@ -5,7 +5,9 @@ transformers) is imported inside functions, so importing this module costs nothi
 
 Settings are resolved like every other option: a ``director run`` flag or a constructor
 argument, then the ``DIRECTOR_DIFFUSERS_<NAME>`` environment variable, then the config file's
-``[diffusers]`` table, then the default:
+``[diffusers]`` table (handed in by the command that read the file), then the default. A run
+resolves them once and hands them to its backends (``settings=``); a backend built without
+them resolves its arguments and the environment alone:
 
 - ``device`` (``--device``): ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; auto is the GPU when
   one is visible.
@@ -242,9 +244,9 @@ def resolve_settings(
 ) -> dict:
     """Every setting, checked: from ``given`` (flags, or a backend's arguments), else
     ``DIRECTOR_DIFFUSERS_<NAME>``, else the ``[diffusers]`` table handed in as ``section``
-    (where none is, the config file's as it is now), else None (the backend's default)."""
+    (none: no table), else None (the backend's default)."""
     given = given or {}
-    table = _checked_table(section or _configured())
+    table = _checked_table(section or Section(TABLE))
     resolved = {}
     for name in SETTINGS:
         value, source = _first_set(name, given.get(name), table, from_flags)
@@ -252,9 +254,17 @@ def resolve_settings(
     return resolved
 
 
-def backend_kwargs(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings a diffusers backend of ``kind`` (image or video) takes as keywords."""
-    return {k: v for k, v in settings.items() if kind == "image" or k not in IMAGE_ONLY}
+def backend_settings(resolved: Mapping[str, Any] | None, given: Mapping[str, Any]) -> dict:
+    """A backend's settings: ``resolved`` (a run's, already checked) with the backend's own
+    arguments ``given`` checked on top; without ``resolved``, the arguments, then the
+    environment (``resolve_settings`` with no table)."""
+    if resolved is None:
+        return resolve_settings(given)
+    chosen = {name: resolved.get(name) for name in SETTINGS}
+    for name, value in given.items():
+        if value is not None:
+            chosen[name] = _parsed(name, value, f"the argument {name}")
+    return chosen
 
 
 def how_to_set(name: str, value: Any) -> str:
@@ -291,14 +301,6 @@ def _parsed(name: str, value: Any, source: str) -> Any:
             f"The diffusers setting {name} is {value!r} (from {source}): {exc}.",
             f"For example: {how_to_set(name, SETTINGS[name].example)}.",
         ) from None
-
-
-def _configured() -> Section:
-    """The table for a backend built by a caller that hands none (a library user, a test): the
-    config file's, as ``director.config`` reads it."""
-    from director import config
-
-    return config.section(TABLE)
 
 
 def _checked_table(section: Section) -> dict:

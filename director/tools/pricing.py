@@ -89,7 +89,7 @@ def priced_on() -> str:
 
 def load_prices(overrides: dict | Section | None = None) -> PriceTable:
     """The packaged table with the ``[prices]`` table handed in (``overrides``: the config
-    file's section or a dict; where none is handed, the config file's as it is now) on top."""
+    file's section or a dict; none: the packaged prices alone) on top."""
     data = _packaged()
     prices = {}
     for key, entry in data["prices"].items():
@@ -352,15 +352,10 @@ def _table(key: str, value: Any) -> dict:
 
 
 def _overrides(given: dict | Section | None) -> dict:
-    """The ``[prices]`` entries: a dict as given; a section's values; else the config file's
-    (for a caller that does not hand the table in yet)."""
-    if isinstance(given, dict):
-        return given
+    """The ``[prices]`` entries: a dict as given, a section's values, or none."""
     if given is None:
-        from director import config
-
-        given = config.section("prices")
-    return dict(given.values)
+        return {}
+    return given if isinstance(given, dict) else dict(given.values)
 
 
 def _override(key: str, entry: Any, base: Price | None) -> Price:

@@ -2,7 +2,8 @@
 
 Keys come from the environment variable each SDK reads (``DASHSCOPE_API_KEY``,
 ``OPENAI_API_KEY``), else from the config file's ``[providers.NAME]`` table, which the caller
-hands in (``director.config`` reads the file). They live only in these objects: never in run
+hands in (``director.config`` reads the file; a backend built without one resolves from the
+environment alone). They live only in these objects: never in run
 options, run.json, the event log, checkpoints or error messages.
 """
 
@@ -54,9 +55,9 @@ class ProviderSettings:
 
 
 def settings(name: str, table: Section | None = None) -> ProviderSettings:
-    """A provider's settings: environment first, then its ``[providers.NAME]`` table (``table``;
-    where the caller hands none, the config file's as it is now)."""
-    values = _checked(name, table or _configured(name))
+    """A provider's settings: environment first, then its ``[providers.NAME]`` table handed in
+    as ``table`` (none: the environment alone)."""
+    values = _checked(name, table or Section(f"providers.{name}"))
     key_var, url_var = ENV.get(name, ("", ""))
     region = os.environ.get(REGION_ENV) if name == "dashscope" else None
     region = (region or values.get("region") or "").strip().lower() or None
@@ -79,14 +80,6 @@ def _region_url(region: str) -> str:
             "[providers.dashscope]); a key works only in the region that issued it.",
         )
     return DASHSCOPE_REGIONS[region]
-
-
-def _configured(name: str) -> Section:
-    """The table for a backend whose caller handed none (it is built by a caller that does not
-    resolve settings yet): the config file's, as ``director.config`` reads it."""
-    from director import config
-
-    return config.section(f"providers.{name}")
 
 
 def _checked(name: str, table: Section) -> dict:

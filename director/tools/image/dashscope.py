@@ -37,6 +37,8 @@ from director.tools.dashscope_tasks import (
     dashscope_seed,
     inline_image,
 )
+from director.tools.pricing import PriceTable
+from director.tools.providers import ProviderSettings
 
 DEFAULT_MODEL = "wan2.2-t2i-flash"
 REFERENCE_MODEL = "wan2.5-i2i-preview"
@@ -106,6 +108,8 @@ class DashScopeImage(ImageBackend):
         request_timeout: float = 60.0,
         download_timeout: float = 120.0,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
         max_in_flight: int = 4,
     ) -> None:
         if max_in_flight < 1:
@@ -126,6 +130,8 @@ class DashScopeImage(ImageBackend):
         self.max_result_bytes = max_result_bytes
         self.service = DashScope(
             setting="--image dashscope:MODEL",
+            provider=provider_settings,
+            prices=prices,
             retries=retries or hosted.Retries(),
             polling=polling or hosted.Polling(first=1.0, factor=1.1, most=10.0, timeout=900.0),
             request_timeout=request_timeout,
@@ -137,7 +143,7 @@ class DashScopeImage(ImageBackend):
     def estimate(self, request: ImageRequest) -> float | None:
         from director.tools.pricing import estimate
 
-        return estimate(self.name, self._route(request)[0], "image")
+        return estimate(self.name, self._route(request)[0], "image", table=self.service.prices)
 
     def _route(self, request: ImageRequest) -> tuple[str, Callable]:
         """The model a request goes to, and the method that builds its arguments."""
@@ -302,7 +308,7 @@ class DashScopeImage(ImageBackend):
         finally:
             raw.unlink(missing_ok=True)
         job.params.update(_delivered(rsp, delivered, request))
-        bill(job, dict(rsp.usage or {}))
+        bill(job, dict(rsp.usage or {}), self.service.prices)
 
 
 def _size(rule: SizeRule, request: ImageRequest, params: dict) -> str:

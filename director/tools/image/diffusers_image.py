@@ -7,8 +7,9 @@ each component's config and tokenizer, no weights needed) lies beside it or is n
 
 Device, precision, offload, steps, guidance, batch size, config folder, a default LoRA, the
 attention kernel, compilation and VAE decoding are settings (``director.tools.diffusers_local``):
-constructor arguments, else ``DIRECTOR_DIFFUSERS_*`` variables, else the config file's
-``[diffusers]`` table.
+constructor arguments, else the run's resolved settings (``settings=``: flags,
+``DIRECTOR_DIFFUSERS_*`` variables, the config file's ``[diffusers]`` table), else the
+variables alone.
 
 The pipeline is loaded on first use and kept for the backend's life, so a run pays for loading
 once. Best-of-k candidates of one prompt are one batch: one denoising pass makes all k images,
@@ -29,7 +30,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -167,9 +168,11 @@ class DiffusersImage(ImageBackend):
         attention: str | None = None,
         compile: str | bool | None = None,
         vae_decode: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         local.require_diffusers()
-        found = local.resolve_settings(
+        found = local.backend_settings(
+            settings,
             {
                 "device": device,
                 "dtype": dtype,
@@ -182,7 +185,7 @@ class DiffusersImage(ImageBackend):
                 "attention": attention,
                 "compile": compile,
                 "vae_decode": vae_decode,
-            }
+            },
         )
         self.path = local.local_model(model, "image")
         self.model = str(self.path)

@@ -42,8 +42,8 @@ from director.tools.openai_client import (
     failure,
     make_client,
 )
-from director.tools.pricing import bill, charge
-from director.tools.providers import settings
+from director.tools.pricing import PriceTable, bill, charge
+from director.tools.providers import ProviderSettings, settings
 
 # OpenAI retired gpt-image-1 on 2026-10-23; it is still sent when named (--image
 # openai:gpt-image-1), for servers that keep it.
@@ -75,13 +75,17 @@ class OpenAIImage(ImageBackend):
         quality: str = "medium",
         max_retries: int = DEFAULT_RETRIES,
         timeout: float = DEFAULT_TIMEOUT_S,
+        provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         if quality not in QUALITIES:
             raise InputError(f"Unknown image quality {quality!r}.", f"Use one of: {QUALITIES}.")
         self.model = model
         self.quality = quality
         self.max_retries = max_retries
-        found = settings("openai")
+        # The run's price table (the config file's [prices] on the packaged one); none: packaged.
+        self.prices = prices
+        found = provider_settings or settings("openai")
         self.endpoint = Endpoint(
             service="OpenAI",
             api_key=found.require_key(),
@@ -95,7 +99,9 @@ class OpenAIImage(ImageBackend):
         from director.tools.pricing import estimate
 
         size = _size_text(api_size(request.width, request.height))
-        usd = estimate("openai", self.model, "image", quality=self.quality, size=size)
+        usd = estimate(
+            "openai", self.model, "image", quality=self.quality, size=size, table=self.prices
+        )
         return usd or 0.0
 
     def submit(self, request: ImageRequest) -> Job:
@@ -241,7 +247,7 @@ class OpenAIImage(ImageBackend):
                 "image_tokens": int(getattr(details, "image_tokens", 0) or 0),
             },
         }
-        charge(job, bill(self.name, job.model, billed))
+        charge(job, bill(self.name, job.model, billed, table=self.prices))
         if usage is not None:
             job.params["usage"] = {
                 "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),

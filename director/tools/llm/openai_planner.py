@@ -57,7 +57,7 @@ from director.tools.openai_client import (
     make_client,
     priced,
 )
-from director.tools.providers import settings
+from director.tools.providers import ProviderSettings, settings
 
 log = logging.getLogger(__name__)
 A = TypeVar("A", bound=BaseModel)
@@ -98,9 +98,12 @@ class OpenAIPlanner(Planner):
         timeout: float = DEFAULT_TIMEOUT_S,
         structured: bool = True,
         on_call: Callable[[LLMCall], None] | None = None,
+        provider_settings: ProviderSettings | None = None,
     ) -> None:
         self.model = model or type(self).model
         self.served = self.model
+        # The run's [providers.NAME] settings; none: the environment alone.
+        self.provider = provider_settings or settings(self.name)
         self.endpoint = self._endpoint()
         self.max_retries = max_retries
         self.structured = structured
@@ -109,7 +112,7 @@ class OpenAIPlanner(Planner):
         self._client = make_client(self.endpoint, max_retries=max_retries, timeout=timeout)
 
     def _endpoint(self) -> Endpoint:
-        found = settings("openai")
+        found = self.provider
         return Endpoint(
             service="OpenAI",
             api_key=found.require_key(),
@@ -414,7 +417,7 @@ class DashScopePlanner(OpenAIPlanner):
     model = "qwen-plus"
 
     def _endpoint(self) -> Endpoint:
-        found = settings("dashscope")
+        found = self.provider
         return Endpoint(
             service="DashScope (compatible mode)",
             api_key=found.require_key(),
@@ -445,7 +448,7 @@ class CompatiblePlanner(OpenAIPlanner):
         self.served = served
 
     def _endpoint(self) -> Endpoint:
-        key = settings("openai-compatible").api_key
+        key = self.provider.api_key
         return Endpoint(
             service=f"The server at {self.base_url}",
             api_key=key or PLACEHOLDER_KEY,

@@ -41,6 +41,8 @@ from director.tools.dashscope_tasks import (
     dashscope_seed,
     inline_image,
 )
+from director.tools.pricing import PriceTable
+from director.tools.providers import ProviderSettings
 
 DEFAULT_MODEL = "wan2.2-i2v-flash"
 REFERENCE_MODEL = "wan2.7-r2v"  # clips conditioned on the characters' reference photos
@@ -129,6 +131,8 @@ class DashScopeVideo(VideoBackend):
         request_timeout: float = 60.0,
         download_timeout: float = 600.0,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
         crf: int = 18,
     ) -> None:
         for name in (model, reference_model, plain_model):
@@ -153,6 +157,8 @@ class DashScopeVideo(VideoBackend):
         self.crf = crf
         self.service = DashScope(
             setting="--video dashscope:MODEL",
+            provider=provider_settings,
+            prices=prices,
             retries=retries or hosted.Retries(),
             polling=polling or hosted.Polling(first=2.0, factor=1.1, most=15.0, timeout=1800.0),
             request_timeout=request_timeout,
@@ -177,7 +183,9 @@ class DashScopeVideo(VideoBackend):
         spec = MODELS[model]
         seconds = spec.duration(request.duration_s)
         tier = spec.tier(request.width, request.height)
-        return estimate(self.name, model, "clip", seconds=seconds, resolution=tier)
+        return estimate(
+            self.name, model, "clip", seconds=seconds, resolution=tier, table=self.service.prices
+        )
 
     def submit(self, request: ClipRequest) -> Job:
         model = self.route(request)
@@ -230,7 +238,7 @@ class DashScopeVideo(VideoBackend):
             delivered["usage"] = usage
         job.params.update(delivered)
         # Billed by the tier asked for; t2v models report their size as video_ratio.
-        bill(job, {"resolution": job.params.get("resolution"), **usage})
+        bill(job, {"resolution": job.params.get("resolution"), **usage}, self.service.prices)
 
 
 def _known(model: str) -> None:

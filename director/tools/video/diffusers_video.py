@@ -8,8 +8,9 @@ the frames the request needs, then resized, trimmed and encoded at the request's
 rate with the project's ffmpeg.
 
 Device, precision, offload, steps, guidance, the attention kernel, compilation and VAE decoding
-are settings (``director.tools.diffusers_local``): constructor arguments, else
-``DIRECTOR_DIFFUSERS_*`` variables, else the config file's ``[diffusers]`` table; without them
+are settings (``director.tools.diffusers_local``): constructor arguments, else the run's
+resolved settings (``settings=``: flags, ``DIRECTOR_DIFFUSERS_*`` variables, the config file's
+``[diffusers]`` table), else the variables alone; without them
 Wan runs 50 steps at guidance 5.0. Frames become bytes on the device: only uint8 pixels cross
 to the host.
 """
@@ -20,7 +21,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,14 @@ class DiffusersVideo(VideoBackend):
         attention: str | None = None,
         compile: str | bool | None = None,
         vae_decode: str | None = None,
+        settings: Mapping[str, Any] | None = None,
         preset: str = "ultrafast",
         crf: int = 18,
         on_step: Callable[[StepRecord], None] | None = None,
     ) -> None:
         local.require_diffusers()
-        found = local.resolve_settings(
+        found = local.backend_settings(
+            settings,
             {
                 "device": device,
                 "dtype": dtype,
@@ -73,7 +76,7 @@ class DiffusersVideo(VideoBackend):
                 "attention": attention,
                 "compile": compile,
                 "vae_decode": vae_decode,
-            }
+            },
         )
         self.path = local.local_model(model, "video")
         if not self.path.is_dir():
