@@ -53,13 +53,13 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except BaseException as exc:  # noqa: BLE001 - the edge: each kind is sorted out below
-        code, line = answer(exc)
+        code, line = exit_line(exc)
         if line:
             click.echo(line, err=True)
         sys.exit(code)
 
 
-def answer(exc: BaseException) -> tuple[int, str]:
+def exit_line(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line ``exc`` deserves."""
     from director.errors import DirectorError, from_os_error
 
