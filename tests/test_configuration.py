@@ -299,3 +299,28 @@ def test_tools_take_the_table_they_are_handed_and_read_no_file(tmp_path, monkeyp
     assert diffusers_local.resolve_settings(section=steps)["steps"] == 7
     with pytest.raises(ConfigError, match=r"\[providers.openai\] in cfg.toml"):
         providers.settings("openai", Section("providers.openai", {"api_kee": "x"}, "cfg.toml"))
+
+
+def test_tools_handed_no_table_go_without_it_and_read_no_file(tmp_path, monkeypatch):
+    from director.tools import diffusers_local, pricing, providers
+
+    monkeypatch.setenv("DIRECTOR_CONFIG", str(tmp_path / "missing.toml"))  # read: an error
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_STEPS", "9")
+    assert providers.settings("openai").api_key is None
+    assert pricing.load_prices().overridden == ()
+    assert diffusers_local.resolve_settings()["steps"] == 9  # the environment alone
+
+
+def test_a_diffusers_backend_takes_the_runs_settings_with_its_own_arguments_on_top(monkeypatch):
+    from director.tools.diffusers_local import backend_settings
+
+    monkeypatch.setenv("DIRECTOR_DIFFUSERS_STEPS", "9")  # resolved once, by the run: not again
+    run = {"steps": 4, "guidance": 2.5, "device": "cpu"}
+    chosen = backend_settings(run, {"guidance": 1.0, "dtype": None})
+    assert (chosen["steps"], chosen["guidance"], chosen["device"], chosen["dtype"]) == (
+        4, 1.0, "cpu", None,
+    )  # fmt: skip
+    with pytest.raises(InputError, match=r"dtype is 'float7' \(from the argument dtype\)"):
+        backend_settings(run, {"dtype": "float7"})
+    assert backend_settings(None, {})["steps"] == 9  # no run: the environment
