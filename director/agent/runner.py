@@ -108,6 +108,7 @@ def resume_run(
     ``assembly`` changes options only assembly uses (music, font) for such a redo."""
     progress = progress or Progress()
     with RunLock(paths.root):
+        read_events(paths.events)  # a file that is no log is refused before anything is cut
         repaired = repair(paths.events)
         sweep_unfinished(paths)  # a killed process's half-written files; no one else writes here
         options = _resumed_options(paths, approve)

@@ -9,6 +9,7 @@ whole clips.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from director.errors import ConfigError, ToolMissing
@@ -59,6 +60,11 @@ def validate(values: dict[str, Any], where: str) -> dict[str, float]:
             raise ConfigError(
                 f"Threshold {name} in {where} is {value!r}, not a number.",
                 f"Write it as a number, e.g. {name} = {_example(table[name][1])}.",
+            )
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"Threshold {name} in {where} is {value!r}, not a finite number.",
+                f"Write it as a finite number, e.g. {name} = {_example(table[name][1])}.",
             )
         checked[name] = float(value)
     return checked
