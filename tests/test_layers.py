@@ -34,10 +34,20 @@ def test_lower_layers_never_import_the_graph_or_the_cli(layer):
     assert upward == []
 
 
+GROUND = (
+    "director.config",
+    "director.records",
+    "director.errors",
+    "director.files",
+    "director.text",
+)
+
+
 def test_the_ground_floor_imports_nothing_above_it():
-    for name in ("config.py", "records.py", "errors.py", "files.py"):
-        modules = [m for _, m in _imports(PACKAGE / name) if m.startswith("director.")]
-        assert all(m in ("director.errors", "director.records") for m in modules), name
+    paths = [PACKAGE / name for name in ("config.py", "errors.py", "files.py", "text.py")]
+    for path in [*paths, *sorted((PACKAGE / "records").rglob("*.py"))]:
+        modules = [m for _, m in _imports(path) if m.startswith("director.")]
+        assert all(m in GROUND or m.startswith("director.records.") for m in modules), path.name
 
 
 LOWER = ("tools", "memory", "replay", "prompts")
