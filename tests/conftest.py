@@ -312,3 +312,12 @@ def diffusers_config(monkeypatch, tmp_path):
     path.write_text("")
     monkeypatch.setenv("DIRECTOR_CONFIG", str(path))
     return path
+
+
+def file_settings() -> dict:
+    """The diffusers settings a run resolves from the environment and the config file's
+    [diffusers] table as they stand (the backends read no file: the run hands them these)."""
+    from director.config import load_config_file
+    from director.tools import diffusers_local as local
+
+    return local.resolve_settings(section=load_config_file().section("diffusers"))

@@ -26,7 +26,7 @@ from director.tools.base import ClipRequest, ImageRequest, Job  # noqa: E402
 from director.tools.image.diffusers_image import DiffusersImage  # noqa: E402
 from director.tools.video.diffusers_video import DiffusersVideo, generated_frames  # noqa: E402
 from tests import diffusers_tiny as tiny  # noqa: E402
-from tests.conftest import make_plan  # noqa: E402
+from tests.conftest import file_settings, make_plan  # noqa: E402
 from tests.test_cli import LOGLINE, assert_clean_error, director  # noqa: E402
 
 PROMPT = "a woman in a green coat in the rain, film still"
@@ -321,14 +321,15 @@ def test_settings_come_from_arguments_then_environment_then_config_file(
 ):
     config.write_text("[diffusers]\nsteps = 3\nguidance = 1.5\nmax_batch = 2\n")
     sdxl = str(models["sdxl"])
-    job = DiffusersImage(sdxl, device="cpu").submit(request(1))
+    job = DiffusersImage(sdxl, device="cpu", settings=file_settings()).submit(request(1))
     assert (job.params["steps"], job.params["guidance"]) == (3, 1.5)
     monkeypatch.setenv("DIRECTOR_DIFFUSERS_STEPS", "4")
     monkeypatch.setenv("DIRECTOR_DIFFUSERS_DEVICE", "cpu")
-    backend = DiffusersImage(sdxl)
+    backend = DiffusersImage(sdxl, settings=file_settings())
     assert backend.submit(request(1)).params["steps"] == 4 and backend.max_batch == 2
-    assert DiffusersImage(sdxl, steps=2).submit(request(1)).params["steps"] == 2
-    video = DiffusersVideo(str(models["wan-i2v"]), guidance=0.0)
+    backend = DiffusersImage(sdxl, steps=2, settings=file_settings())
+    assert backend.submit(request(1)).params["steps"] == 2
+    video = DiffusersVideo(str(models["wan-i2v"]), guidance=0.0, settings=file_settings())
     assert (video.steps, video.guidance, video.placement.device) == (4, 0.0, "cpu")
 
 
@@ -353,14 +354,14 @@ def test_bad_settings_name_where_they_came_from(models, config, monkeypatch, whe
     else:
         config.write_text(f"[diffusers]\n{text}\n")
     with pytest.raises(InputError) as err:
-        DiffusersImage(str(models["sdxl"]), **kwargs)
+        DiffusersImage(str(models["sdxl"]), settings=file_settings(), **kwargs)
     assert message in str(err.value) and "DIRECTOR_DIFFUSERS_" in str(err.value)
 
 
 def test_unknown_keys_of_the_diffusers_table_are_named(models, config):
     config.write_text('[diffusers]\nsampler = "euler"\n')
     with pytest.raises(InputError, match="Unknown keys in the .diffusers. table.*: sampler"):
-        DiffusersImage(str(models["sdxl"]), device="cpu")
+        DiffusersImage(str(models["sdxl"]), device="cpu", settings=file_settings())
 
 
 def test_errors_that_name_a_setting_name_every_way_to_set_it(models, monkeypatch):

@@ -17,7 +17,7 @@ from director.tools.base import ClipRequest, ImageRequest  # noqa: E402
 from director.tools.image.diffusers_image import DiffusersImage  # noqa: E402
 from director.tools.video.diffusers_video import DiffusersVideo  # noqa: E402
 from tests import diffusers_tiny as tiny  # noqa: E402
-from tests.conftest import make_plan  # noqa: E402
+from tests.conftest import file_settings, make_plan  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -133,7 +133,7 @@ def test_compile_wraps_the_denoiser_and_changes_no_pixel(models, tmp_path, monke
 def test_compile_takes_a_switch_or_a_mode(models, config, given, expected):
     if isinstance(given, bool):
         config.write_text(f"[diffusers]\ncompile = {str(given).lower()}\n")
-        assert image(models).speed.compile == expected
+        assert image(models, settings=file_settings()).speed.compile == expected
     else:
         assert image(models, compile=given).speed.compile == expected
 
@@ -183,7 +183,7 @@ def test_tiled_and_sliced_decoding_make_the_same_keyframe(models, tmp_path):
 def test_a_bad_vae_decode_is_refused(models, config):
     config.write_text('[diffusers]\nvae_decode = "chunked"\n')
     with pytest.raises(InputError, match="vae_decode is 'chunked'.*full, sliced, tiled"):
-        image(models)
+        image(models, settings=file_settings())
 
 
 def test_a_clip_is_decoded_in_tiles_when_asked(models, tmp_path):
