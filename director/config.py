@@ -131,7 +131,7 @@ OPTIONS: dict[str, Option] = _options(
         shown_default="qi-cheng-zhuan-he for a Chinese logline, three-act otherwise",
     ),
     Option("seed", int, 2075, "Base seed; same logline, options and seed give the same plan "
-           "and keyframes", env="DIRECTOR_SEED"),
+           "and keyframes", env="DIRECTOR_SEED", minimum=0, maximum=2**31 - 1),
     Option("size", str, "1280x720", "Frame size WIDTHxHEIGHT", env="DIRECTOR_SIZE"),
     Option(
         "max_attempts", int, 6,
@@ -219,6 +219,11 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     import tomllib  # only when a command reads the file, not for --help
 
     path = path or config_path()
+    if path.exists() and not path.is_file():
+        raise ConfigError(
+            f"The config file {path} is not a file.",
+            "Move it away, or name a TOML file with DIRECTOR_CONFIG.",
+        )
     if not path.is_file():
         if os.environ.get("DIRECTOR_CONFIG"):
             raise ConfigError(

@@ -402,33 +402,18 @@ IMAGE_SAYS = {
 }
 
 
-# Fixes that belong to files outside this change; each case waits for its fix (strict xfail).
-STYLE_REF_FIX = (
-    "--style-ref is only checked to be a file (agent/configuration.py _style_refs): it should "
-    "be opened as the critics open it (imaging.open_rgb, which refuses a decompression bomb) "
-    "and refused when it is not an image"
-)
-SEED_FIX = "agent/configuration.py takes any --seed: it should keep it within 0..2**31-1"
-CONFIG_FOLDER_FIX = (
-    "config.py read_config treats a config.toml that is a folder as no config file: it should "
-    "refuse a path that exists and is not a file"
-)
-
-
 def image_cases() -> list[Case]:
     cases = []
     for use, argv in IMAGE_USES.items():
         for name in BAD_IMAGES:
             kind = name.split(".")[0].split("-")[0]
             prepare = _huge_png if name == "huge.png" else None
-            waits = use == "run-style-ref" and name not in ("dir.png", "missing.png")
             cases.append(
                 Case(
                     f"{use}:{name}",
                     tuple(a.replace("{img}", f"{{in}}/{name}") for a in argv),
                     says=IMAGE_SAYS.get(kind, name),
                     prepare=prepare,
-                    xfail=STYLE_REF_FIX if waits else "",
                 )
             )
     return cases
@@ -576,7 +561,7 @@ def options_cases() -> list[Case]:
         ("minutes-nan", ("--minutes", "nan"), "finite"),
         ("minutes-inf", ("--minutes", "inf"), "finite"),
         ("minutes-negative", ("--minutes", "-3"), "out of range"),
-        ("seed-huge", ("--seed", "1" + "0" * 40), "--seed", SEED_FIX),
+        ("seed-huge", ("--seed", "1" + "0" * 40), "--seed"),
         ("seed-float", ("--seed", "1.5"), "--seed"),
         ("size-zero", ("--size", "0x0"), "--size"),
         ("size-huge", ("--size", "99999x99999"), "--size"),
@@ -627,10 +612,7 @@ def options_cases() -> list[Case]:
         ("runs-dir-under-file", ("--runs-dir", "{in}/good.png/runs"), "good.png"),
         ("approve-mode", ("--approve", "sometimes"), "sometimes"),
     ]
-    cases = [
-        Case(f"run:{name}", (*RUN, *argv), says=says, xfail=waits[0] if waits else "")
-        for name, argv, says, *waits in flags
-    ]
+    cases = [Case(f"run:{name}", (*RUN, *argv), says=says) for name, argv, says in flags]
     cases.append(Case("run:no-logline", ("run", "--yes"), says="--logline"))
     return cases
 
@@ -771,7 +753,6 @@ def config_file_cases() -> list[Case]:
             RUN,
             says="config.toml",
             prepare=as_folder(lambda s: s.config),
-            xfail=CONFIG_FOLDER_FIX,
         )
     )
     return cases

@@ -86,11 +86,16 @@ def test_bad_sizes(text):
 
 def test_style_references_must_exist_and_are_recorded_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "look.png").write_bytes(b"png")
+    from PIL import Image
+
+    Image.new("RGB", (32, 18), (90, 60, 30)).save(tmp_path / "look.png")
     o = resolve({"logline": LOGLINE, "style_ref": ["look.png"]})
     assert o.style_refs == [str(tmp_path / "look.png")]
     with pytest.raises(InputError, match="Style reference missing.png does not exist"):
         resolve({"logline": LOGLINE, "style_ref": ["missing.png"]})
+    (tmp_path / "notes.png").write_bytes(b"png")
+    with pytest.raises(InputError, match="Style reference notes.png is not an image"):
+        resolve({"logline": LOGLINE, "style_ref": ["notes.png"]})
 
 
 def test_thresholds_merge_the_config_table_and_the_flags(tmp_path, monkeypatch):

@@ -139,12 +139,18 @@ def _thresholds(table: Section, flags: list[str]) -> dict[str, float]:
 
 def _style_refs(paths: list[str]) -> list[str]:
     """Absolute paths of readable style references, so the run folder records where they were."""
+    from director.tools.critics.imaging import open_rgb
+
     found = []
     for path in paths:
         image = Path(path).expanduser()
         if not image.is_file():
             raise InputError(
                 f"Style reference {path} does not exist.", "Pass the path of a PNG or JPEG file."
+            )
+        if open_rgb(image) is None:  # read as the critics read it: a bomb is refused unread
+            raise InputError(
+                f"Style reference {path} is not an image.", "Pass the path of a PNG or JPEG file."
             )
         found.append(str(image.resolve()))
     return found
