@@ -558,3 +558,26 @@ def test_bounded_split_keeps_bounds_and_the_total():
         parts = bounded_split(total, weights, lows, highs)
         assert sum(parts) == total and all(300 <= p <= 800 for p in parts)
     assert bounded_split(1000, [1, 1, 2], [0] * 3, [1000] * 3) == [250, 250, 500]
+
+
+def test_the_planners_get_their_provider_table_and_the_runs_prices_from_the_registry(tmp_path):
+    from director import registry
+    from director.config import ConfigFile
+    from director.tools.openai_client import priced
+
+    tables = {
+        "providers": {
+            "openai-compatible": {"api_key": "from-the-file"},
+            "openai": {"api_key": "sk-from-the-file"},
+        },
+        "prices": {"openai:gpt-4o-mini": {"input_per_1m": 1000.0, "output_per_1m": 1000.0}},
+    }
+    file = ConfigFile(tmp_path / "config.toml", {}, tables)
+    spec = "openai-compatible:http://127.0.0.1:9/v1#served-model"
+    compatible = registry.load("planners", spec, file=file)
+    assert compatible.provider.api_key == "from-the-file"
+    planner = registry.load("planners", "openai:gpt-4o-mini", file=file)
+    usage = {"prompt_tokens": 1000, "completion_tokens": 1000}
+    cost, _ = priced("openai", "gpt-4o-mini", usage, planner.prices)
+    packaged, _ = priced("openai", "gpt-4o-mini", usage)
+    assert cost == 2.0 and cost != packaged  # the file's price, not the packaged one

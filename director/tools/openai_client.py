@@ -140,10 +140,13 @@ def failure(
     )
 
 
-def priced(provider: str, model: str, usage: dict[str, Any]) -> tuple[float | None, str]:
-    """What a call cost in USD from director's price table, and what was billed; None and
-    the reason when the table has no price for the model (never a guess)."""
+def priced(
+    provider: str, model: str, usage: dict[str, Any], table: Any = None
+) -> tuple[float | None, str]:
+    """What a call cost in USD from the run's price table (``table``; none: the packaged one),
+    and what was billed; None and the reason when it has no price for the model (never a
+    guess)."""
     from director.tools.pricing import bill
 
-    cost = bill(provider, model, usage)
+    cost = bill(provider, model, usage, table=table)
     return cost.usd, cost.detail or cost.reason

@@ -47,7 +47,8 @@ from director.records import (
 from director.tools.base import Planner
 from director.tools.llm import answers as ans
 from director.tools.llm.language import detect_language
-from director.tools.llm.offline import READING_CPS, _runtime_cs, aspect_ratio, resolve_structure
+from director.tools.llm.offline import READING_CPS, aspect_ratio, resolve_structure
+from director.tools.llm.offline.common import _runtime_cs
 from director.tools.openai_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
@@ -57,6 +58,7 @@ from director.tools.openai_client import (
     make_client,
     priced,
 )
+from director.tools.pricing import PriceTable
 from director.tools.providers import ProviderSettings, settings
 
 log = logging.getLogger(__name__)
@@ -99,11 +101,14 @@ class OpenAIPlanner(Planner):
         structured: bool = True,
         on_call: Callable[[LLMCall], None] | None = None,
         provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.model = model or type(self).model
         self.served = self.model
         # The run's [providers.NAME] settings; none: the environment alone.
         self.provider = provider_settings or settings(self.name)
+        # The run's price table (the config file's [prices] on the packaged one); none: packaged.
+        self.prices = prices
         self.endpoint = self._endpoint()
         self.max_retries = max_retries
         self.structured = structured
@@ -353,7 +358,7 @@ class OpenAIPlanner(Planner):
             self._log(call.model_copy(update={"seconds": _since(start), "error": "NotAnAnswer"}))
             raise self._not_an_answer(response)
         usage = _usage(response)
-        cost, detail = priced(self.name, self.served, usage)
+        cost, detail = priced(self.name, self.served, usage, self.prices)
         call = call.model_copy(
             update={
                 "seconds": _since(start),
@@ -442,9 +447,16 @@ class CompatiblePlanner(OpenAIPlanner):
     family = "any chat model an OpenAI-compatible server serves (vLLM, Ollama, a proxy)"
     model = ""
 
-    def __init__(self, model: str = "", **options: Any) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
+        **options: Any,
+    ) -> None:
         self.base_url, served = parse_spec(model)
-        super().__init__(model, **options)
+        super().__init__(model, provider_settings=provider_settings, prices=prices, **options)
         self.served = served
 
     def _endpoint(self) -> Endpoint:

@@ -24,7 +24,6 @@ from director.tools.llm.offline.common import (
     fill,
     sentence_case,
 )
-from director.tools.llm.offline.common import _runtime_cs as _runtime_cs
 from director.tools.llm.offline.planner import OfflinePlanner
 
 __all__ = [
