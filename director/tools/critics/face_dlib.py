@@ -35,7 +35,7 @@ class _Models:
 
 class DlibFaces(FaceBackend):
     name = "dlib"
-    # dlib's 0.6 distance. On real photos (bench/calibrate_identity.py; BENCHMARKS.md) different
+    # dlib's 0.6 distance. On real photos (bench/calibrate_identity.py; docs/calibration.md) different
     # people score 0.02-0.35 (63 pairs) and different photos of one person 0.58-0.68 (3 pairs):
     # no error either side, and too few same-person pairs to move dlib's LFW-measured value.
     threshold = 0.4

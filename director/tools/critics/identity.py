@@ -25,7 +25,7 @@ DEFAULTS: dict[str, float] = {
     # relit with a left-to-right gradient, on new backgrounds, 0.96-0.99. The same face warped
     # by a few pixels (a changed expression) and colour-quantised measures 0.82-0.84, mirrored
     # 0.24, and other people 0.60 at most. On 12 faces of real photos
-    # (bench/calibrate_identity.py, dlib; BENCHMARKS.md), each face's photo pasted into another
+    # (bench/calibrate_identity.py, dlib; docs/calibration.md), each face's photo pasted into another
     # photo measures 0.97-1.00 at full size but 0.935-0.99 at half size recompressed as JPEG
     # quality 70 (faces of about 50 px), which 0.95 let through twice; different real photos of
     # one person measure 0.41 at most, other people 0.59, warped and quantised stand-ins for a

@@ -47,7 +47,7 @@ EMBEDDING_CACHE = 32
 MAX_BATCH = 4
 # Keyframes of more pixels than this are VAE-decoded in tiles by default. SDXL's VAE decoding a
 # whole 2048x2048 frame takes 9.5 GB beyond the weights (2.4 GB in tiles, at 1.8x the time; one
-# H200, BENCHMARKS.md), so larger frames would not fit beside the model on most GPUs.
+# H200, docs/benchmarks-history.md), so larger frames would not fit beside the model on most GPUs.
 TILE_ABOVE = 2048 * 2048
 # PNG compression of a keyframe: fast, as previz.write_png writes them.
 PNG_LEVEL = 1

@@ -38,7 +38,7 @@ MIN_SIDE, MAX_SIDE = 16, 4096
 DEFAULT_STEPS, DEFAULT_GUIDANCE = 50, 5.0
 # Clips of larger frames than 832x480 are VAE-decoded in tiles by default. Wan's VAE decoding
 # whole frames takes 8.6 GB beyond the weights at 832x480 and 19.8 GB at 1280x720 (2.2 GB in
-# tiles, at 1.8x the time; one H200, BENCHMARKS.md): more than most GPUs have beside the model.
+# tiles, at 1.8x the time; one H200, docs/benchmarks-history.md): more than most GPUs have beside the model.
 TILE_ABOVE = 832 * 480
 
 
