@@ -5,7 +5,8 @@ read back, never asked for (or paid for) twice."""
 from __future__ import annotations
 
 import time
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -35,15 +36,18 @@ def develop(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["
     language = detect_language(opts.logline)
     structure = resolve_structure(opts.structure, language)
     with ctx.stage("develop", f"{structure}, {opts.runtime_s:g} s"):
-        found = ctx.planned(StoryDeveloped)
-        if found is not None:
-            story = found.story
-        else:
-            story = ctx.planner.develop(
-                opts.logline, language=language, seed=opts.seed, cast=ctx.cast
-            )
-            story = _with_references(story, ctx.cast)
-            ctx.log.append(StoryDeveloped(backend=planner_name(ctx), story=story))
+        story = _planned(
+            ctx,
+            StoryDeveloped,
+            lambda: {
+                "story": _with_references(
+                    ctx.planner.develop(
+                        opts.logline, language=language, seed=opts.seed, cast=ctx.cast
+                    ),
+                    ctx.cast,
+                )
+            },
+        ).story
         sheet = _planned_sheet(
             ctx,
             lambda: ctx.planner.beat_sheet(
@@ -75,15 +79,17 @@ def _redraft_beats(state: FilmState, ctx: RunContext) -> Command[Literal["approv
     return Command(goto="approve_beats", update=update)
 
 
-def _planned_sheet(ctx: RunContext, make) -> BeatSheet:
-    """The stage's beat sheet: the one already logged by a process cut off in this stage, or a
-    new one from the planner, logged."""
-    found = ctx.planned(BeatSheetPlanned)
+def _planned(ctx: RunContext, kind: type, make: Callable[[], dict[str, Any]]) -> Any:
+    """The stage's planning event of type ``kind``: the one already logged by a process cut
+    off in this stage, or one made now from what ``make`` asks the planner for, logged."""
+    found = ctx.planned(kind)
     if found is not None:
-        return found.beat_sheet
-    sheet = make()
-    ctx.log.append(BeatSheetPlanned(backend=planner_name(ctx), beat_sheet=sheet))
-    return sheet
+        return found
+    return ctx.log.append(kind(backend=planner_name(ctx), **make()))
+
+
+def _planned_sheet(ctx: RunContext, make: Callable[[], BeatSheet]) -> BeatSheet:
+    return _planned(ctx, BeatSheetPlanned, lambda: {"beat_sheet": make()}).beat_sheet
 
 
 def _with_references(story, cast):
@@ -100,19 +106,24 @@ def bible(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["sh
     ctx = runtime.context
     plan = plan_of(state)
     with ctx.stage("bible"):
-        found = ctx.planned(BiblePlanned)
-        if found is not None:
-            style, cards = found.bible, found.cards
-        else:
-            style, cards = ctx.planner.bible(
-                plan.story,
-                plan.beat_sheet,
-                width=ctx.options.width,
-                height=ctx.options.height,
-                seed=ctx.options.seed,
-            )
-            ctx.log.append(BiblePlanned(backend=planner_name(ctx), bible=style, cards=cards))
-    plan = plan.model_copy(update={"bible": style, "cards": cards})
+        planned = _planned(
+            ctx,
+            BiblePlanned,
+            lambda: dict(
+                zip(
+                    ("bible", "cards"),
+                    ctx.planner.bible(
+                        plan.story,
+                        plan.beat_sheet,
+                        width=ctx.options.width,
+                        height=ctx.options.height,
+                        seed=ctx.options.seed,
+                    ),
+                    strict=True,
+                )
+            ),
+        )
+    plan = plan.model_copy(update={"bible": planned.bible, "cards": planned.cards})
     return Command(goto="shot_list", update={"plan": plan.model_dump(mode="json")})
 
 
@@ -120,14 +131,15 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
     ctx = runtime.context
     plan = plan_of(state)
     with ctx.stage("shot list"):
-        found = ctx.planned(ShotListPlanned)
-        if found is not None:
-            shots = found.shots
-        else:
-            shots = ctx.planner.shot_list(
-                plan.story, plan.beat_sheet, plan.bible, plan.cards, seed=ctx.options.seed
-            )
-            ctx.log.append(ShotListPlanned(backend=planner_name(ctx), shots=shots))
+        shots = _planned(
+            ctx,
+            ShotListPlanned,
+            lambda: {
+                "shots": ctx.planner.shot_list(
+                    plan.story, plan.beat_sheet, plan.bible, plan.cards, seed=ctx.options.seed
+                )
+            },
+        ).shots
     plan = plan.model_copy(update={"shots": shots})
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
     ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
