@@ -1,0 +1,36 @@
+"""What a logline says, as the rule readers of both languages fill it in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from director.records import Language
+
+
+@dataclass
+class Reading:
+    """What a logline says. Text fields are in the reading's language; empty when not said."""
+
+    language: Language
+    when: str = ""
+    where: str = ""
+    hero: str = ""
+    hero_text: str = ""
+    hero_head: str = ""
+    hero_name: str = ""
+    hero_plural: bool = False
+    gender: str = ""
+    age: str = ""
+    action: str = ""
+    want: str = ""
+    obj: str = ""
+    obj_head: str = ""
+    force: str = ""
+    force_head: str = ""
+    force_plural: bool = False
+    force_verb: str = ""
+    force_category: str = ""
+    force_clause: str = ""
+    event: str = ""
+    places: list[str] = field(default_factory=list)
+    last: bool = False
