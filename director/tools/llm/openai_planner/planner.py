@@ -1,34 +1,22 @@
-"""The planner on a language model behind an OpenAI-compatible chat API, through ``openai``.
+"""The planner on an OpenAI-compatible chat API: its stages, and how it asks for each answer.
 
-Three providers share it: ``openai`` (``--llm openai:gpt-4.1-mini``; ``OPENAI_API_KEY``,
-``OPENAI_BASE_URL``), ``dashscope`` (Qwen through DashScope's compatible mode on the region's
-host; ``DASHSCOPE_API_KEY``) and ``openai-compatible`` for any other server (vLLM, Ollama, a
-proxy), named ``URL#MODEL``: ``--llm openai-compatible:http://localhost:11434/v1#qwen2.5:7b``.
-The compatible server gets its own key, ``DIRECTOR_COMPATIBLE_API_KEY`` (or ``api_key`` in
-``[providers.openai-compatible]``), never the OpenAI one; without one it gets a placeholder,
-since many servers need no key and some want any non-empty one.
-
-Each stage sends a system and a user prompt from ``director/prompts/llm/`` and asks for JSON in
-the shape of an answer model (``director.tools.llm.answers``): with structured outputs
-(``json_schema``, strict) where the endpoint has them; where it answers 400 to them, as some
-Qwen models do, with JSON mode and the schema in the prompt, for the rest of the run. An answer
-that does not parse or validate is shown to the model with the error, once; a second bad answer
-stops the run. Every call is kept in ``calls`` (tokens, seconds, cost) and passed to ``on_call``.
+Each stage (``develop``, ``beat_sheet``, ``bible``, ``shot_list``, ``repair_slot``) fills its
+prompts and asks the model through ``_ask``: with structured outputs where the endpoint has them,
+else JSON mode for the rest of the run; an answer that does not parse or validate is shown to
+the model with the error, once. Every call is logged as an ``LLMCall`` (tokens, seconds, cost)
+and passed to ``on_call``; the provider variants subclass ``OpenAIPlanner`` (``hosts``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import string
 import time
 from collections.abc import Callable, Sequence
-from functools import cache
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from director import prompts
 from director.errors import InputError, ProviderError
 from director.records import (
     Angle,
@@ -49,6 +37,19 @@ from director.tools.llm import answers as ans
 from director.tools.llm.language import detect_language
 from director.tools.llm.offline import READING_CPS, aspect_ratio, resolve_structure
 from director.tools.llm.offline.common import _runtime_cs
+from director.tools.llm.openai_planner.messages import (
+    Mode,
+    _beats_text,
+    _budget_line,
+    _cast_text,
+    _messages,
+    _options,
+    _response_format,
+    _story_text,
+    _template,
+    _with_schema,
+)
+from director.tools.llm.openai_planner.replies import _describe, _parse, _since, _usage
 from director.tools.openai_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
@@ -64,9 +65,6 @@ from director.tools.providers import ProviderSettings, settings
 log = logging.getLogger(__name__)
 A = TypeVar("A", bound=BaseModel)
 T = TypeVar("T")
-Mode = Literal["json_schema", "json_object"]
-# Some compatible servers refuse requests without a key even when they check none.
-PLACEHOLDER_KEY = "not-needed"
 
 
 class LLMCall(Record):
@@ -414,208 +412,5 @@ class OpenAIPlanner(Planner):
             self.on_call(call)
 
 
-class DashScopePlanner(OpenAIPlanner):
-    """Plans with Qwen through DashScope's OpenAI-compatible mode, on the region's host."""
-
-    name = "dashscope"
-    family = "Qwen chat models in DashScope's OpenAI-compatible mode (qwen-plus, qwen-max, ...)"
-    model = "qwen-plus"
-
-    def _endpoint(self) -> Endpoint:
-        found = self.provider
-        return Endpoint(
-            service="DashScope (compatible mode)",
-            api_key=found.require_key(),
-            base_url=compatible_url(found.base_url or ""),
-            key_variable="DASHSCOPE_API_KEY (or api_key in [providers.dashscope])",
-            url_setting="DIRECTOR_DASHSCOPE_REGION or DASHSCOPE_HTTP_BASE_URL",
-        )
-
-    def _extra_body(self) -> dict[str, Any] | None:
-        # Qwen's thinking models refuse non-streamed calls (and JSON mode) unless it is off.
-        return {"enable_thinking": False}
-
-    def _seed(self, seed: int) -> int:
-        # DashScope takes seeds 0 to 2^31-1 and refuses others; a run's seed is any integer.
-        return seed % 2**31
-
-
-class CompatiblePlanner(OpenAIPlanner):
-    """Plans with any OpenAI-compatible server, named ``URL#MODEL``."""
-
-    name = "openai-compatible"
-    family = "any chat model an OpenAI-compatible server serves (vLLM, Ollama, a proxy)"
-    model = ""
-
-    def __init__(
-        self,
-        model: str = "",
-        *,
-        provider_settings: ProviderSettings | None = None,
-        prices: PriceTable | None = None,
-        **options: Any,
-    ) -> None:
-        self.base_url, served = parse_spec(model)
-        super().__init__(model, provider_settings=provider_settings, prices=prices, **options)
-        self.served = served
-
-    def _endpoint(self) -> Endpoint:
-        key = self.provider.api_key
-        return Endpoint(
-            service=f"The server at {self.base_url}",
-            api_key=key or PLACEHOLDER_KEY,
-            base_url=self.base_url,
-            key_variable="DIRECTOR_COMPATIBLE_API_KEY (or api_key in [providers.openai-compatible])",
-            url_setting="the URL in openai-compatible:URL#MODEL",
-        )
-
-
-def compatible_url(native: str) -> str:
-    """DashScope's compatible-mode base URL on the host of its native API URL."""
-    root = native.rstrip("/").removesuffix("/api/v1")
-    return f"{root}/compatible-mode/v1"
-
-
-def parse_spec(spec: str) -> tuple[str, str]:
-    """``URL#MODEL`` -> (URL, MODEL)."""
-    url, _, model = spec.strip().partition("#")
-    if not url.startswith(("http://", "https://")) or not model.strip():
-        given = f", not {spec!r}" if spec.strip() else ""
-        raise InputError(
-            f"The openai-compatible planner needs a server and a model, named URL#MODEL{given}.",
-            "For example: --llm openai-compatible:http://localhost:11434/v1#qwen2.5:7b",
-        )
-    return url.rstrip("/"), model.strip()
-
-
 class _Unusable(ProviderError):
     """The model's answer failed validation twice."""
-
-
-# --- prompts ---------------------------------------------------------------------------------
-
-
-@cache
-def _template(name: str) -> string.Template:
-    return string.Template(prompts.read_text("llm", f"{name}.md").strip())
-
-
-@cache
-def _language_rules() -> dict[str, str]:
-    return prompts.read_json("llm", "languages.json")
-
-
-def _messages(stage: str, language: Language, values: dict[str, str]) -> list[dict[str, str]]:
-    rule = _language_rules()[language]
-    return [
-        {"role": "system", "content": _template(f"{stage}.system").substitute(language_rule=rule)},
-        {"role": "user", "content": _template(f"{stage}.user").substitute(values)},
-    ]
-
-
-def _with_schema(messages: list[dict], answer: type[BaseModel], mode: Mode) -> list[dict]:
-    """In JSON mode the schema travels in the prompt (structured outputs send it apart)."""
-    if mode == "json_schema":
-        return messages
-    schema = json.dumps(ans.strict_schema(answer), ensure_ascii=False)
-    first = messages[1]
-    appendix = _template("schema").substitute(schema=schema)
-    return [messages[0], {**first, "content": f"{first['content']}\n\n{appendix}"}, *messages[2:]]
-
-
-def _response_format(stage: str, answer: type[BaseModel], mode: Mode) -> dict[str, Any]:
-    if mode == "json_object":
-        return {"type": "json_object"}
-    schema = ans.strict_schema(answer)
-    return {"type": "json_schema", "json_schema": {"name": stage, "schema": schema, "strict": True}}
-
-
-def _cast_text(cast: Sequence[Character]) -> str:
-    if not cast:
-        return _template("develop.nocast").substitute()
-    people = "\n".join(
-        f"- {c.name}: {c.description.strip() or '(no description yet)'}" for c in cast
-    )
-    return _template("develop.cast").substitute(people=people)
-
-
-def _story_text(story: Story) -> str:
-    data = story.model_dump(mode="json", exclude={"language"})
-    data["protagonists"] = [
-        {"name": p.name, "description": p.description} for p in story.protagonists
-    ]
-    return json.dumps(data, ensure_ascii=False, indent=2)
-
-
-def _beats_text(sheet: BeatSheet) -> str:
-    return "\n".join(
-        f"- {b.id} {b.name} ({b.location}, {b.duration_s:g} s): {b.summary}" for b in sheet.beats
-    )
-
-
-def _budget_line(budget: ans.ShotBudget) -> str:
-    b = budget.beat
-    count = (
-        f"{budget.fewest} shot"
-        if budget.fewest == budget.most
-        else f"{budget.fewest} to {budget.most} shots"
-    )
-    return (
-        f"- {b.id} {b.name}, at {b.location}: {b.summary} ({budget.cs / 100:g} s of shots: {count})"
-    )
-
-
-def _options(literal: Any) -> str:
-    return ", ".join(get_args(literal))
-
-
-# --- answers ---------------------------------------------------------------------------------
-
-
-def _parse(message: Any, answer: type[A]) -> A:
-    if message is None:
-        raise ans.AnswerError("the response held no answer.")
-    if getattr(message, "refusal", None):
-        raise ans.AnswerError(f"the model refused: {message.refusal}")
-    text = _unfenced(getattr(message, "content", None) or "")
-    if not text:
-        raise ans.AnswerError("the answer was empty.")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ans.AnswerError(
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
-        ) from None
-    return answer.model_validate(data)
-
-
-def _unfenced(text: str) -> str:
-    """The JSON inside a Markdown code fence, which models in JSON mode sometimes add."""
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:8]
-        )
-    return str(exc)
-
-
-def _usage(response: Any) -> dict[str, Any]:
-    """The usage as the price table reads it; servers that report none count zero."""
-    usage = getattr(response, "usage", None)
-    details = getattr(usage, "prompt_tokens_details", None)
-    return {
-        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-        "prompt_tokens_details": {"cached_tokens": int(getattr(details, "cached_tokens", 0) or 0)},
-    }
-
-
-def _since(start: float) -> float:
-    return round(time.perf_counter() - start, 3)
