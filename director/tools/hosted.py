@@ -15,7 +15,6 @@ import base64
 import email.utils
 import http.client
 import mimetypes
-import os
 import random
 import time
 import urllib.request
@@ -26,7 +25,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from director.errors import GenerationFailed, InputError, ProviderError
-from director.files import temp_beside
+from director.files import atomic_file
 
 T = TypeVar("T")
 CHUNK = 64 * 1024
@@ -253,14 +252,8 @@ def download(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    fd, tmp = temp_beside(dest, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            size = _fetch_whole(url, out, allowed, max_bytes, deadline, timeout)
-        os.replace(tmp, dest)
-        return size
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(dest, suffix=".part") as out:
+        return _fetch_whole(url, out, allowed, max_bytes, deadline, timeout)
 
 
 class _Cut(Exception):

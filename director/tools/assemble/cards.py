@@ -6,14 +6,13 @@ style bible's palette, so Chinese and English titles render the same way on ever
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from director.errors import AssemblyError
+from director.files import atomic_file
 from director.records import Plan
 from director.tools.assemble.fonts import FontInfo, pil_font, wrap
 
@@ -68,12 +67,8 @@ def label_image(text: str, frame_height: int, font: FontInfo | None = None) -> I
 def save_png(image: Image.Image, path: Path) -> Path:
     """Write ``image`` atomically (temp file beside ``path``, then rename)."""
     path = Path(path)
-    temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part.png")
-    try:
-        image.save(temp, format="PNG")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_file(path) as fh:
+        image.save(fh, format="PNG")
     return path
 
 

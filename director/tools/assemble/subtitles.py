@@ -9,14 +9,13 @@ and clause punctuation into consecutive events.
 from __future__ import annotations
 
 import math
-import os
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from director.errors import InputError
+from director.files import write_text_atomic
 from director.records import Line, Plan, Shot
 from director.text import NO_LINE_START
 
@@ -281,10 +280,5 @@ def srt_text(events: list[SubtitleEvent]) -> str:
 def write_srt(events: list[SubtitleEvent], path: Path) -> Path:
     """Write UTF-8 SRT atomically: a temp file beside ``path``, then a rename."""
     path = Path(path)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        temp.write_text(srt_text(events), encoding="utf-8", newline="\n")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_text_atomic(path, srt_text(events))
     return path

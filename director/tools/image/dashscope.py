@@ -19,7 +19,6 @@ to it, and the job's params say so.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, ClassVar
 
 from director import prompts
 from director.errors import GenerationFailed, InputError
-from director.files import temp_beside
+from director.files import atomic_file
 from director.tools import hosted
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.dashscope_tasks import (
@@ -435,13 +434,8 @@ def _store(raw: Path, dest: Path, size: tuple[int, int], task_id: str) -> tuple[
         ) from exc
     if delivered != size:
         picture = ImageOps.fit(picture, size, Image.Resampling.LANCZOS)
-    fd, tmp = temp_beside(dest, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            picture.save(fh, format="PNG", compress_level=1)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(dest) as fh:
+        picture.save(fh, format="PNG", compress_level=1)
     return delivered
 
 

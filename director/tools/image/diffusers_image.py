@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from director.errors import BackendError, InputError, ToolMissing
-from director.files import temp_beside
+from director.files import write_bytes_atomic
 from director.tools import diffusers_local as local
 from director.tools.base import ImageBackend, ImageRequest, Job
 
@@ -469,14 +469,7 @@ def _pool() -> ThreadPoolExecutor:
 def _write(data: bytes, dest: Path) -> None:
     """Write atomically: a reader never sees half a file, and a failed write leaves nothing."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_beside(dest, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(dest, data)
 
 
 def _run_error(exc: RuntimeError, k: int, speed: local.Tuning) -> BackendError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from director.errors import BackendError, InputError
-from director.files import temp_beside
+from director.files import atomic_file
 from director.tools.assemble.fonts import fit, pil_font, wrap
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.image import figures as fig
@@ -173,15 +172,9 @@ def check_size(width: int, height: int) -> None:
 def write_png(image: Image.Image, dest: Path) -> None:
     """Write atomically: a reader never sees half a file, and a failed write leaves nothing."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_beside(dest, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # Fast compression keeps a grainy 1280x720 frame well under a tenth of a second.
-            image.save(fh, format="PNG", compress_level=1)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(dest) as fh:
+        # Fast compression keeps a grainy 1280x720 frame well under a tenth of a second.
+        image.save(fh, format="PNG", compress_level=1)
 
 
 # --- the frame --------------------------------------------------------------------------------
