@@ -43,18 +43,14 @@ def test_counting_and_language_detection_use_the_same_range():
 
 
 def test_no_other_module_writes_the_han_range_by_hand():
-    """A check written as a literal range drifts from the agreed one; callers use director.text.
-
-    The records module sits beside director.text on the ground floor and still holds its own
-    copy; the list may only shrink."""
-    remaining = {"director/records.py"}
+    """A check written as a literal range drifts from the agreed one; callers use director.text."""
     pattern = re.compile(r"\\u4e00|\\u9fff|\\u3400")  # the escapes that spell the range
     found = {
         str(path.relative_to(PACKAGE.parent))
         for path in PACKAGE.rglob("*.py")
         if path.name != "text.py" and pattern.search(path.read_text(encoding="utf-8"))
     }
-    assert found <= remaining, f"use director.text instead in {sorted(found - remaining)}"
+    assert not found, f"use director.text instead in {sorted(found)}"
 
 
 def test_the_text_module_sits_on_the_ground_floor():
