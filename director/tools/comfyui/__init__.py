@@ -1,0 +1,1 @@
+"""ComfyUI: the client, the graph's roles and the built-in workflows."""
