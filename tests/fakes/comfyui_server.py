@@ -13,16 +13,20 @@ lowercase UUID the server does not know yet (queued, running or in history).
 
 Knobs (attributes, set before or during a test): ``exec_seconds`` (time a prompt takes, spread
 over its sampler steps), ``websocket`` (False: ``/ws`` answers 404, so a client must poll),
+``models`` (files per model folder: remove one to get ``value_not_in_list``),
 ``fail_classes`` / ``fail_marker`` / ``fail_message`` / ``fail_exception_type`` (execution
 errors), ``history_delay`` (seconds between ``execution_success`` and the history entry),
-``fail_next()`` / ``hang_next()`` (HTTP 500s or stalls for the next requests), ``models``
-(files per model folder). Counters: ``submissions``, ``duplicate_submissions``, ``refusals``,
-``uploads``, ``upload_writes``, ``upload_bytes_written``, ``interrupts``, ``runs`` /
-``busy_seconds``, ``executed``, ``ws_connections``, ``requests``.
+``strict_inputs``, and ``fail_next()`` / ``hang_next()`` (500s or stalls for the next requests).
+Counters: ``submissions``, ``duplicate_submissions``, ``refusals``, ``uploads``,
+``upload_writes``, ``upload_bytes_written``, ``interrupts``, ``runs`` / ``busy_seconds`` /
+``idle_gaps()``, ``executed``, ``ws_connections``, ``requests``. Helpers: ``wait_idle()``,
+``add_input()``, ``history_of()``, ``ws_clients()``.
 
     with FakeComfyUI(exec_seconds=0.05) as fake:
-        fake.models["loras"].remove("film_grain.safetensors")
-        client = ComfyClient(fake.url)
+        fake.models["loras"].remove("film_grain.safetensors")  # a LoRA the server lacks
+        fake.fail_marker = "OOM"  # a prompt whose text holds it runs out of memory
+        ...  # the client under test talks to fake.url (websocket: fake.ws_url)
+        assert fake.duplicate_submissions == 0
 """
 
 from __future__ import annotations
@@ -1890,6 +1894,7 @@ class Handler(BaseHTTPRequestHandler):
     def _websocket(self, query: dict[str, str]) -> None:
         key = self.headers.get("Sec-WebSocket-Key")
         upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
+        upgrade &= "upgrade" in self.headers.get("Connection", "").lower()
         if not self.fake.websocket:
             return self._json(404, {"error": "no websocket on this server"})
         if not upgrade or not key or self.headers.get("Sec-WebSocket-Version") != "13":
