@@ -166,11 +166,28 @@ OPTIONS: dict[str, Option] = _options(
     Option("llm", str, "offline", "Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, "
            "or openai-compatible:URL#MODEL", env="DIRECTOR_LLM", metavar=BACKEND),
     Option("image", str, "previz", "Keyframe generator: previz, dashscope:wan2.2-t2i-flash, "
-           "openai:gpt-image-1.5, or diffusers:/path/to/model", env="DIRECTOR_IMAGE",
+           "openai:gpt-image-1.5, diffusers:/path/to/model, or comfyui:sdxl (flux, or a "
+           "workflow file)", env="DIRECTOR_IMAGE",
            metavar=BACKEND),
-    Option("video", str, "previz", "Clip generator: previz, dashscope:wan2.2-i2v-flash, or "
-           "diffusers:/path/to/model", env="DIRECTOR_VIDEO", metavar=BACKEND),
+    Option("video", str, "previz", "Clip generator: previz, dashscope:wan2.2-i2v-flash, "
+           "diffusers:/path/to/model, or comfyui:wan2.2-i2v (wan2.2-t2v, or a workflow file)", env="DIRECTOR_VIDEO", metavar=BACKEND),
     Option("fps", int, 24, "Frames per second of the film", flag=False, minimum=1, maximum=120),
+    Option("comfyui_url", str, "http://127.0.0.1:8188", "ComfyUI server for --image "
+           "comfyui:WORKFLOW and --video comfyui:WORKFLOW", env="COMFYUI_URL", metavar="URL"),
+    Option("comfyui_image_url", str, None, "ComfyUI server for keyframes, when it is not the "
+           "--comfyui-url one", env="DIRECTOR_COMFYUI_IMAGE_URL", shown_default="--comfyui-url",
+           metavar="URL"),
+    Option("comfyui_video_url", str, None, "ComfyUI server for clips, when it is not the "
+           "--comfyui-url one", env="DIRECTOR_COMFYUI_VIDEO_URL", shown_default="--comfyui-url",
+           metavar="URL"),
+    Option("comfyui_edit", str, "inpaint", "ComfyUI workflow for the ladder's edit rung: a "
+           "built-in name or an API-format file; none turns the rung off",
+           env="DIRECTOR_COMFYUI_EDIT", metavar="WORKFLOW"),
+    Option("comfyui_lora", str, None, "LoRA on the ComfyUI server put into every keyframe "
+           "workflow, NAME[:STRENGTH], when the style bible names none",
+           env="DIRECTOR_COMFYUI_LORA", shown_default="none", metavar="NAME[:STRENGTH]"),
+    Option("comfyui_timeout", float, 3600.0, "Seconds to wait for one ComfyUI prompt",
+           env="DIRECTOR_COMFYUI_TIMEOUT", positive=True, unit="seconds", metavar="SECONDS"),
     Option(
         "insightface_root", str, None,
         "Folder whose models/<pack> holds an insightface model pack; with a pack there, "

@@ -39,11 +39,13 @@ BUILTINS: dict[str, dict[str, str]] = {
         "openai": "director.tools.image.openai_images:OpenAIImage",
         "dashscope": "director.tools.image.dashscope:DashScopeImage",
         "diffusers": "director.tools.image.diffusers_image:DiffusersImage",
+        "comfyui": "director.tools.image.comfyui:ComfyUIImage",
     },
     "video": {
         "previz": "director.tools.video.previz:PrevizVideo",
         "dashscope": "director.tools.video.dashscope:DashScopeVideo",
         "diffusers": "director.tools.video.diffusers_video:DiffusersVideo",
+        "comfyui": "director.tools.video.comfyui:ComfyUIVideo",
     },
     "critics": {
         "technical": "director.tools.critics.technical:TechnicalCritic",
@@ -102,11 +104,27 @@ def load_for_run(kind: str, options: Any, file: ConfigFile | None = None) -> Any
     """The run's image or video backend, built with the run's settings for it: a hosted
     backend takes its provider's settings from the command's config file (``file``), a
     diffusers backend the resolved ``[diffusers]`` settings of the run's options (flags
-    included, and the recorded ones when a run is resumed)."""
+    included, and the recorded ones when a run is resumed), a ComfyUI backend its server and
+    workflows."""
     spec = getattr(options, kind)
-    if split_spec(spec)[0] != "diffusers":
-        return load(kind, spec, file=file)
-    return load(kind, spec, settings=dict(options.diffusers) or None)
+    provider = split_spec(spec)[0]
+    if provider == "diffusers":
+        return load(kind, spec, settings=dict(options.diffusers) or None)
+    if provider == "comfyui":
+        return load(kind, spec, **comfyui_settings(kind, options))
+    return load(kind, spec, file=file)
+
+
+def comfyui_settings(kind: str, options: Any) -> dict[str, Any]:
+    """A ComfyUI backend's settings from resolved options (a run's, or doctor's): the server
+    of its kind (or the shared one), the wait, and for keyframes the edit workflow and LoRA."""
+    url = getattr(options, f"comfyui_{kind}_url", None) or options.comfyui_url
+    found: dict[str, Any] = {"url": url, "timeout": options.comfyui_timeout}
+    if kind == "image":
+        edit = options.comfyui_edit
+        found["edit_workflow"] = None if str(edit).strip().lower() == "none" else edit
+        found["lora"] = options.comfyui_lora
+    return found
 
 
 def _handed(cls: type, provider: str, file: ConfigFile | None) -> dict[str, Any]:

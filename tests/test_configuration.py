@@ -223,7 +223,8 @@ def test_each_option_is_written_once_and_the_run_flags_show_it():
         if not option.flag:
             continue
         assert option.help_text().rstrip(".") in shown, option.name
-        assert option.env is None or option.env == "DIRECTOR_" + option.name.upper()
+        ecosystem = {"comfyui_url": "COMFYUI_URL"}  # the variable ComfyUI's users already set
+        assert option.env in (None, ecosystem.get(option.name, "DIRECTOR_" + option.name.upper()))
     assert "[env DIRECTOR_MAX_ATTEMPTS; default: 6," in shown
 
 

@@ -72,6 +72,12 @@ class RunOptions(BaseModel):
     )
     clip_weights: str | None = Field(default=None, description="open_clip weights file")
     clip_model: str | None = Field(default=None, description="open_clip architecture")
+    comfyui_url: str = "http://127.0.0.1:8188"
+    comfyui_image_url: str | None = None
+    comfyui_video_url: str | None = None
+    comfyui_edit: str = "inpaint"
+    comfyui_lora: str | None = None
+    comfyui_timeout: float = Field(default=3600.0, gt=0)
     diffusers: dict[str, Any] = Field(
         default_factory=dict,
         description="settings of the diffusers backends, when the run uses one (None: the "

@@ -7,6 +7,7 @@ left behind, so a failed run can never be mistaken for a good one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -228,6 +229,7 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
     except BaseException as exc:
         _record_failure(ctx, exc)
         if isinstance(exc, KeyboardInterrupt):
+            _abort_jobs(ctx)
             raise RunInterrupted(
                 f"Run {ctx.paths.run_id} stopped; everything up to its last checkpoint is kept.",
                 f"Carry on with: director resume {ctx.paths.run_id}",
@@ -237,6 +239,16 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
         ctx.progress.close()
         ctx.video.close()
     return _result(ctx, values, None)
+
+
+def _abort_jobs(ctx: RunContext) -> None:
+    """A run its user stopped stops its backends' work too (a ComfyUI server would render on
+    for nothing); a backend that cannot be told is left be."""
+    for backend in (ctx.image, ctx.video):
+        abort = getattr(backend, "abort", None)
+        if abort is not None:
+            with contextlib.suppress(Exception):
+                abort()
 
 
 def _log_synced_at_checkpoints(saver, log: EventLog) -> None:
@@ -276,6 +288,9 @@ def _backends(options: RunOptions, given: dict | None) -> dict:
 
 
 def _context(options: RunOptions, paths: RunPaths, progress: Progress, backends: dict):
+    for key in ("image", "video"):  # backends that hear their work's progress report it
+        if hasattr(backends.get(key), "progress"):
+            backends[key].progress = progress.shot
     return RunContext(
         options=options,
         paths=paths,

@@ -134,6 +134,8 @@ def _load(kind: str, name: str, file: ConfigFile | None = None) -> str:
     file = file or load_config_file()
     if name == "diffusers":
         return _diffusers(kind, file)
+    if name == "comfyui":
+        return _comfyui(kind, file)
     backend = registry.load(kind, _configured(kind, name, file), file=file)
     model = getattr(backend, "model", "")
     text = f"usable{f' (model {model})' if model else ''}"
@@ -190,6 +192,31 @@ def _diffusers(kind: str, file: ConfigFile) -> str:
     return (
         f"installed ({_versions()}; {_gpu()}{f'; settings {chosen}' if chosen else ''}); "
         f"it needs a model to run: --{kind} diffusers:/path/to/model"
+    )
+
+
+def _comfyui(kind: str, file: ConfigFile) -> str:
+    """The configured ComfyUI workflow loaded as a run loads it: the server is asked for its
+    node list, and the node types, checkpoints and LoRAs the workflow needs are looked up."""
+    from types import SimpleNamespace
+
+    from director import registry
+    from director.config import OPTIONS, resolve_option
+
+    names = [name for name in OPTIONS if name.startswith("comfyui_")]
+    options = SimpleNamespace(**{n: OPTIONS[n].check(resolve_option(n, file=file)) for n in names})
+    settings = registry.comfyui_settings(kind, options)
+    backend = registry.load(kind, _configured(kind, "comfyui", file), **settings)
+    found = backend.server.versions()
+    where = ", ".join(
+        [
+            f"ComfyUI {found['comfyui']}" if found.get("comfyui") else "ComfyUI",
+            *found.get("devices", []),
+        ]
+    )
+    return (
+        f"usable (workflow {backend.model} on {backend.server.url}: {where}); its nodes and "
+        "models are on the server"
     )
 
 

@@ -60,6 +60,12 @@ from director.config import APPROVE_MODES
 @option("music")
 @option("font")
 @diffusers_options
+@option("comfyui_url")
+@option("comfyui_image_url")
+@option("comfyui_video_url")
+@option("comfyui_edit")
+@option("comfyui_lora")
+@option("comfyui_timeout")
 @insightface_root_option
 @clip_weights_option
 @clip_model_option

@@ -15,6 +15,7 @@ from director.files import write_text_atomic
 from director.memory.events import read_events
 from director.memory.runs import RunPaths
 from director.records import CheckResult, Critique, Decision, Shot
+from director.replay.comfyui import add_parameters, write_graphs
 from director.replay.document import (
     Bullets,
     Code,
@@ -45,6 +46,7 @@ def write_workflow(paths: RunPaths, html: bool = False) -> list[Path]:
             "Restore events.jsonl from a copy of the run folder, then replay again.",
         )
     doc = build_document(record)
+    write_graphs(record, paths.root)  # the graphs the document links to
     write_text_atomic(paths.workflow, to_markdown(doc))
     written = [paths.workflow]
     if html:
@@ -263,6 +265,7 @@ def _shot(doc: Document, r: RunRecord, shot: Shot) -> None:
     for kind in ("keyframe", "clip"):
         if r.critique(shot.id, kind, 1):
             doc.add(Para(f"{kind.capitalize()} attempts:"), _attempt_table(r, shot.id, kind))
+        add_parameters(doc, r, shot.id, kind)
         decision = r.final_decision(shot.id, kind)
         if decision and decision.action == "accept-below-threshold":
             doc.add(Para(f"{kind.capitalize()} flagged below threshold: {decision.reason}"))

@@ -8,7 +8,7 @@ can collect a result it did not submit in this process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -177,6 +177,9 @@ class ImageBackend(ABC):
     # How many jobs the graph may have submitted at once: first keyframes of later shots are
     # submitted while the current one is collected and judged.
     max_in_flight: int = 1
+    # Set by the run: called with (shot id, text) while a job is collected, for backends that
+    # hear how far their work has got (a ComfyUI sampler's steps).
+    progress: Callable[[str, str], None] | None = None
 
     def estimate(self, request: ImageRequest) -> float | None:
         """What the call will cost in USD, before it is made (checked against --budget); None
@@ -207,6 +210,10 @@ class ImageBackend(ABC):
         self.collect(job, dest)
         return job
 
+    def abort(self) -> None:  # noqa: B027 (optional hook)
+        """The run was stopped by its user: stop the work submitted and not collected (a
+        server of the user's own would otherwise render on for nothing)."""
+
 
 class VideoBackend(ABC):
     name: ClassVar[str]
@@ -220,6 +227,7 @@ class VideoBackend(ABC):
     # cast member in frame (a reference-to-video model).
     accepts_references: bool = False
     references_always: bool = False
+    progress: Callable[[str, str], None] | None = None  # as on ImageBackend
 
     def estimate(self, request: ClipRequest) -> float | None:
         """What the call will cost in USD, before it is made; None when unpriced."""
@@ -239,6 +247,9 @@ class VideoBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook; most backends hold nothing)
         """Release what the backend holds (running jobs, temporary files); idempotent."""
+
+    def abort(self) -> None:  # noqa: B027 (optional hook)
+        """As on ImageBackend."""
 
 
 # --- critics ------------------------------------------------------------------------------

@@ -26,12 +26,11 @@ size and frame rate, so every clip the graph sees has the same shape whatever th
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from director.errors import GenerationFailed, InputError
+from director.errors import InputError
 from director.tools import hosted
 from director.tools.base import ClipRequest, Job, VideoBackend
 from director.tools.dashscope_tasks import (
@@ -43,6 +42,7 @@ from director.tools.dashscope_tasks import (
 )
 from director.tools.pricing import PriceTable
 from director.tools.providers import ProviderSettings
+from director.tools.video.normalise import normalise
 
 DEFAULT_MODEL = "wan2.2-i2v-flash"
 REFERENCE_MODEL = "wan2.7-r2v"  # clips conditioned on the characters' reference photos
@@ -230,7 +230,9 @@ class DashScopeVideo(VideoBackend):
             self.service.download(
                 url, raw, max_bytes=self.max_result_bytes, what="clip", faults=faults
             )
-            delivered = normalise(raw, dest, request, crf=self.crf, task_id=job.id)
+            delivered = normalise(
+                raw, dest, request, crf=self.crf, what=f"DashScope task {job.id}", task_id=job.id
+            )
         finally:
             raw.unlink(missing_ok=True)
         usage = dict(rsp.usage or {})
@@ -363,49 +365,3 @@ def _t2v_size(tier: str, width: int, height: int) -> str:
     aspect = width / height
     w, h = min(T2V_SIZES[tier], key=lambda s: abs(math.log((s[0] / s[1]) / aspect)))
     return f"{w}*{h}"
-
-
-def normalise(raw: Path, dest: Path, request: ClipRequest, *, crf: int, task_id: str) -> dict:
-    """``raw`` re-encoded to the request's size and rate at ``dest``; what ``raw`` was."""
-    from director.errors import AssemblyError
-    from director.tools.assemble.ffmpeg_bin import run_ffmpeg
-    from director.tools.assemble.probe import probe
-
-    try:
-        info = probe(raw)
-    except AssemblyError as exc:
-        raise _not_a_clip(task_id) from exc
-    if not info.video_codec or not info.width:
-        raise _not_a_clip(task_id)
-    w, h, fps = request.width, request.height, request.fps
-    delivered = {
-        "delivered": {
-            "width": info.width,
-            "height": info.height,
-            "fps": round(info.fps, 3),
-            "duration_s": round(info.duration_s, 3),
-            "audio": info.audio_codec,
-        },
-    }
-    part = dest.with_name(f".{dest.stem}.part.mp4")
-    vf = (
-        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos,"
-        f"crop={w}:{h},setsar=1,fps={fps},format=yuv420p"
-    )
-    argv = ["-i", str(raw), "-map", "0:v:0", "-map", "0:a?", "-vf", vf, "-c:v", "libx264"]
-    argv += ["-preset", "veryfast", "-crf", str(crf), "-c:a", "aac", "-movflags", "+faststart"]
-    try:
-        run_ffmpeg([*argv, str(part)], step=f"normalise clip {request.shot.id}", output=dest)
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
-    delivered["normalised_to"] = {"width": w, "height": h, "fps": fps}
-    return delivered
-
-
-def _not_a_clip(task_id: str) -> GenerationFailed:
-    return GenerationFailed(
-        f"DashScope task {task_id} returned a file that is not a video.",
-        code="BadResult",
-        task_id=task_id,
-    )
