@@ -418,6 +418,11 @@ def _guidance(ctx: Ctx, conditioning: dict, guidance: float) -> tuple:
     return ({**conditioning, "guidance": guidance},)
 
 
+def _combine(ctx: Ctx, conditioning_1: dict, conditioning_2: dict) -> tuple:
+    """Both conditionings at once: the picture shows both texts."""
+    return ({**conditioning_2, "text": f"{conditioning_1['text']}, {conditioning_2['text']}"},)
+
+
 def _empty_latent(ctx: Ctx, width: int, height: int, batch_size: int) -> tuple:
     return (Latent(width, height, batch_size),)
 
@@ -621,6 +626,13 @@ NODES: dict[str, NodeType] = {
         {"conditioning": LINK("CONDITIONING"), "guidance": FLOAT(3.5, 0.0, 100.0, step=0.1)},
         (("CONDITIONING", "CONDITIONING"),),
         category="advanced/conditioning/flux",
+    ),
+    "ConditioningCombine": NodeType(
+        _combine,
+        {"conditioning_1": LINK("CONDITIONING"), "conditioning_2": LINK("CONDITIONING")},
+        (("CONDITIONING", "CONDITIONING"),),
+        category="conditioning",
+        display="Conditioning (Combine)",
     ),
     "EmptyLatentImage": NodeType(
         _empty_latent,

@@ -186,16 +186,21 @@ class ComfyUI:
 
     def queue(self, graph: dict, pid: str) -> str:
         """Queue ``graph`` as prompt ``pid`` unless the server already has it."""
-        if self.history(pid) is not None or self.in_queue(pid):
+        if self._known(pid):
             return pid
         body = {"prompt": graph, "client_id": self.client_id, "prompt_id": pid}
         try:
             self.post("/prompt", body)
         except Refused as exc:
-            if self.history(pid) is not None or self.in_queue(pid):
+            if self._known(pid):
                 return pid  # a resubmission the server refused: it has the prompt
             raise exc.failure(pid) from None
         return pid
+
+    def _known(self, pid: str) -> bool:
+        """Whether the server has the prompt: queued, running or done. The queue is asked
+        first, since a prompt leaves it for the history, never the other way."""
+        return self.in_queue(pid) or self.history(pid) is not None
 
     def history(self, pid: str) -> dict | None:
         """The prompt's history entry once it has finished (either way), else None."""
