@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from director.tools.assemble.probe import probe
+from tests.fakes.comfyui_server import FakeComfyUI
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI
 from tests.test_openai_planner import screenwriter
@@ -445,10 +446,30 @@ def check_refused(result: subprocess.CompletedProcess) -> None:
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1, result.stderr
 
 
+@pytest.fixture(scope="module")
+def comfyui():
+    """A ComfyUI server, for the commands that name one (``--image comfyui:...``)."""
+    with FakeComfyUI() as fake:
+        yield fake
+
+
+def on_comfyui(command: Command, cwd: Path, env: dict, request) -> None:
+    """A command that uses ComfyUI talks to the fake, whatever address the block exports, and
+    a workflow file it names is the reader's own: the built-in SDXL graph, saved as a file."""
+    specs = [word.partition(":")[2] for word in command.argv if word.startswith("comfyui:")]
+    if not specs:
+        return
+    env["COMFYUI_URL"] = request.getfixturevalue("comfyui").url
+    for spec in specs:
+        if spec.endswith(".json") and not (cwd / spec).exists():
+            shutil.copy(ROOT / "director/tools/comfyui/workflows/sdxl.json", cwd / spec)
+
+
 @pytest.mark.parametrize("command", params(DIRECTOR))
 def test_director_command(command: Command, services, tmp_path, request):
     assert not command.error, command.error
     env = environment(tmp_path, services, command)
+    on_comfyui(command, tmp_path, env, request)
     if "RUN" in command.argv:  # the deferred run is made only for these
         return check_on_a_run(command, request.getfixturevalue("deferred"), tmp_path, env)
     provide_inputs(command.argv, tmp_path)
