@@ -15,6 +15,7 @@ how to title the node.
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,10 +45,11 @@ ROLES = {
     "sampler": "the sampler",
 }
 # What each use of a workflow cannot do without.
+# The output first: without one nothing else is found, and naming another role would mislead.
 REQUIRED = {
-    "image": ("positive", "seed", "output"),
-    "edit": ("positive", "seed", "output", "source"),
-    "video": ("positive", "seed", "output"),
+    "image": ("output", "positive", "seed"),
+    "edit": ("output", "positive", "seed", "source"),
+    "video": ("output", "positive", "seed"),
 }
 
 OUTPUT_TYPES = {
@@ -59,7 +61,9 @@ OUTPUT_TYPES = {
     "VHS_VideoCombine",
 }
 PREVIEW_TYPES = {"PreviewImage"}
-TEXT_INPUTS = ("text", "text_g", "prompt", "string", "value")
+TEXT_INPUTS = ("text", "text_g", "t5xxl", "prompt", "string", "value")
+# Encoders with one text per text model (SDXL, Flux, SD3) get the prompt in each.
+COMPANION_TEXTS = {"text_g": ("text_l",), "t5xxl": ("clip_l", "clip_g")}
 SEED_INPUTS = ("seed", "noise_seed")
 SAMPLER_MARKS = (*SEED_INPUTS, "cfg", "noise", "sampler")
 LOADER_INPUTS = ("ckpt_name", "unet_name")
@@ -78,6 +82,7 @@ CONDITIONING = (
 )
 LATENT_INPUTS = ("latent_image", "samples", "latent", "latents")
 MODEL_INPUTS = ("model", "clip")
+SETTINGS = ("sampler_name", "scheduler", "steps", "cfg", "denoise")  # reported, in this order
 # The input an image feeds names its role; image-processing nodes pass the role on.
 FEEDS = {
     "start_image": "first_frame",
@@ -217,7 +222,10 @@ def find_roles(graph: Graph, source: str) -> Roles:
     roles.samplers = titled.get("sampler") or _samplers(graph, reach)
     main = roles.samplers[0] if roles.samplers else None
     roles.positive = _text_slots(graph, titled.get("positive")) or _prompt(graph, main, 0)
-    roles.negative = _text_slots(graph, titled.get("negative")) or _prompt(graph, main, 1)
+    negative = _text_slots(graph, titled.get("negative")) or _prompt(graph, main, 1)
+    # A negative made from the positive (ConditioningZeroOut) holds no text of its own:
+    # filling it would overwrite the prompt.
+    roles.negative = [slot for slot in negative if slot not in roles.positive]
     roles.seed = _seed_slots(graph, titled.get("seed") or _seed_nodes(graph, reach))
     roles.size = _first(titled.get("size")) or _latent(graph, main)
     _latent_extras(graph, roles, titled)
@@ -313,8 +321,8 @@ def _text_slots(graph: Graph, nodes: list[str] | None) -> list[Slot]:
             value = inputs.get(name)
             if isinstance(value, str):
                 slots.append(Slot(node_id, name))
-                if name == "text_g" and isinstance(inputs.get("text_l"), str):
-                    slots.append(Slot(node_id, "text_l"))
+                companions = COMPANION_TEXTS.get(name, ())
+                slots.extend(Slot(node_id, c) for c in companions if isinstance(inputs.get(c), str))
                 break
             if is_link(value):
                 slots.extend(_text_slots(graph, [str(value[0])]))
@@ -345,11 +353,17 @@ def _seed_slots(graph: Graph, nodes: list[str]) -> list[Slot]:
     return list(dict.fromkeys(slots))
 
 
+def _guided(graph: Graph, sampler: str) -> list[str]:
+    """The nodes that sample with ``sampler`` when it is a guider (CFGGuider feeding
+    SamplerCustomAdvanced): they, not the guider, take the latent, sampler and sigmas."""
+    return [node for node, name in consumers(graph, sampler) if name == "guider"]
+
+
 def _latent(graph: Graph, sampler: str | None) -> str | None:
     """The node, upstream of the sampler's latent, that sets width and height."""
     if sampler is None:
         return None
-    queue, seen = deque([sampler]), set()
+    queue, seen = deque([sampler, *_guided(graph, sampler)]), set()
     while queue:
         node_id = queue.popleft()
         inputs = graph[node_id].get("inputs") or {}
@@ -406,8 +420,10 @@ def _images(graph: Graph, reach: dict[str, int], titled: dict[str, list[str]]) -
 
 
 def _fed(graph: Graph, node_id: str, depth: int = 0) -> str:
-    """The role of an image by the input it feeds, looking through resizing nodes."""
-    for consumer, name in consumers(graph, node_id):
+    """The role of an image by the input it feeds, looking through resizing nodes; what the
+    picture (output 0) feeds decides before what LoadImage's alpha (output 1) feeds."""
+    fed = sorted(consumers(graph, node_id), key=lambda c: graph[c[0]]["inputs"][c[1]][1])
+    for consumer, name in fed:
         if name in FEEDS:
             return FEEDS[name]
         if graph[consumer]["class_type"] in PASS_THROUGH and depth < 4:
@@ -443,10 +459,7 @@ def key_parameters(graph: Graph, roles: Roles) -> dict[str, Any]:
     if loras:
         params["lora"] = ", ".join(loras)
     if roles.samplers:
-        main = inputs[roles.samplers[-1]]  # the first sampler the latent meets
-        for name in ("sampler_name", "scheduler", "steps", "cfg", "denoise"):
-            if name in main and not is_link(main[name]):
-                params[name] = main[name]
+        params.update(_sampler_settings(graph, roles.samplers[-1]))  # the first the latent meets
     seeds = [inputs[s.node].get(s.input) for s in roles.seed]
     if seeds:
         params["seed"] = seeds[0]
@@ -457,6 +470,19 @@ def key_parameters(graph: Graph, roles: Roles) -> dict[str, Any]:
         if slot:
             params[name] = inputs[slot.node].get(slot.input)
     return params
+
+
+def _sampler_settings(graph: Graph, sampler: str) -> dict[str, Any]:
+    """The sampler's settings; a guider's are spread over the sampling node's sources
+    (KSamplerSelect's sampler, BasicScheduler's scheduler, steps and denoise)."""
+    guided = _guided(graph, sampler)
+    nodes = [sampler, *guided, *(source for g in guided for _, source, _ in links(graph[g]))]
+    settings: dict[str, Any] = {}
+    for node_id in nodes:
+        for name, value in (graph[node_id].get("inputs") or {}).items():
+            if name in SETTINGS and not is_link(value):
+                settings.setdefault(name, value)
+    return {name: settings[name] for name in SETTINGS if name in settings}
 
 
 def _strength(inputs: dict) -> Any:
@@ -508,12 +534,29 @@ def _next_id(graph: Graph) -> str:
     return str(max(numbers, default=0) + 1)
 
 
+LORA_HINT = (
+    "Write the LoRA as NAME or NAME:STRENGTH, the name as ComfyUI lists it under models/loras "
+    "(e.g. film_grain.safetensors:0.6)."
+)
+
+
 def parse_lora(text: str) -> tuple[str, float]:
-    """``NAME[:STRENGTH]`` -> (name, strength); the strength is 1.0 unless given."""
-    name, sep, tail = text.rpartition(":")
-    if sep and name:
-        try:
-            return name, float(tail)
-        except ValueError:
-            pass
-    return text, 1.0
+    """``NAME[:STRENGTH]`` -> (name, strength); the strength is 1.0 unless given. A strength
+    that is not a number is refused rather than read as part of the file's name."""
+    spec = text.strip()
+    name, sep, tail = spec.rpartition(":")
+    if not sep or "/" in tail or "\\" in tail:  # no strength: a colon in a path is the name's
+        name, tail = spec, "1"
+    name = name.strip()
+    if not name:
+        raise InputError(f"The LoRA {text!r} names no file.", LORA_HINT)
+    try:
+        strength = float(tail)
+    except ValueError:
+        strength = math.nan
+    if not math.isfinite(strength):
+        raise InputError(
+            f"The LoRA {text!r} has the strength {tail.strip()!r}, which is not a number.",
+            LORA_HINT,
+        )
+    return name, strength

@@ -133,6 +133,8 @@ def missing_on_server(graph: Graph, info: dict[str, Any]) -> list[str]:
             missing.append(f"node type {node['class_type']} (node {node_id})")
             continue
         for name, value in (node.get("inputs") or {}).items():
+            if graphs.is_link(value):
+                continue  # a name computed by another node: only the server can check it
             choices = _choices(schema, name)
             if name in MODEL_INPUTS and choices is not None and value not in choices:
                 missing.append(f"{MODEL_INPUTS[name]} {value}")
