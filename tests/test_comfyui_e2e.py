@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,51 @@ def _doctor(tmp_path: Path, env: dict) -> dict:
     result = director("doctor", "--json", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     return {f["area"]: f for f in json.loads(result.stdout) if f["name"] == "comfyui"}
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--image", "comfyui:no-such-workflow.json"], "No built-in ComfyUI workflow is named"),
+        (["--image", "comfyui:wan2.2-i2v"], "makes videos, not images"),
+        (["--video", "comfyui:sdxl"], "makes images, not videos"),
+        (["--image", "comfyui:sdxl", "--comfyui-url", "localhost:8188"], "not an http(s) URL"),
+        (["--image", "comfyui:sdxl", "--comfyui-timeout", "-5"], "must be above zero"),
+        (["--image", "comfyui:sdxl", "--comfyui-lora", "nope.safetensors:0.5"], "nope.safetensors"),
+        (["--image", "comfyui:sdxl", "--comfyui-edit", "flux"], "makes images, not edits"),
+    ],
+)
+def test_bad_comfyui_settings_are_one_line_before_the_run(tmp_path, comfyui, args, fragment):
+    result = _run(tmp_path, comfyui, *args)
+    assert_clean_error(result, fragment)
+    assert not (tmp_path / "runs" / "film").exists()
+
+
+def test_ctrl_c_takes_the_runs_prompts_off_the_server(tmp_path):
+    with FakeComfyUI(exec_seconds=3.0) as fake:
+        command = [sys.executable, "-m", "director", "run", "--logline", LOGLINE, *FILM]
+        command += ["--run-id", "stopped", "--image", "comfyui:sdxl", "--video", "previz"]
+        env = {**os.environ, "COMFYUI_URL": fake.url}
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while not fake.queue()["queue_running"] and time.monotonic() < deadline:
+            assert proc.poll() is None
+            time.sleep(0.05)
+        running = fake.queue()["queue_running"][0][1]
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and b"director resume stopped" in stderr
+        assert fake.interrupts >= 1
+        fake.wait_idle()
+        assert fake.queue() == {"queue_running": [], "queue_pending": []}
+        assert [run.status for run in fake.runs if run.prompt_id == running] == ["interrupted"]
+        # the resume makes the stopped keyframes again, and none is made twice
+        fake.exec_seconds = 0.0
+        result = director("resume", "stopped", "--yes", "--runs-dir", "runs", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        made = Counter(run.prompt_id for run in fake.runs if run.status == "success")
+        assert fake.duplicate_submissions == 0 and max(made.values()) == 1
+        failed = [a for a in _attempts(tmp_path / "runs" / "stopped") if a.params.get("failed")]
+        assert not failed

@@ -215,11 +215,14 @@ class ComfyUI:
         items = [*(answer.get("queue_running") or []), *(answer.get("queue_pending") or [])]
         return any(isinstance(item, list) and len(item) > 1 and item[1] == pid for item in items)
 
-    def interrupt(self, pid: str) -> None:
-        """Stop the prompt: taken off the queue if it waits, interrupted if it runs."""
-        for path, body in (("/queue", {"delete": [pid]}), ("/interrupt", {"prompt_id": pid})):
+    def cancel(self, pids: list[str]) -> None:
+        """Stop these prompts: all taken off the queue first (so none starts as another is
+        interrupted), then the one running interrupted."""
+        with contextlib.suppress(Refused, ProviderError):
+            self.post("/queue", {"delete": pids})
+        for pid in pids:
             with contextlib.suppress(Refused, ProviderError):
-                self.post(path, body)
+                self.post("/interrupt", {"prompt_id": pid})
 
     def wait(self, pid: str, progress: Progress | None = None) -> dict:
         """The prompt's history entry when it has finished; GenerationFailed when it failed
@@ -237,6 +240,8 @@ class ComfyUI:
                 entry = self.history(pid)  # after connecting too: events are not replayed
                 if entry is not None:
                     return entry
+                if not self.in_queue(pid) and self.history(pid) is None:
+                    raise Lost(pid)
                 if time.monotonic() > deadline:
                     raise _still_running(pid, self.timeout)
                 if socket is None:
@@ -285,6 +290,15 @@ class ComfyUI:
 
 
 # --- answers ----------------------------------------------------------------------------------
+
+
+class Lost(Exception):
+    """The server has no such prompt, queued, running or done: it was taken off the queue
+    (a stopped run) or the server restarted. The caller queues it again."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(pid)
+        self.pid = pid
 
 
 class Refused(Exception):

@@ -11,8 +11,10 @@ from typing import Any
 
 from director.errors import GenerationFailed
 from director.tools.comfyui import graph as graphs
-from director.tools.comfyui.client import ComfyUI, checked, prompt_id, saved_files
+from director.tools.comfyui.client import ComfyUI, Lost, prompt_id, saved_files
 from director.tools.comfyui.workflow import Workflow, check_on_server
+
+REQUEUES = 3  # a server that keeps losing a prompt is given up on, and the ladder goes on
 
 
 @dataclass
@@ -26,9 +28,9 @@ class Session:
         once: an unreachable server is the one clear error)."""
         check_on_server(workflows, self.server.object_info(), self.server.url)
 
-    def send(self, graph: graphs.Graph) -> str:
+    def send(self, graph: graphs.Graph, salt: str = "") -> str:
         """Queue ``graph`` once (a resumed run finds a prompt it already queued); its id."""
-        pid = self.server.queue(graph, prompt_id(graph))
+        pid = self.server.queue(graph, prompt_id(graph, salt))
         with self._lock:
             self._outstanding.add(pid)
         return pid
@@ -44,14 +46,24 @@ class Session:
             "prompt_id": pid,
         }
 
-    def files(self, pid: str, outputs: list[str], progress: Callable[[str], None] | None):
-        """The files the prompt saved, once it has finished."""
+    def files(
+        self,
+        pid: str,
+        outputs: list[str],
+        progress: Callable[[str], None] | None,
+        graph: graphs.Graph | None = None,
+    ):
+        """The files the prompt saved, once it has finished. A prompt interrupted when its run
+        was stopped is queued again, once, under an id made from the first (so a resume of
+        the resume finds it): stopping a run loses no attempt."""
         try:
-            entry = self.server.wait(pid, progress)
-        finally:
-            with self._lock:
-                self._outstanding.discard(pid)
-        found = saved_files(checked(entry, pid), outputs)
+            entry = self._wait(pid, progress, graph)
+        except GenerationFailed as exc:
+            if exc.code != "execution_interrupted" or graph is None:
+                raise
+            pid = self.send(graph, salt=pid)
+            entry = self._wait(pid, progress, graph)
+        found = saved_files(entry, outputs)
         if not found:
             raise GenerationFailed(
                 f"The ComfyUI prompt {pid} saved no file from its output nodes {outputs}.",
@@ -61,6 +73,34 @@ class Session:
             )
         return found
 
+    def _wait(self, pid: str, progress, graph: graphs.Graph | None) -> dict:
+        """The prompt's finished history entry; a prompt the server lost (taken off its
+        queue, or a restarted server) is queued again under its own id, when its graph is
+        known."""
+        try:
+            for tries in range(REQUEUES + 1):
+                try:
+                    entry = self.server.wait(pid, progress)
+                    break
+                except Lost:
+                    if graph is None or tries == REQUEUES:
+                        raise GenerationFailed(
+                            f"The ComfyUI server no longer has the prompt {pid}.",
+                            "The ladder makes it again.",
+                            code="lost",
+                            task_id=pid,
+                        ) from None
+                    self.server.queue(graph, pid)
+        except GenerationFailed:
+            self._done(pid)
+            raise
+        self._done(pid)  # not on Ctrl-C: the abort that follows stops the prompt
+        return entry
+
+    def _done(self, pid: str) -> None:
+        with self._lock:
+            self._outstanding.discard(pid)
+
     def fetch(self, record: dict, dest: Path) -> None:
         self.server.fetch(record, dest)
 
@@ -69,8 +109,8 @@ class Session:
         interrupted."""
         with self._lock:
             pending, self._outstanding = list(self._outstanding), set()
-        for pid in pending:
-            self.server.interrupt(pid)
+        if pending:
+            self.server.cancel(pending)
 
 
 def suffix_of(record: dict) -> str:

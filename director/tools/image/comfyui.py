@@ -160,7 +160,9 @@ class ComfyUIImage(ImageBackend):
 
     def collect(self, job: Job, dest: Path) -> None:
         pid = job.id.split("#")[0]
-        files = self.session.files(pid, job.params.get("outputs", []), self._reporter(job))
+        files = self.session.files(
+            pid, job.params.get("outputs", []), self._reporter(job), job.params.get("graph")
+        )
         pictures = [f for f in files if suffix_of(f) in IMAGE_SUFFIXES]
         index = int(job.params.get("output_index", 0))
         if index >= len(pictures):

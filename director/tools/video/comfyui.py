@@ -96,7 +96,9 @@ class ComfyUIVideo(VideoBackend):
         return found
 
     def collect(self, job: Job, dest: Path) -> None:
-        files = self.session.files(job.id, job.params.get("outputs", []), self._reporter(job))
+        files = self.session.files(
+            job.id, job.params.get("outputs", []), self._reporter(job), job.params.get("graph")
+        )
         videos = [f for f in files if suffix_of(f) in VIDEO_SUFFIXES]
         if not videos:
             raise GenerationFailed(
