@@ -482,6 +482,8 @@ def test_controlnet_pair_node_keeps_the_prompt_on_its_side() -> None:
     assert roles.positive == [Slot("2", "text")]
     assert roles.negative == [Slot("3", "text")]
     assert roles.samplers == ["5"]  # the pair node only hands the conditioning on
+    # the edge picture is the workflow's own: no role, so no reference photo replaces it
+    assert roles.images == {} and not roles.has("reference")
 
 
 def test_two_chained_controlnets_swapped_sides() -> None:

@@ -90,6 +90,8 @@ FEEDS = {
     "pixels": "source",
     "mask": "mask",
 }
+# Nodes whose image input is a picture to follow (a face, a look), by part of their type name.
+REFERENCE_NODES = ("ipadapter", "clipvision", "instantid", "pulid", "photomaker", "redux")
 PASS_THROUGH = {
     "ImageScale",
     "ImageScaleBy",
@@ -406,6 +408,8 @@ def _with_input(graph: Graph, reach: dict[str, int], names: tuple[str, ...]) -> 
 
 
 def _images(graph: Graph, reach: dict[str, int], titled: dict[str, list[str]]) -> dict:
+    """LoadImage nodes by role; one whose role cannot be told (a ControlNet's pose or depth
+    picture, say) is the workflow's own and stays as the user set it."""
     images: dict[str, list[str]] = {}
     for role in ("source", "mask", "first_frame", "last_frame", "reference"):
         for node_id in titled.get(role, []):
@@ -415,22 +419,28 @@ def _images(graph: Graph, reach: dict[str, int], titled: dict[str, list[str]]) -
         node = graph[node_id]
         if node["class_type"] in IMAGE_LOADERS and node_id not in placed:
             role = "mask" if node["class_type"] == "LoadImageMask" else _fed(graph, node_id)
-            images.setdefault(role, []).append(node_id)
+            if role:
+                images.setdefault(role, []).append(node_id)
     return images
 
 
 def _fed(graph: Graph, node_id: str, depth: int = 0) -> str:
     """The role of an image by the input it feeds, looking through resizing nodes; what the
-    picture (output 0) feeds decides before what LoadImage's alpha (output 1) feeds."""
+    picture (output 0) feeds decides before what LoadImage's alpha (output 1) feeds. A picture
+    is a reference only where it feeds a node made to follow one (IPAdapter, CLIP vision,
+    InstantID, PuLID, PhotoMaker); anywhere else it has no role."""
     fed = sorted(consumers(graph, node_id), key=lambda c: graph[c[0]]["inputs"][c[1]][1])
     for consumer, name in fed:
         if name in FEEDS:
             return FEEDS[name]
-        if graph[consumer]["class_type"] in PASS_THROUGH and depth < 4:
+        kind = graph[consumer]["class_type"]
+        if kind in PASS_THROUGH and depth < 4:
             role = _fed(graph, consumer, depth + 1)
-            if role != "reference":
+            if role:
                 return role
-    return "reference"
+        elif any(mark in kind.lower() for mark in REFERENCE_NODES):
+            return "reference"
+    return ""
 
 
 def _first(nodes: list[str] | None) -> str | None:
