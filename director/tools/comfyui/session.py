@@ -104,6 +104,14 @@ class Session:
     def fetch(self, record: dict, dest: Path) -> None:
         self.server.fetch(record, dest)
 
+    @staticmethod
+    def reporter(progress, job, what: str) -> Callable[[str], None] | None:
+        """What turns a sampler's "12/30" into the run's progress line for the job's shot."""
+        if progress is None:
+            return None
+        shot = job.request["shot"]["id"]
+        return lambda text: progress(shot, f"{what} on ComfyUI, step {text}")
+
     def abort(self) -> None:
         """Take this run's prompts off the server: the queued deleted, the running one
         interrupted."""

@@ -161,7 +161,10 @@ class ComfyUIImage(ImageBackend):
     def collect(self, job: Job, dest: Path) -> None:
         pid = job.id.split("#")[0]
         files = self.session.files(
-            pid, job.params.get("outputs", []), self._reporter(job), job.params.get("graph")
+            pid,
+            job.params.get("outputs", []),
+            self.session.reporter(self.progress, job, "keyframe"),
+            job.params.get("graph"),
         )
         pictures = [f for f in files if suffix_of(f) in IMAGE_SUFFIXES]
         index = int(job.params.get("output_index", 0))
@@ -183,12 +186,6 @@ class ComfyUIImage(ImageBackend):
 
     def held(self, job: Job) -> Any | None:
         return self._held.pop(job.id, None)
-
-    def _reporter(self, job: Job):
-        if self.progress is None:
-            return None
-        shot, report = job.request["shot"]["id"], self.progress
-        return lambda text: report(shot, f"keyframe on ComfyUI, step {text}")
 
     def abort(self) -> None:
         self.session.abort()

@@ -97,7 +97,10 @@ class ComfyUIVideo(VideoBackend):
 
     def collect(self, job: Job, dest: Path) -> None:
         files = self.session.files(
-            job.id, job.params.get("outputs", []), self._reporter(job), job.params.get("graph")
+            job.id,
+            job.params.get("outputs", []),
+            self.session.reporter(self.progress, job, "clip"),
+            job.params.get("graph"),
         )
         videos = [f for f in files if suffix_of(f) in VIDEO_SUFFIXES]
         if not videos:
@@ -118,12 +121,6 @@ class ComfyUIVideo(VideoBackend):
             )
         finally:
             raw.unlink(missing_ok=True)
-
-    def _reporter(self, job: Job):
-        if self.progress is None:
-            return None
-        shot, report = job.request["shot"]["id"], self.progress
-        return lambda text: report(shot, f"clip on ComfyUI, step {text}")
 
     def abort(self) -> None:
         self.session.abort()
