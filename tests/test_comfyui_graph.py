@@ -1101,3 +1101,30 @@ def test_an_image_whose_alpha_alone_is_used_is_still_the_mask() -> None:
     graph["11"] = node("LoadImage", image="mask.png")
     graph["13"]["inputs"]["mask"] = ["11", 1]
     assert roles_of(graph).images == {"source": ["10"], "mask": ["11"]}
+
+
+def test_the_flux_template_with_a_basic_guider_finds_prompt_seed_and_size() -> None:
+    # ComfyUI's own FLUX dev template: one conditioning into BasicGuider, no negative.
+    graph = {
+        "1": node("UNETLoader", unet_name="flux1-dev.safetensors", weight_dtype="default"),
+        "2": node("DualCLIPLoader", clip_name1="t5xxl_fp16.safetensors",
+                  clip_name2="clip_l.safetensors", type="flux"),
+        "3": node("VAELoader", vae_name="ae.safetensors"),
+        "4": node("CLIPTextEncode", text="a keeper", clip=("2", 0)),
+        "5": node("FluxGuidance", guidance=3.5, conditioning=("4", 0)),
+        "6": node("BasicGuider", model=("1", 0), conditioning=("5", 0)),
+        "7": node("RandomNoise", noise_seed=1),
+        "8": node("KSamplerSelect", sampler_name="euler"),
+        "9": node("BasicScheduler", scheduler="simple", steps=20, denoise=1.0, model=("1", 0)),
+        "10": node("EmptySD3LatentImage", width=1024, height=1024, batch_size=1),
+        "11": node("SamplerCustomAdvanced", noise=("7", 0), guider=("6", 0), sampler=("8", 0),
+                   sigmas=("9", 0), latent_image=("10", 0)),
+        "12": node("VAEDecode", samples=("11", 0), vae=("3", 0)),
+        "13": node("SaveImage", filename_prefix="flux", images=("12", 0)),
+    }  # fmt: skip
+    roles = roles_of(graph)
+    graphs.require(roles, "image", "test.json")
+    assert (roles.positive, roles.negative) == ([Slot("4", "text")], [])
+    assert roles.seed == [Slot("7", "noise_seed")] and roles.size == "10"
+    params = graphs.key_parameters(graph, roles)
+    assert (params["steps"], params["sampler_name"], params["size"]) == (20, "euler", "1024x1024")

@@ -274,13 +274,19 @@ def _outputs(graph: Graph) -> list[str]:
 def _samplers(graph: Graph, reach: dict[str, int]) -> list[str]:
     """Nodes that sample (or guide sampling) from a positive and a negative conditioning,
     nearest the output first; nodes like WanImageToVideo only hand the conditioning on."""
-    found = [
-        n
-        for n in reach
-        if {"positive", "negative"} <= set(graph[n].get("inputs") or {})
-        and any(k in (graph[n].get("inputs") or {}) for k in SAMPLER_MARKS)
-    ]
+    found = [n for n in reach if _samples(graph, n)]
     return sorted(found, key=lambda n: (reach[n], n))
+
+
+def _samples(graph: Graph, node_id: str) -> bool:
+    """A sampler or a guider: a positive and a negative and a sampling setting, or one
+    conditioning feeding a sampling node's guider (FLUX's BasicGuider)."""
+    inputs = graph[node_id].get("inputs") or {}
+    if {"positive", "negative"} <= set(inputs):
+        return any(k in inputs for k in SAMPLER_MARKS)
+    return "conditioning" in inputs and any(
+        name == "guider" for _, name in consumers(graph, node_id)
+    )
 
 
 def _prompt(graph: Graph, sampler: str | None, side: int) -> list[Slot]:
@@ -289,7 +295,10 @@ def _prompt(graph: Graph, sampler: str | None, side: int) -> list[Slot]:
     carry both (a pair node's output 0 is the positive, 1 the negative)."""
     if sampler is None:
         return []
-    start = (graph[sampler].get("inputs") or {}).get(("positive", "negative")[side])
+    inputs = graph[sampler].get("inputs") or {}
+    start = inputs.get(("positive", "negative")[side])
+    if start is None and side == 0:  # a guider with one conditioning
+        start = inputs.get("conditioning")
     if not is_link(start):
         return []
     queue, seen = deque([(str(start[0]), start[1])]), set()
