@@ -78,6 +78,12 @@ class RunOptions(BaseModel):
     comfyui_edit: str = "inpaint"
     comfyui_lora: str | None = None
     comfyui_timeout: float = Field(default=3600.0, gt=0)
+    script: str | None = Field(
+        default=None, description="the creator's script the run plans from (--script)"
+    )
+    beats: str | None = Field(
+        default=None, description="the creator's beat outline the run plans from (--beats)"
+    )
     diffusers: dict[str, Any] = Field(
         default_factory=dict,
         description="settings of the diffusers backends, when the run uses one (None: the "

@@ -204,6 +204,8 @@ def _drive(ctx: RunContext, first, approver: Approver | None) -> RunResult:
 
     if hasattr(ctx.planner, "on_call"):
         ctx.planner.on_call = ctx.log_llm_call
+    if hasattr(ctx.planner, "on_event"):  # a script's planner reports what it filled
+        ctx.planner.on_event = ctx.log.append
     try:
         with open_graph(ctx.paths) as (graph, config):
             _log_synced_at_checkpoints(graph.checkpointer, ctx.log)
@@ -388,13 +390,17 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
     backends get their provider's settings from the config file, read once here."""
     from director.config import load_config_file
     from director.tools.assemble.ffmpeg_bin import check_ffmpeg
+    from director.tools.llm.script import scripted
 
     check_structure(options)
     check_ffmpeg()
     check_assembly_inputs(options)
     file = load_config_file()
     loaders = {
-        "planner": lambda: registry.load("planners", options.llm, file=file),
+        # a run from the creator's own script plans from it, asking this planner for the rest
+        "planner": lambda: scripted(
+            registry.load("planners", options.llm, file=file), options.script, options.beats
+        ),
         "image": lambda: registry.load_for_run("image", options, file),
         "video": lambda: registry.load_for_run("video", options, file),
         # the critics and the clip gate need the cast and the image backend: see _backends

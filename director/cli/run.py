@@ -20,7 +20,28 @@ from director.config import APPROVE_MODES
 
 @click.command("run")
 @click.option(
-    "--logline", "-l", required=True, help="The story in one or two sentences (English or Chinese)."
+    "--logline",
+    "-l",
+    default=None,
+    help="The story in one or two sentences (English or Chinese); with --script, taken from "
+    "the script when not given.",
+)
+@click.option(
+    "--script",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Plan from your own script: a Fountain screenplay (.fountain), a Markdown beat "
+    "outline (.md) or a JSON/CSV shot list; your text is kept as written, director fills the "
+    "rest (see docs/scripts.md). --minutes is ignored: the script's shots time the film.",
+)
+@click.option(
+    "--beats",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="With --logline: a Markdown outline of your beats (## headings, optional bullets as "
+    "shots); director plans the rest within --minutes.",
 )
 @option("minutes")
 @option("structure")
@@ -98,11 +119,47 @@ def run_command(**flags) -> None:
 
     quiet, as_json, open_sheet = flags.pop("quiet"), flags.pop("as_json"), flags.pop("open_sheet")
     flags["approve"] = approve_mode(flags["yes"], flags["approve"])
+    script, beats = flags.pop("script"), flags.pop("beats")
+    flags.update(from_script(script, beats, flags))
     options = resolve(flags)
+    if script or beats:  # absolute, so a resumed run reads the same file
+        update = {"script": _absolute(script), "beats": _absolute(beats)}
+        options = options.model_copy(update=update)
     progress = Progress() if quiet or as_json else RichProgress()
     approver = asker_for(options.approve, open_sheet, progress)
     result = start_run(options, progress, approver=approver)
     report(result, as_json, quiet)
+
+
+def from_script(script: str | None, beats: str | None, flags: dict) -> dict:
+    """The logline and runtime a script gives the run, read (and checked) before anything is
+    made: --logline wins over the script's own; a --script film is as long as its shots."""
+    from director.errors import InputError
+
+    if script and beats:
+        raise InputError(
+            "--script and --beats both give the plan.",
+            "Pass --script for a whole script, or --logline with --beats for an outline.",
+        )
+    if not (script or beats):
+        return {}
+    from director.config import MAX_LOGLINE
+    from director.tools.llm.language import detect_language
+    from director.tools.llm.script import load_beats, load_script, script_runtime
+
+    parsed = load_script(script) if script else load_beats(beats)
+    logline = flags.get("logline") or parsed.logline or parsed.title or parsed.opening
+    found = {"logline": logline[:MAX_LOGLINE]}
+    if script:
+        minutes = script_runtime(parsed, detect_language(logline)) / 60
+        found["minutes"] = str(max(0.25, round(minutes, 4)))
+    return found
+
+
+def _absolute(path: str | None) -> str | None:
+    from pathlib import Path
+
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 def approve_mode(yes: bool, approve: str | None) -> str:
