@@ -19,6 +19,7 @@ from director.tools.llm.language.english_grammar import (
 from director.tools.llm.language.lexicon import (
     detect_language,
     environment_kind,
+    lexicon_persons,
     load_data,
     load_vocab,
     person_kind,
@@ -34,6 +35,7 @@ __all__ = [
     "environment_kind",
     "gerund",
     "is_plural_noun",
+    "lexicon_persons",
     "load_data",
     "load_vocab",
     "person_kind",

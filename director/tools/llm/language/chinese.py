@@ -233,9 +233,10 @@ def _split_force_zh(inner: str) -> tuple[str, str]:
 
 def _verb_zh(text: str) -> str:
     """The verb right after a force noun: adverbs dropped, two characters, none after 中/里."""
-    for adverb in sorted(_zh()["adverbs"], key=len, reverse=True):
-        if text.startswith(adverb):
-            text = text[len(adverb) :]
+    adverbs = sorted(_zh()["adverbs"], key=len, reverse=True)
+    # Adverbs may stack ("一次次偷偷破坏"): drop them all, the verb is what follows.
+    while any(text.startswith(a) for a in adverbs):
+        text = text[len(next(a for a in adverbs if text.startswith(a))) :]
     text = text.lstrip("".join(_zh()["particles"]))
     if not text or text[0] in "中里上下内外前后间" or not HAN.match(text):
         return ""

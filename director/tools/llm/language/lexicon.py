@@ -92,6 +92,11 @@ def _word_roles(language: Language) -> dict[str, tuple[str, dict[str, Any]]]:
     return roles
 
 
+def lexicon_persons() -> list[dict[str, Any]]:
+    """The lexicon's person entries (words in both languages, gender and age)."""
+    return list(_lexicon()["persons"])
+
+
 def _entry(word: str, group: str, language: Language) -> dict[str, Any] | None:
     for entry in _lexicon()[group]:
         if word.lower() in entry[language]:

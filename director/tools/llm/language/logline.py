@@ -12,6 +12,7 @@ from director.records import Language
 from director.text import HAN_RUN
 from director.tools.llm.language.chinese import _read_zh
 from director.tools.llm.language.english import _read_en
+from director.tools.llm.language.keeping import keep_words
 from director.tools.llm.language.lexicon import _lexicon
 from director.tools.llm.language.reading import Reading
 
@@ -26,9 +27,10 @@ _CJK_PUNCTUATION = str.maketrans(
 def read_logline(text: str, language: Language) -> Reading:
     """Read ``text`` as a logline; words in the other script are translated or dropped."""
     text = _strip_noise(text)[:_MAX_CHARS]
-    if language == "zh":
-        return _read_zh(_latin_to_zh(text))
-    return _read_en(_cjk_to_en(text))
+    text = _latin_to_zh(text) if language == "zh" else _cjk_to_en(text)
+    reading = _read_zh(text) if language == "zh" else _read_en(text)
+    keep_words(re.sub(r"\s+", " ", text).strip(), reading)
+    return reading
 
 
 def _strip_noise(text: str) -> str:

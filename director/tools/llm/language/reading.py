@@ -34,3 +34,14 @@ class Reading:
     event: str = ""
     places: list[str] = field(default_factory=list)
     last: bool = False
+    # The logline's own words (see ``keeping``): the protagonist as named, their name and
+    # epithet, the goal in the base form ("play one final concert"), what they are seen doing
+    # ("plays one final concert"), the turn a subordinate clause announces, and whether the
+    # protagonist is an animal.
+    kept_hero: str = ""
+    kept_name: str = ""
+    epithet: str = ""
+    goal: str = ""
+    doing: str = ""
+    turn: str = ""
+    animal: bool = False

@@ -127,6 +127,10 @@ def _beat(kit: _Kit, group: _Group, index: int, start: int, cs: int, rng: random
     slots = kit.slots(kit.places["home"], index)
     chosen = [functions[0]] if len(functions) == 1 else [functions[0], functions[-1]]
     summary = " ".join(_beat_sentence(kit, text["beats"][f]["summary"], slots, rng) for f in chosen)
+    if kit.turn and set(functions) & {"midpoint", "zhuan"}:
+        # The logline's own turn ("until one night the moon writes back") is the midpoint.
+        turn = _end(sentence_case(fill(text["story"]["turn"], {"turn": kit.turn})), kit.language)
+        summary = f"{turn}{'' if kit.language == 'zh' else ' '}{summary}"
     change = _beat_sentence(kit, text["beats"][functions[-1]]["change"], slots, rng)
     return Beat(
         id=f"b{index + 1:02d}",

@@ -51,6 +51,9 @@ class _Kit:
     thing: str
     places: dict[str, str]
     own_verb: bool = False
+    hero_kept: bool = False
+    epithet: str = ""
+    turn: str = ""
     look: str = ""
     theme: str = ""
     props: list[str] = field(default_factory=list)
@@ -85,6 +88,7 @@ class _Kit:
             "action": self.action,
             "action_the": _definite_action(self.action, self.language),
             "want": self.want,
+            "my_want": _first_person(self.want, self.language),
             "obj": self.obj,
             "home": self.places["home"],
             "world": self.places["world"],
@@ -105,6 +109,16 @@ class _Kit:
         }
 
 
+def _first_person(phrase: str, language: Language) -> str:
+    """The want as the protagonist says it: 'her brother's surgery' -> 'my brother's surgery'."""
+    if language == "zh":
+        return re.sub(r"[他她它](?!们)", "我", phrase)
+    phrase = re.sub(r"\b(?:herself|himself)\b", "myself", phrase)
+    object_her = r"\b(?:her|him)\b(?=\s+(?:to|in|at|on|for|from|with|and|back|home|again)\b|$)"
+    phrase = re.sub(object_her, "me", phrase)
+    return re.sub(r"\b(?:her|his)\b", "my", phrase)
+
+
 def _definite_action(action: str, language: Language) -> str:
     """The action once its object is known: 'tends a garden' -> 'tends the garden'."""
     if language == "zh":
@@ -123,7 +137,8 @@ def _base_kit(reading: Reading, language: Language) -> _Kit:
     )
     plural = reading.force_plural if reading.force else _is_plural_phrase(force_text)
     force_the, force_a = _force_names(force_text, plural, language)
-    action = reading.action or defaults["action"]
+    # The logline's own words first: what the protagonist is seen doing and wants, verbatim.
+    action = reading.doing or reading.action or defaults["action"]
     if reading.force_head and reading.force_head.lower() == reading.obj_head.lower():
         reading.obj = reading.obj_head = ""
     return _Kit(
@@ -133,7 +148,7 @@ def _base_kit(reading: Reading, language: Language) -> _Kit:
         description="",
         hero=_hero(reading, text, defaults),
         action=action,
-        want=reading.want or _default_want(action, language),
+        want=reading.goal or reading.want or _default_want(action, language),
         obj=reading.obj,
         obj_head=reading.obj_head or defaults["object"],
         force=force_the,
@@ -147,6 +162,9 @@ def _base_kit(reading: Reading, language: Language) -> _Kit:
         thing="",
         places={"home": "", "world": "", "refuge": ""},
         own_verb=bool(reading.force_verb),
+        hero_kept=bool(reading.kept_hero),
+        epithet=reading.epithet,
+        turn=reading.turn,
     )
 
 
@@ -171,10 +189,18 @@ def _in_place(place: str, language: Language) -> str:
 
 
 def _hero(reading: Reading, text: dict[str, Any], defaults: dict[str, Any]) -> str:
-    hero = reading.hero or defaults["hero"]
-    if reading.hero_plural:
+    hero = reading.kept_hero or reading.hero or defaults["hero"]
+    if reading.hero_plural or _plural_phrase_start(reading.kept_hero):
         hero = fill(text["story"]["plural_hero"], {"hero": hero})
     return hero
+
+
+def _plural_phrase_start(phrase: str) -> bool:
+    """'two brothers', '两个姐妹': the film follows one of them."""
+    first = phrase.split(" ", 1)[0].lower()
+    return first in ("two", "three", "four", "five", "several") or bool(
+        re.match(r"^(?:两|三|几)[个位名只]", phrase)
+    )
 
 
 def _default_want(action: str, language: Language) -> str:
@@ -250,9 +276,13 @@ def _gender_from(story: Story, reading: Reading) -> str:
         return "n"
     text = _text(story.language)
     description = story.protagonists[0].description if story.protagonists else ""
+    # The identity block may open with the logline's own phrase ("an old piano tuner, a man
+    # of about sixty-five, ..."): the age phrase drawn by the rules follows it.
     for key, phrases in text["identity"]["age"].items():
-        if any(description.startswith(p) for p in phrases):
+        if any(p in description for p in phrases):
             return "n" if key == "machine" else key[0]
+    if reading.animal:
+        return reading.gender or "n"
     name = story.protagonists[0].name if story.protagonists else ""
     return reading.gender or ("m" if name in text["names"]["m"] else "f")
 
@@ -261,7 +291,7 @@ def _thing_from(kit: _Kit) -> str:
     """The signature item named in the identity block (the last part when none is known)."""
     text = kit.text
     items = [i for k in text["kinds"].values() for i in k.get("items", [])]
-    items += text["identity"]["items"]
+    items += text["identity"]["items"] + text["identity"]["animal"]["items"]
     for item in items:
         if item["thing"] in kit.description:
             return item["thing"]

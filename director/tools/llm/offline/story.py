@@ -8,7 +8,7 @@ import random
 import re
 
 from director.records import Character, Language, Story
-from director.tools.llm.language import Reading, place_kind
+from director.tools.llm.language import Reading, lexicon_persons, place_kind
 from director.tools.llm.offline.common import _end, _text, fill, sentence_case
 from director.tools.llm.offline.kit import _base_kit, _force_data, _home_kind, _Kit, _thing_from
 
@@ -19,9 +19,9 @@ def _develop(
     kit = _base_kit(reading, language)
     home_kind = _choose_places(kit, reading, rng)
     kit.gender, age = _gender_age(reading, rng)
-    kit.name = reading.hero_name or rng.choice(
-        kit.text["names"]["machine" if age == "machine" else kit.gender]
-    )
+    names = kit.text["names"]
+    pool = "machine" if age == "machine" else kit.gender if kit.gender in names else "f"
+    kit.name = reading.kept_name or reading.hero_name or rng.choice(names[pool])
     if cast:  # the user's cast plays the lead: their name, and their identity block if given
         kit.name = cast[0].name
     kit.places["refuge"] = fill(
@@ -95,6 +95,8 @@ def _gender_age(reading: Reading, rng: random.Random) -> tuple[str, str]:
     age = reading.age or "adult"
     if age == "machine":
         return "n", age
+    if reading.animal:
+        return reading.gender or "n", "animal"
     return reading.gender or rng.choice(["f", "m"]), age
 
 
@@ -102,6 +104,8 @@ def _identity(kit: _Kit, age: str, home_kind: str, rng: random.Random) -> tuple[
     """The identity block (age, build, face, hair, costume, signature item) and the item."""
     ident = kit.text["identity"]
     her = kit.text["pronouns"][kit.gender]["her"]
+    if age == "animal":
+        return _animal_identity(kit, rng)
     group = {"young": "adult"}.get(age, age)
     human = "machine" if age == "machine" else "human"
     item = rng.choice(kit.text["kinds"][home_kind].get("items", []) + ident["items"])
@@ -114,7 +118,42 @@ def _identity(kit: _Kit, age: str, home_kind: str, rng: random.Random) -> tuple[
         "item": fill(item["wear"], {"her": her}),
     }
     template = ident["machine_template" if age == "machine" else "template"]
+    parts["age"] = _kept_hero_first(kit, parts["age"], age)
     return fill(template, parts), item["thing"]
+
+
+def _kept_hero_first(kit: _Kit, age_phrase: str, age: str) -> str:
+    """The identity opens with the protagonist as the logline names them ("an old piano
+    tuner"); the rules' age phrase follows unless the logline's phrase already says who."""
+    reading_hero = kit.hero if kit.hero_kept else ""
+    if not reading_hero:
+        return age_phrase
+    joiner = "，" if kit.language == "zh" else ", "
+    opening = joiner.join(p for p in (reading_hero, kit.epithet) if p)
+    if age == "machine" or _says_sex(reading_hero, kit.language):
+        return opening
+    return f"{opening}{joiner}{age_phrase}"
+
+
+def _says_sex(phrase: str, language: Language) -> bool:
+    words = phrase if language == "zh" else phrase.lower().split()
+    gendered = [w for e in lexicon_persons() if e.get("gender") for w in e[language]]
+    if language == "zh":
+        return any(w in phrase for w in gendered) or any(c in phrase for c in "女男")
+    return any(w in gendered for w in words)
+
+
+def _animal_identity(kit: _Kit, rng: random.Random) -> tuple[str, str]:
+    """An animal keeps what the logline says it is, with a coat, eyes and one mark of its own."""
+    animal = kit.text["identity"]["animal"]
+    item = rng.choice(animal["items"])
+    parts = {
+        "hero": kit.hero,
+        "coat": rng.choice(animal["coat"]),
+        "eyes": rng.choice(animal["eyes"]),
+        "item": fill(item["wear"], kit.text["pronouns"][kit.gender]),
+    }
+    return fill(animal["template"], parts), item["thing"]
 
 
 def _title(kit: _Kit, reading: Reading, home_kind: str, rng: random.Random) -> str:
