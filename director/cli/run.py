@@ -152,6 +152,11 @@ def from_script(script: str | None, beats: str | None, flags: dict) -> dict:
     found = {"logline": logline[:MAX_LOGLINE]}
     if script:
         minutes = script_runtime(parsed, detect_language(logline)) / 60
+        if minutes > 20:
+            raise InputError(
+                f"{script} times a film of {minutes:.1f} minutes; director makes up to 20.",
+                "Shorten the script, or give its shots shorter lengths.",
+            )
         found["minutes"] = str(max(0.25, round(minutes, 4)))
     return found
 
