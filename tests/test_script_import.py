@@ -333,3 +333,16 @@ def test_beats_must_be_an_outline_and_not_with_script(tmp_path):
         "--script", str(SCRIPTS / "letters.md"), "--beats", str(SCRIPTS / "beats_only.md"),
     )  # fmt: skip
     assert_refused(result, folders, "--script and --beats both give the plan")
+
+
+def test_cast_members_keep_their_identity_and_all_play():
+    from director.records import Character
+
+    planner = ScriptPlanner(load_script(SCRIPTS / "letters.md"), base=OfflinePlanner())
+    ling = Character(name="Ling", description="a girl of ten in a yellow raincoat")
+    moon = Character(name="Moon", description="an old woman made of pale light")
+    story = planner.develop("A girl writes to the moon", language="en", seed=1, cast=[ling, moon])
+    assert [(c.name, c.description) for c in story.protagonists] == [
+        ("Ling", ling.description),
+        ("Moon", moon.description),
+    ]

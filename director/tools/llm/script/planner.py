@@ -212,6 +212,8 @@ def _people(
             description = template.format(name=name)
         people.append(Character(name=name, description=description))
         described.append(name)
+    named = {p.name.lower() for p in people}
+    people += [c for c in cast if c.name.lower() not in named]  # the user's cast plays too
     return people, described
 
 
