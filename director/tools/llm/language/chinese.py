@@ -240,6 +240,9 @@ def _verb_zh(text: str) -> str:
     text = text.lstrip("".join(_zh()["particles"]))
     if not text or text[0] in "中里上下内外前后间" or not HAN.match(text):
         return ""
+    # A time word or a function character is not a verb ("暴雨夜把..." has none to give).
+    if any(ch in _zh()["not_verb_chars"] for ch in text[:2]):
+        return ""
     return text[:2]
 
 

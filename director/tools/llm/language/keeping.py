@@ -190,6 +190,7 @@ def _set_kept_en(reading: Reading, hero: str, name: str, epithet: str, rest: str
     reading.animal = _is_animal(hero, "en")
     _cues_en(reading, hero)
     _tidy_object_en(reading)
+    _object_not_force(reading)
 
 
 def _cut_turn_en(rest: str) -> tuple[str, str]:
@@ -251,12 +252,36 @@ def _purpose_to(words: list[str], i: int) -> bool:
 
 
 def _tidy_object_en(reading: Reading) -> None:
-    """Drop a complement the object reader took for a noun ("the lamp lit", "the robot how")."""
+    """Drop a complement the object reader took for a noun ("the lamp lit", "the robot how");
+    a name is not an object: the goal's first noun phrase is."""
+    if reading.kept_name and reading.kept_name.lower() in reading.obj.lower() or not reading.obj:
+        found = _object_from_goal_en(reading.goal)
+        reading.obj, reading.obj_head = found, found.split()[-1] if found else ""
     words = reading.obj.split()
     while len(words) > 2 and words[-1].lower() in _keep_data("en")["not_nouns"]:
         words = words[:-1]
     if words and words != reading.obj.split():
         reading.obj, reading.obj_head = " ".join(words), words[-1]
+
+
+def _object_from_goal_en(goal: str) -> str:
+    """'bake bread every dawn' -> 'the bread'; 'row out into a storm' -> 'the storm'."""
+    g = _keep_data("en")
+    words = goal.split()[1:]
+    while words and (words[0].lower() in g["preps"] or words[0].lower() in g["particles"]):
+        words = words[1:]
+    phrase: list[str] = []
+    for word in words[:5]:
+        low = word.lower()
+        stop = low in g["preps"] or low in g["subordinators"] or low in ("to", "that", "who")
+        if stop or (phrase and low in g["determiners"]):
+            break
+        phrase.append(word)
+    if not phrase or phrase[-1].lower() in g["determiners"]:
+        return ""
+    if phrase[0].lower() in g["determiners"]:
+        phrase = phrase[1:]
+    return " ".join(["the", *phrase]) if phrase else ""
 
 
 def _cues_en(reading: Reading, hero: str) -> None:
@@ -310,7 +335,9 @@ def _keep_zh(text: str, reading: Reading) -> None:
     reading.turn = turn
     reading.animal = _is_animal(hero, "zh")
     _cues_zh(reading, hero, text)
-    reading.obj = reading.obj_head = _object_zh(reading.goal) or reading.obj
+    obj = _object_zh(reading.goal) or _noun_of_zh(reading.obj)
+    reading.obj = reading.obj_head = obj
+    _object_not_force(reading)
 
 
 def _drop_time_zh(clauses: list[str]) -> list[str]:
@@ -383,6 +410,24 @@ def _object_zh(goal: str) -> str:
     things = [w for w, (g, _) in _word_roles("zh").items() if g in ("things", "places")]
     known = [(goal.rfind(w), len(w), w) for w in things if w in goal and w != "最后"]
     return max(known)[2] if known else ""
+
+
+def _noun_of_zh(phrase: str) -> str:
+    """The noun of a verb-object phrase the reader took for the object ("送药品" -> "药品");
+    nothing when it ends on a verb ("屋顶上种")."""
+    verbs = _keep_data("zh")["verb_chars"]
+    if phrase and phrase[-1] in verbs:
+        return ""
+    return phrase.lstrip(verbs) if len(phrase.lstrip(verbs)) >= 1 else ""
+
+
+def _object_not_force(reading: Reading) -> None:
+    """What the protagonist acts on is not what opposes them: 'teaches a lonely robot' makes
+    the robot the object, and the rules choose an opposing force of their own."""
+    head = reading.force_head.lower()
+    if head and head in reading.obj_head.lower() and head in reading.goal.lower():
+        reading.force = reading.force_head = reading.force_verb = reading.force_clause = ""
+        reading.force_category, reading.force_plural = "", False
 
 
 def _cues_zh(reading: Reading, hero: str, text: str) -> None:

@@ -264,6 +264,8 @@ class _ShotPlanner:
         for entry, slots in pool:
             if entry["kind"] == "dialogue" and not draft.characters:
                 continue
+            if _names_twice(entry["text"], slots):
+                continue
             text = sentence_case(fill(entry["text"], slots, force_plural=kit.force_plural))
             if _usable(entry["text"], slots) and len(text) <= limit and text not in self.used_lines:
                 self.used_lines.add(text)
@@ -302,6 +304,11 @@ class _ShotPlanner:
             transition_s=draft.transition_cs / 100,
             continuous=draft.continuous,
         )
+
+
+def _names_twice(template: str, slots: dict[str, str]) -> bool:
+    """A line naming the object and the home is left out when they are the same place."""
+    return "{obj}" in template and "{home}" in template and slots["obj"] == slots["home"]
 
 
 def _who(act: str, force_subject: str) -> str:
