@@ -372,6 +372,10 @@ def test_an_animal_stays_that_animal(case: Case):
     human = r"\b(?:woman|man|girl|boy|wearing|hair)\b|女人|男人|女孩|男孩|身穿|头发"
     assert not re.search(human, description), description
     assert all(case.hero[0] in s.prompt.subject for s in shots if s.characters)
+    assert not any(s.line and s.line.kind == "dialogue" for s in shots)
+    human_work = r"\b(?:hands|fingers|wrench|hammer|swing)\b|扳手|锤子|双手"
+    hero_actions = [s.prompt.action for s in shots if s.characters]
+    assert not any(re.search(human_work, a) for a in hero_actions), hero_actions
 
 
 # --- objects, places, goal ------------------------------------------------------------------

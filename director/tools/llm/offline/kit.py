@@ -54,6 +54,7 @@ class _Kit:
     hero_kept: bool = False
     epithet: str = ""
     turn: str = ""
+    animal: bool = False
     look: str = ""
     theme: str = ""
     props: list[str] = field(default_factory=list)
@@ -165,6 +166,7 @@ def _base_kit(reading: Reading, language: Language) -> _Kit:
         hero_kept=bool(reading.kept_hero),
         epithet=reading.epithet,
         turn=reading.turn,
+        animal=reading.animal,
     )
 
 

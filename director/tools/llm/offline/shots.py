@@ -186,10 +186,14 @@ class _ShotPlanner:
         """Templates for an act: the logline's own words first, then the pool."""
         kit = self.kit
         kind = kit.text["kinds"][kit.kind(place)]
+        # An animal does what the logline says it does, and what animals do, not human work.
+        hero_pool = kit.text["animal_acts"] if kit.animal else None
         if act in ("work", "work2"):
             action = _definite_action(kit.action, kit.language)
             at_home = place == kit.places["home"] and not action.startswith(("must", "必须"))
-            return ([action] if at_home else []), kind["work"]
+            return ([action] if at_home else []), hero_pool or kind["work"]
+        if hero_pool and act in _HERO_ACTS:
+            return [], hero_pool
         if act in ("establish", "detail"):
             return [], kind["ambient" if act == "establish" else "detail"]
         if act in _FORCE_ACTS or act == "damage":
@@ -262,8 +266,8 @@ class _ShotPlanner:
             (x, any_slots) for x in _shuffled(self.rng, kit.text["lines_any"])
         ]
         for entry, slots in pool:
-            if entry["kind"] == "dialogue" and not draft.characters:
-                continue
+            if entry["kind"] == "dialogue" and (not draft.characters or kit.animal):
+                continue  # an animal does not speak: its lines are narration
             if _names_twice(entry["text"], slots):
                 continue
             text = sentence_case(fill(entry["text"], slots, force_plural=kit.force_plural))
