@@ -1,0 +1,74 @@
+"""Export a run's film to an editor: one timeline model (``timeline``), its media packaged
+beside it (``media``), and one writer per format. What a format cannot carry is returned as a
+note for the user, never dropped in silence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from director.memory.runs import RunPaths
+from director.tools.export.timeline import Timeline
+
+Writer = Callable[[Timeline, Path], tuple[Path, list[str]]]
+
+
+def _writers() -> dict[str, Writer]:
+    from director.tools.export import jianying, mlt, otio_formats
+
+    return {
+        "otio": otio_formats.write_otio,
+        "fcpxml": otio_formats.write_fcpxml,
+        "xml": otio_formats.write_fcp7,
+        "edl": otio_formats.write_edl,
+        "kdenlive": mlt.write_mlt,
+        "jianying": jianying.write_draft,
+    }
+
+
+FORMATS = ("otio", "fcpxml", "xml", "edl", "kdenlive", "jianying")
+DESCRIBED = {
+    "otio": "OpenTimelineIO (.otio): Resolve, Kdenlive 25.04+, any OTIO tool",
+    "fcpxml": "FCPXML (.fcpxml): Final Cut Pro, DaVinci Resolve",
+    "xml": "Final Cut Pro 7 XML (.xml): Premiere Pro, DaVinci Resolve",
+    "edl": "CMX 3600 EDL (.edl): any editor, video track only",
+    "kdenlive": "MLT XML (.mlt): Shotcut, Kdenlive's engine, melt",
+    "jianying": "JianYing / CapCut draft folder (draft_content.json)",
+}
+
+
+@dataclass
+class ExportResult:
+    timeline_file: Path
+    folder: Path
+    timeline: Timeline
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def export_run(paths: RunPaths, fmt: str, out_dir: Path) -> ExportResult:
+    """Write RUN's film as ``fmt`` into ``out_dir`` with its media; raises InputError for a run
+    that has no film yet or an ``out_dir`` that is a file."""
+    from director.files import read_json_object
+    from director.memory.runs import RESTORE
+    from director.records import Plan
+    from director.tools.assemble.fonts import find_font
+    from director.tools.export.media import package, prepare_folder, write_sidecars
+    from director.tools.export.timeline import build_timeline
+
+    writer = _writers()[fmt]
+    tl = build_timeline(paths)
+    folder = prepare_folder(out_dir)
+    plan = Plan.model_validate(read_json_object(paths.plan_json, "The run's plan", RESTORE))
+    options = read_json_object(paths.run_json, "The run's record", RESTORE).get("options", {})
+    font = find_font(options.get("font"))  # the cards drawn in the film's own font
+    notes = package(tl, plan, folder, font)
+    files = write_sidecars(tl, folder)
+    path, said = writer(tl, folder)
+    if tl.label:
+        said.append(
+            f"the film's visible label ({tl.label!r}) is media/label.png: put it over the "
+            "picture, top right, as the film has it."
+        )
+    return ExportResult(path, folder, tl, [path, *files], notes + said)
