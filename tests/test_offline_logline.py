@@ -192,6 +192,15 @@ EN_CASES = [
     ),
 ]
 
+EN_CASES.append(
+    Case(
+        "Two sisters argue about whether to sell their late mother's piano",
+        ("sisters",),
+        ("piano",),
+        sex="f",
+    )
+)
+
 ZH_CASES = [
     Case(
         "一个女孩每天晚上给月亮写信，直到有一天月亮回信了",
@@ -401,6 +410,13 @@ def test_the_goal_is_the_loglines_own_words(case: Case):
     else:
         words = want.split()
         assert " ".join(words[1:]) in logline, (want, logline)
+
+
+def test_several_protagonists_speak_as_we():
+    story, _, shots = film(EN_CASES[-1].logline, "", 180)
+    assert story.protagonists[0].description.startswith("one of two sisters")
+    lines = " ".join(s.line.text for s in shots if s.line)
+    assert "their late mother" not in lines
 
 
 def test_the_loglines_turn_becomes_the_midpoint():

@@ -144,7 +144,16 @@ def _verb_index_en(tokens: list[str]) -> int | None:
                 after_who = False  # the relative clause's own verb
                 continue
             return i
+        if plural and is_plural_noun(prev) and _bare_word(low) and not after_who:
+            # 'two sisters argue': after a plural subject, its verb need not be known
+            return i
     return None
+
+
+def _bare_word(low: str) -> bool:
+    g = _keep_data("en")
+    function = set(g["preps"]) | set(g["determiners"]) | set(g["subordinators"])
+    return low.isalpha() and low not in function and low not in ("who", "of", "and", "with")
 
 
 def _third_person_verb(low: str) -> bool:
@@ -242,7 +251,14 @@ def _doing_en(goal: str) -> str:
 
 def _purpose_to(words: list[str], i: int) -> bool:
     """'to' that opens a purpose ("to play"), not a direction ("to the moon")."""
-    if words[i] != "to" or words[i - 1].lower() in ("how", "what", "where", "when", "why"):
+    if words[i] != "to" or words[i - 1].lower() in (
+        "how",
+        "what",
+        "where",
+        "when",
+        "why",
+        "whether",
+    ):
         return False
     after = words[i + 1].lower()
     g = _keep_data("en")

@@ -89,7 +89,7 @@ class _Kit:
             "action": self.action,
             "action_the": _definite_action(self.action, self.language),
             "want": self.want,
-            "my_want": _first_person(self.want, self.language),
+            "my_want": _first_person(self.want, self.language, self.hero.startswith("one of")),
             "obj": self.obj,
             "home": self.places["home"],
             "world": self.places["world"],
@@ -110,10 +110,17 @@ class _Kit:
         }
 
 
-def _first_person(phrase: str, language: Language) -> str:
-    """The want as the protagonist says it: 'her brother's surgery' -> 'my brother's surgery'."""
+def _first_person(phrase: str, language: Language, plural: bool = False) -> str:
+    """The want as the protagonist says it: 'her brother's surgery' -> 'my brother's surgery';
+    'their mother's village' -> 'our mother's village' when the protagonists are several."""
     if language == "zh":
-        return re.sub(r"[他她它](?!们)", "我", phrase)
+        return (
+            re.sub(r"[他她它](?=们)", "我", phrase)
+            if plural
+            else re.sub(r"[他她它](?!们)", "我", phrase)
+        )
+    if plural:
+        phrase = re.sub(r"\btheir\b", "our", phrase)
     phrase = re.sub(r"\b(?:herself|himself)\b", "myself", phrase)
     object_her = r"\b(?:her|him)\b(?=\s+(?:to|in|at|on|for|from|with|and|back|home|again)\b|$)"
     phrase = re.sub(object_her, "me", phrase)

@@ -28,7 +28,7 @@ from director.tools.llm.offline.common import (
     fill,
     sentence_case,
 )
-from director.tools.llm.offline.kit import _definite_action, _force_data, _Kit
+from director.tools.llm.offline.kit import _definite_action, _first_person, _force_data, _Kit
 from director.tools.llm.offline.moments import (
     _beat_functions,
     _Draft,
@@ -259,9 +259,9 @@ class _ShotPlanner:
         """A line readable in the shot; the beat's own lines name what its summary names."""
         kit = self.kit
         limit = READING_CPS[kit.language] * (draft.duration_cs / 100 - LINE_MARGIN_S)
-        beat_slots = kit.slots(kit.places["home"], draft.beat.index)
+        beat_slots = _spoken(kit, kit.slots(kit.places["home"], draft.beat.index))
         own = [(x, beat_slots) for f in functions for x in kit.text["beats"][f]["lines"]]
-        any_slots = kit.slots(draft.place, self.counter + position)
+        any_slots = _spoken(kit, kit.slots(draft.place, self.counter + position))
         pool = (own if draft.moment.cycle == 0 else []) + [
             (x, any_slots) for x in _shuffled(self.rng, kit.text["lines_any"])
         ]
@@ -308,6 +308,12 @@ class _ShotPlanner:
             transition_s=draft.transition_cs / 100,
             continuous=draft.continuous,
         )
+
+
+def _spoken(kit: _Kit, slots: dict[str, str]) -> dict[str, str]:
+    """Lines are spoken by the protagonist: 'her brother's surgery' is 'my brother's'."""
+    plural = kit.hero.startswith("one of")
+    return {**slots, "obj": _first_person(slots["obj"], kit.language, plural)}
 
 
 def _names_twice(template: str, slots: dict[str, str]) -> bool:
