@@ -880,6 +880,20 @@ def run_reference_cases() -> list[Case]:
         ),
         Case("runs:runs-dir-file", ("runs", "--runs-dir", "{in}/good.png"), says="good.png"),
     ]
+    cases += [
+        Case(f"export:run={how}", ("export", ref, "--to", "otio"), says=says)
+        for how, (ref, says) in refs.items()
+    ]
+    cases += [
+        Case("export:unknown-format", ("export", "done", "--to", "avid"), says="avid"),
+        Case("export:no-format", ("export", "done"), says="--to"),
+        Case(
+            "export:out-is-a-file",
+            ("export", "done", "--to", "edl", "--out", "{in}/good.png"),
+            says="is a file",
+        ),
+        Case("export:no-film-yet", ("export", "wait", "--to", "xml"), says="no film yet"),
+    ]
     return cases
 
 
