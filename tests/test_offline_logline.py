@@ -478,6 +478,7 @@ def test_verb_slots_hold_verbs(case: Case):
     else:
         assert re.fullmatch(r"[a-z]+ing(?: [a-z]+)?", kit.force_ing), kit.force_ing
     assert kit.obj and kit.want and kit.action
+    assert kit.force_ing not in kit.want, "the protagonist's verb is not the force's"
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

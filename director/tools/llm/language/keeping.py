@@ -441,9 +441,17 @@ def _object_not_force(reading: Reading) -> None:
     """What the protagonist acts on is not what opposes them: 'teaches a lonely robot' makes
     the robot the object, and the rules choose an opposing force of their own."""
     head = reading.force_head.lower()
-    if head and head in reading.obj_head.lower() and head in reading.goal.lower():
+    goal = reading.goal.lower()
+    if head and head in reading.obj_head.lower() and head in goal:
         reading.force = reading.force_head = reading.force_verb = reading.force_clause = ""
         reading.force_category, reading.force_plural = "", False
+    verb = reading.force_verb.lower()
+    joint = "" if reading.language == "zh" else " "
+    if head and verb and f"{head}{joint}{verb}" in goal:
+        # '为机器人演奏音乐会': the verb after the force's name is the protagonist's own
+        reading.force_verb = ""
+        if reading.force_clause.lower() in goal:
+            reading.force_clause = ""
 
 
 def _cues_zh(reading: Reading, hero: str, text: str) -> None:
