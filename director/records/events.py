@@ -167,6 +167,40 @@ class AssemblyStep(_Event):
     seconds: float
 
 
+class VoiceLineSpoken(_Event):
+    """One line of narration or dialogue spoken and placed at its shot's start in the film."""
+
+    type: Literal["voice_line"] = "voice_line"
+    shot_id: str
+    kind: Literal["narration", "dialogue"]
+    speaker: str | None = None
+    text: str
+    backend: str
+    model: str
+    voice: str
+    scratch: bool = Field(default=False, description="a scratch track for timing, like previz")
+    path: str = Field(description="the line's WAV, relative to the run folder")
+    start_s: float = Field(description="where the line starts on the film's timeline")
+    duration_s: float
+    shot_s: float = Field(description="the shot's time on screen")
+    fits: bool = Field(description="the line ends within its shot; False flags it for the human")
+    cost: float | None = Field(default=None, description="USD; None when the model has no price")
+    seconds: float = 0.0
+
+
+class LoudnessMeasured(_Event):
+    """The film's sound measured with EBU R128 before and after normalising to the target."""
+
+    type: Literal["loudness"] = "loudness"
+    target_i: float = Field(description="integrated loudness target, LUFS")
+    target_tp: float = Field(description="true peak ceiling, dBTP")
+    input_i: float
+    input_tp: float
+    input_lra: float
+    output_i: float
+    output_tp: float
+
+
 class ErrorRaised(_Event):
     type: Literal["error"] = "error"
     stage: str
@@ -199,6 +233,8 @@ Event = Annotated[
     | CritiqueMade
     | DecisionMade
     | AssemblyStep
+    | VoiceLineSpoken
+    | LoudnessMeasured
     | ErrorRaised
     | RunFinished,
     Field(discriminator="type"),
