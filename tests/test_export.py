@@ -177,6 +177,7 @@ def test_otio_round_trip_keeps_clips_timings_and_metadata(run, exported):
     )
     assert again.is_equivalent_to(timeline)
     assert "film.srt" in said and (folder / "film.srt").is_file()
+    assert "music's level and fades are not set" in said
 
 
 # --- Final Cut Pro 7 XML, FCPXML, EDL -------------------------------------------------------
@@ -309,7 +310,9 @@ def test_jianying_draft_has_the_clips_at_their_microseconds(run, exported):
     assert len(draft["materials"]["transitions"]) == len(_transitions(run))
     subtitles = (folder / "film.srt").read_text(encoding="utf-8").count(" --> ")
     assert len(tracks["subtitles"]["segments"]) == subtitles > 0
-    assert tracks["music"]["segments"]
+    music = tracks["music"]["segments"]
+    assert music and all(m["volume"] == pytest.approx(0.6) for m in music)  # the film's level
+    assert len(draft["materials"]["audio_fades"]) == 2  # faded in and out, as the film is
     assert "no markers" in said
     assert (folder / "draft_meta_info.json").is_file()
 

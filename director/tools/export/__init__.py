@@ -38,6 +38,16 @@ DESCRIBED = {
 }
 
 
+def music_note(fmt: str) -> str:
+    from director.tools.assemble.film import MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S, MUSIC_VOLUME
+
+    return (
+        f"{fmt}: the music's level and fades are not set: the film plays it at "
+        f"{MUSIC_VOLUME:.0%} with a {MUSIC_FADE_IN_S:g} s fade-in and a {MUSIC_FADE_OUT_S:g} s "
+        "fade-out; set them in the editor."
+    )
+
+
 @dataclass
 class ExportResult:
     timeline_file: Path
@@ -66,6 +76,8 @@ def export_run(paths: RunPaths, fmt: str, out_dir: Path) -> ExportResult:
     notes = package(tl, plan, folder, font)
     files = write_sidecars(tl, folder)
     path, said = writer(tl, folder)
+    if tl.music is not None and fmt not in ("jianying", "edl"):
+        said.append(music_note(fmt))
     if tl.label:
         said.append(
             f"the film's visible label ({tl.label!r}) is media/label.png: put it over the "

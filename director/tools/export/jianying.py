@@ -76,10 +76,20 @@ def _segment(jy, item: Item, tl: Timeline, out_dir: Path):
 
 
 def _music(jy, script, tl: Timeline, out_dir: Path) -> None:
+    """The music looped to the film's length at the film's level, faded in and out as the
+    film fades it."""
+    from director.tools.assemble.film import MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S, MUSIC_VOLUME
+
     script.append_track(jy.TrackSpec(jy.TrackType.audio, "music"))
     material = jy.AudioMaterial(str(out_dir / tl.music.media))
-    for start, frames in tl.music.pieces():
+    pieces = tl.music.pieces()
+    for n, (start, frames) in enumerate(pieces):
         span = microseconds(frames, tl.fps)
         source = jy.Timerange(0, min(span, material.duration))
         target = jy.Timerange(microseconds(start, tl.fps), source.duration)
-        script.add_segment(jy.AudioSegment(material, target, source_timerange=source), "music")
+        segment = jy.AudioSegment(material, target, source_timerange=source, volume=MUSIC_VOLUME)
+        fade_in = round(MUSIC_FADE_IN_S * 1_000_000) if n == 0 else 0
+        fade_out = round(MUSIC_FADE_OUT_S * 1_000_000) if n == len(pieces) - 1 else 0
+        if fade_in or fade_out:
+            segment.add_fade(min(fade_in, span // 2), min(fade_out, span // 2))
+        script.add_segment(segment, "music")
