@@ -197,6 +197,15 @@ def test_fcp7_xml_has_every_clip_with_its_duration_and_file(run, exported):
         assert path is not None and (folder / path).is_file()
     assert len(video.findall("transitionitem")) == len(_transitions(run))
     assert root.find(".//sequence/media/audio/track/clipitem") is not None  # the music
+    # Read back by the adapter, the transitions begin at their cuts, as in the film.
+    import opentimelineio as otio
+
+    video = otio.adapters.read_from_file(str(folder / "film.xml")).video_tracks()[0]
+    starts = [c.range_in_parent().start_time.to_frames() for c in video.find_clips()]
+    assert starts == [p["start"] for p in want]
+    offsets = [(t.in_offset.to_frames(), t.out_offset.to_frames()) for t in video
+               if isinstance(t, otio.schema.Transition)]  # fmt: skip
+    assert offsets == [(0, frames) for frames in _transitions(run).values()]
 
 
 def test_fcpxml_has_every_clip_with_its_duration_and_file(run, exported):

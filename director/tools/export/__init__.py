@@ -62,7 +62,6 @@ def export_run(paths: RunPaths, fmt: str, out_dir: Path) -> ExportResult:
     that has no film yet or an ``out_dir`` that is a file."""
     from director.files import read_json_object
     from director.memory.runs import RESTORE
-    from director.records import Plan
     from director.tools.assemble.fonts import find_font
     from director.tools.export.media import package, prepare_folder, write_sidecars
     from director.tools.export.timeline import build_timeline
@@ -70,10 +69,11 @@ def export_run(paths: RunPaths, fmt: str, out_dir: Path) -> ExportResult:
     writer = _writers()[fmt]
     tl = build_timeline(paths)
     folder = prepare_folder(out_dir)
-    plan = Plan.model_validate(read_json_object(paths.plan_json, "The run's plan", RESTORE))
-    options = read_json_object(paths.run_json, "The run's record", RESTORE).get("options", {})
+    options = {}
+    if paths.run_json.exists():
+        options = read_json_object(paths.run_json, "The run's record", RESTORE).get("options", {})
     font = find_font(options.get("font"))  # the cards drawn in the film's own font
-    notes = package(tl, plan, folder, font)
+    notes = package(tl, folder, font)
     files = write_sidecars(tl, folder)
     path, said = writer(tl, folder)
     if tl.music is not None and fmt not in ("jianying", "edl"):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from director.errors import InputError
 from director.files import write_text_atomic
-from director.records import Plan
 from director.tools.assemble.cards import end_card, label_image, save_png, title_card
 from director.tools.assemble.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from director.tools.assemble.film import CARD_FADE_S
@@ -45,13 +44,13 @@ def prepare_folder(out_dir: Path) -> Path:
     return out_dir.absolute()
 
 
-def package(tl: Timeline, plan: Plan, out_dir: Path, font: FontInfo) -> list[str]:
+def package(tl: Timeline, out_dir: Path, font: FontInfo) -> list[str]:
     """Place every file the timeline needs under ``out_dir``; returns notes for the user."""
     notes: list[str] = []
     media = out_dir / MEDIA
     for item in tl.items:
         if item.kind == "card":
-            _draw_card(tl, plan, item, media, font)
+            _draw_card(tl, item, media, font)
         else:
             _place_clip(tl, item, media, notes)
     if tl.music is not None:
@@ -104,11 +103,11 @@ def write_sidecars(tl: Timeline, out_dir: Path) -> list[Path]:
 # --- cards, clips, music --------------------------------------------------------------------
 
 
-def _draw_card(tl: Timeline, plan: Plan, item: Item, media: Path, font: FontInfo) -> None:
+def _draw_card(tl: Timeline, item: Item, media: Path, font: FontInfo) -> None:
     """A card as the film shows it: the still for its frames, fading as the film fades it."""
     name = "title" if item.source.name == "title" else "end"
     still = save_png(
-        (title_card if name == "title" else end_card)(plan, font), media / f"{name}.png"
+        (title_card if name == "title" else end_card)(tl.plan, font), media / f"{name}.png"
     )
     fade = min(CARD_FADE_S, item.frames / tl.fps / 4)
     before = tl.items[tl.items.index(item) - 1] if name == "end" else None

@@ -126,8 +126,15 @@ def write_otio(tl: Timeline, out_dir: Path) -> tuple[Path, list[str]]:
 
 def write_fcp7(tl: Timeline, out_dir: Path) -> tuple[Path, list[str]]:
     """Final Cut Pro 7 XML (xmeml): Premiere Pro, DaVinci Resolve and Final Cut Pro 7 read it."""
+    otio = otio_module()
+    timeline = to_otio(tl)
+    for transition in timeline.find_children(descended_from_type=otio.schema.Transition):
+        # The film's transitions begin at the edit: FCP 7 calls that "start" alignment (the
+        # adapter's default for no in offset, "start-black", means a fade up from black).
+        transition.metadata["fcp_xml"] = {"alignment": "start"}
+        transition.name = "Cross Dissolve"
     path = out_dir / "film.xml"
-    _write(to_otio(tl), path, "fcp_xml")
+    _write(timeline, path, "fcp_xml")
     notes = _subtitle_note(tl, "FCP 7 XML") + _fade_black_note(tl, "FCP 7 XML")
     notes.append(
         "FCP 7 XML: per-clip records (prompt slots, seed, model, scores) are in shots.json."

@@ -92,6 +92,7 @@ class Timeline:
     subtitles: list[SubtitleEvent]
     music: Music | None
     label: str
+    plan: Plan  # what the cards are drawn from
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,6 +121,7 @@ def build_timeline(paths: RunPaths) -> Timeline:
         subtitles=subtitle_events(plan, fps),
         music=_music(paths, events, items[-1].record_out),
         label=plan.cards.label.strip(),
+        plan=plan,
         metadata={
             "run_id": paths.run_id,
             "logline": plan.story.logline,
