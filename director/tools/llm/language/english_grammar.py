@@ -171,7 +171,12 @@ def _companion_en(tokens: list[str]) -> list[str]:
 def _is_name(token: str) -> bool:
     """A capitalised word that is not a known noun or function word: the protagonist's name."""
     low = token.lower()
-    return token[:1].isupper() and low not in _word_roles("en") and low not in _en()["determiners"]
+    return (
+        token[:1].isupper()
+        and low not in _word_roles("en")
+        and low not in _en()["determiners"]
+        and low not in _en()["pronouns"]
+    )
 
 
 def _person_index(tokens: list[str]) -> int | None:

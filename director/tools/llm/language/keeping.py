@@ -61,10 +61,15 @@ def keep_words(text: str, reading: Reading) -> None:
 
 def _keep_en(text: str, reading: Reading) -> None:
     sentence = _first_sentence(text).strip().rstrip(".!?")
+    if reading.hero.lower() in _keep_data("en")["pronouns"]:
+        reading.hero = ""  # "She paints ...": a pronoun is no description
     for clause in _candidate_clauses_en(sentence):
         hero, name, epithet, rest = _split_hero_en(clause)
         if (hero and _is_someone_en(hero)) or name:
             _set_kept_en(reading, hero, name, epithet, rest)
+            return
+        if hero.lower() in ("she", "he", "they"):
+            _set_kept_en(reading, "", "", "", rest)  # the goal is still the logline's own
             return
 
 
@@ -95,7 +100,21 @@ def _split_hero_en(clause: str) -> tuple[str, str, str, str]:
     verb = _verb_index_en(tokens)
     if verb is None:
         return "", "", "", ""
-    return _lower_first(" ".join(tokens[:verb]).rstrip(",")), "", "", " ".join(tokens[verb:])
+    subject, rest = " ".join(tokens[:verb]).rstrip(","), " ".join(tokens[verb:])
+    titled = _titled_name(tokens[:verb])
+    if titled:  # "Detective Zhang hunts ...": the name with its title, and the trade
+        return titled, subject, "", rest
+    return _lower_first(subject), "", "", rest
+
+
+def _titled_name(words: list[str]) -> str:
+    """'Detective Zhang' -> 'a detective'; '' unless a person word leads capitalised names."""
+    if len(words) < 2 or not all(w[:1].isupper() for w in words):
+        return ""
+    title = words[0].lower()
+    if _word_roles("en").get(title, ("",))[0] != "persons":
+        return ""
+    return f"{'an' if title[0] in 'aeiou' else 'a'} {title}"
 
 
 def _lower_first(phrase: str) -> str:
@@ -115,7 +134,8 @@ def _is_name_en(word: str) -> bool:
         and low not in g["preps"]
         and low not in g["subordinators"]
         and low not in _word_roles("en")
-        and low not in ("after", "before", "during", "when", "once", "long", "years")
+        and low not in g["pronouns"]
+        and low not in ("after", "before", "during", "when", "once", "long", "years", "i", "we")
     )
 
 
@@ -337,6 +357,7 @@ def _keep_zh(text: str, reading: Reading) -> None:
         return
     hero, name, epithet, rest = _split_hero_zh(clauses)
     if not (hero or name):
+        _keep_owner_zh(clauses, reading)
         return
     companion = re.match(
         r"^[和与跟](?:她|他|它)?的?[\u4e00-\u9fff]{1,4}?(?=[在把从向去到正])", rest
@@ -354,6 +375,26 @@ def _keep_zh(text: str, reading: Reading) -> None:
     obj = _object_zh(reading.goal) or _noun_of_zh(reading.obj)
     reading.obj = reading.obj_head = obj
     _object_not_force(reading)
+
+
+def _keep_owner_zh(clauses: list[str], reading: Reading) -> None:
+    """'爷爷的收音机突然收到了来自1975年的信号': the person owns what the logline is about; the
+    film follows them keeping it, and the logline's own sentence is the turn."""
+    end = _person_end_zh(clauses[0])
+    if not end or not clauses[0][end:].startswith("的"):
+        return
+    noun = re.match(
+        r"的([^回送到去来给在把被的了着过和与上下里中突忽又才就也都正]{1,3})", clauses[0][end:]
+    )
+    if not noun:
+        return
+    reading.kept_hero = clauses[0][:end]
+    reading.obj = reading.obj_head = noun.group(1)
+    template = load_data("zh.json")["story"]["keep_owned"]
+    reading.goal = template["goal"].replace("{obj}", noun.group(1))
+    reading.doing = template["doing"].replace("{obj}", noun.group(1))
+    reading.turn = "，".join(clauses)[:_GOAL_CHARS_ZH]
+    _cues_zh(reading, reading.kept_hero, "".join(clauses))
 
 
 def _drop_time_zh(clauses: list[str]) -> list[str]:
@@ -377,8 +418,8 @@ def _split_hero_zh(clauses: list[str]) -> tuple[str, str, str, str]:
         epithet = "，".join(clauses[: lead - 1])
         return clauses[lead - 1], "", epithet, "，".join(clauses[lead:])
     end = _person_end_zh(clauses[0])
-    if not end:
-        return "", "", "", ""
+    if not end or clauses[0][end:].startswith("的"):
+        return "", "", "", ""  # "爷爷的收音机...": the person owns the subject, is not it
     return clauses[0][:end], "", "", "，".join([clauses[0][end:], *clauses[1:]]).strip("，")
 
 
