@@ -398,8 +398,19 @@ def environment(home: Path, services, command: Command | None = None) -> dict[st
     return env
 
 
+FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
+SCRIPTS = {
+    ".fountain": "last_concert.fountain",
+    ".md": "letters.md",
+    ".csv": "lighthouse.csv",
+    ".json": "robot_garden.json",
+}
+BEATS = {".md": "beats_only.md"}
+
+
 def provide_inputs(argv: tuple[str, ...], cwd: Path) -> None:
-    """The files a command names that a reader brings (``--character Mara=mara.jpg``): a photo
+    """The files a command names that a reader brings: a script or an outline (one of the
+    samples in tests/fixtures/scripts, by its suffix), and for ``--character Mara=mara.jpg`` a photo
     of one real face where it names a picture that is not there: scikit-image's astronaut, cut
     above the badge on her suit that dlib takes for a second face once JPEG has blurred it."""
     photos = [
@@ -407,6 +418,12 @@ def provide_inputs(argv: tuple[str, ...], cwd: Path) -> None:
         for i, option in enumerate(argv[:-1])
         if option in ("--character", "--ref", "--style-ref")
     ]
+    for option, sample in (("--script", SCRIPTS), ("--beats", BEATS)):
+        found = value_of(list(argv), option)
+        if found and not (cwd / found[1]).exists():
+            suffix = Path(found[1]).suffix
+            (cwd / found[1]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(FIXTURES / sample.get(suffix, sample[".md"]), cwd / found[1])
     for name in photos:
         path = cwd / name
         if name and not path.exists():
