@@ -184,6 +184,13 @@ EN_CASES = [
     ),
     Case("A boy builds a kite", ("boy",), ("kite",), sex="m", age="child"),
     Case(
+        "A woman who lost her voice sings at her daughter's wedding",
+        ("woman who lost her voice",),
+        ("daughter's wedding",),
+        sex="f",
+    ),
+    Case("A girl who loves stars builds a rocket", ("girl who loves stars",), ("rocket",), sex="f"),
+    Case(
         "Ravi, an old clockmaker, repairs the town's last clock before the fair",
         ("old clockmaker",),
         ("clock",),
@@ -368,19 +375,22 @@ def test_the_protagonists_sex_is_kept(case: Case):
     assert kit.gender == case.sex
 
 
+GREY = r"(?:grey|gray|white|silver)[\w\s-]{0,12}(?:hair|braid|bun)"
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c.age], ids=lambda c: c.logline[:32])
 def test_the_protagonists_age_is_kept(case: Case):
     story, _, _ = film(case.logline)
     description = story.protagonists[0].description
     wrong = {
         "en": {
-            "child": r"twenties|thirties|forties|seventies|sixty",
-            "young": r"thirties|forties|seventies|sixty|of about ten",
+            "child": r"twenties|thirties|forties|seventies|sixty|" + GREY,
+            "young": r"thirties|forties|seventies|sixty|of about ten|" + GREY,
             "old": r"twenties|thirties|forties|of about ten|nineteen",
         },
         "zh": {
-            "child": r"二十|三十|四十|六十|七十",
-            "young": r"三十|四十|六十|七十|十岁左右",
+            "child": r"二十|三十|四十|六十|七十|白发|银发|灰白",
+            "young": r"三十|四十|六十|七十|十岁左右|白发|银发|灰白",
             "old": r"二十|三十|四十|十岁左右|十九岁",
         },
     }[story.language][case.age]
@@ -565,6 +575,7 @@ def test_lines_are_written_from_the_story(case: Case):
     from director.tools.llm.offline.kit import _first_person
 
     anchors.append(_first_person(kit.want, story.language))
+    anchors.append(_first_person(kit.obj, story.language))
     for shot in shots:
         if shot.line:
             low = shot.line.text.lower()

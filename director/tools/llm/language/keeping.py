@@ -151,19 +151,21 @@ def _verb_index_en(tokens: list[str]) -> int | None:
     """The predicate's first word: a known verb, or a word in -s after the subject's noun."""
     g = _keep_data("en")
     plural = _plural_start(tokens)
-    after_who = False
+    after_who = relative_verb = False
     for i in range(1, min(len(tokens), 14)):
         low, prev = tokens[i].lower().strip(","), tokens[i - 1].lower().strip(",")
         if low in ("who", "whose", "that"):
             after_who = True
             continue
+        if after_who:  # 'a woman who lost her voice sings': 'lost' is the relative clause's
+            after_who, relative_verb = False, True
+            continue
         if prev in g["determiners"] or prev in g["preps"] or prev.isdigit():
             continue
-        if low in g["modals"] or (plural and low in g["verbs"]) or _third_person_verb(low):
-            if after_who:
-                after_who = False  # the relative clause's own verb
-                continue
+        known = low in g["modals"] or (plural and low in g["verbs"]) or low in _verbs3()
+        if known or (_third_person_verb(low) and not relative_verb):
             return i
+        relative_verb = False
         if plural and is_plural_noun(prev) and _bare_word(low) and not after_who:
             # 'two sisters argue': after a plural subject, its verb need not be known
             return i
@@ -176,9 +178,14 @@ def _bare_word(low: str) -> bool:
     return low.isalpha() and low not in function and low not in ("who", "of", "and", "with")
 
 
+@cache
+def _verbs3() -> frozenset[str]:
+    return frozenset(third_person(v) for v in _keep_data("en")["verbs"])
+
+
 def _third_person_verb(low: str) -> bool:
     g = _keep_data("en")
-    if low in {third_person(v) for v in g["verbs"]}:
+    if low in _verbs3():
         return True
     role = _word_roles("en").get(low)
     if role or low in g["plural_nouns"] or not re.fullmatch(r"[a-z]+s", low):

@@ -199,7 +199,8 @@ def _in_place(place: str, language: Language) -> str:
 
 def _hero(reading: Reading, text: dict[str, Any], defaults: dict[str, Any]) -> str:
     hero = reading.kept_hero or reading.hero or defaults["hero"]
-    if reading.hero_plural or _plural_phrase_start(reading.kept_hero):
+    plural = _plural_phrase_start(hero) if reading.kept_hero else reading.hero_plural
+    if plural:
         hero = fill(text["story"]["plural_hero"], {"hero": hero})
     return hero
 

@@ -113,13 +113,20 @@ def _identity(kit: _Kit, age: str, home_kind: str, rng: random.Random) -> tuple[
         "age": rng.choice(ident["age"]["machine" if age == "machine" else f"{kit.gender}_{age}"]),
         "build": rng.choice(ident["build"][group]),
         "face": rng.choice(ident["face"][human]),
-        "hair": rng.choice(ident["hair"]["old" if age == "old" else human]),
+        "hair": rng.choice(_hair_for(ident["hair"]["old" if age == "old" else human], age)),
         "costume": rng.choice(ident["costume"]["child" if age == "child" else human]),
         "item": fill(item["wear"], {"her": her}),
     }
     template = ident["machine_template" if age == "machine" else "template"]
     parts["age"] = _kept_hero_first(kit, parts["age"], age)
     return fill(template, parts), item["thing"]
+
+
+def _hair_for(pool: list[str], age: str) -> list[str]:
+    """A child's or a young person's hair is never grey."""
+    if age not in ("child", "young"):
+        return pool
+    return [h for h in pool if not re.search(r"grey|gray|white|silver|灰|白|银", h)] or pool
 
 
 def _kept_hero_first(kit: _Kit, age_phrase: str, age: str) -> str:
