@@ -10,6 +10,8 @@ routes to. Text a human wrote is marked on the plan, and no later stage rewrites
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -17,17 +19,18 @@ from langgraph.types import Command, interrupt
 
 from director.agent import ladder
 from director.agent.context import RunContext
-from director.agent.keyframes import next_in_beat
-from director.agent.shots import flag_reasons, ladder_backend, last_attempt, limits
+from director.agent.keyframes import human_keyframe, next_in_beat
+from director.agent.planning import reads_text, replan_beat, summary_notice
+from director.agent.shots import flag_reasons, ladder_backend, last_attempt, limits, varied_shot
 from director.agent.state import FilmState, plan_of
 from director.errors import InputError
 from director.memory.runs import write_json_atomic
-from director.records import Approval, CheckResult, Critique, DecisionMade, Plan
+from director.records import Approval, CheckResult, Critique, DecisionMade, Plan, PlannerNotice
 
 BEAT_FIELDS = ("name", "summary", "change", "location")
 SLOTS = ("subject", "action", "environment", "camera")  # the style slot is the bible's
 BEAT_DECISIONS = ("approve", "edit", "regenerate", "abort")
-SHOT_DECISIONS = ("approve", "reroll", "edit", "reject", "abort")
+SHOT_DECISIONS = ("approve", "reroll", "edit", "reject", "replace", "abort")
 NOTE_SLOT = "action"  # where a rejection's note goes when the human names no slot
 NO_ANCHOR = "none"  # --style-anchor none: the next keyframe accepted clean is the anchor
 
@@ -48,7 +51,7 @@ def approve_beats(
             )
         )
         return Command(goto="bible")
-    payload = beats_payload(plan)
+    payload = beats_payload(plan, state)
     answer = check_answer(payload, interrupt(payload))
     decision = answer["decision"]
     approval = Approval(
@@ -64,13 +67,16 @@ def approve_beats(
         approval = approval.model_copy(update={"beat_id": beat, "changes": {field: text}})
         ctx.log.append(approval)
         plan = _edited_beat(plan, beat, field, text)
-        return Command(goto="approve_beats", update={"plan": plan.model_dump(mode="json")})
+        edits = dict(state.get("beat_edits") or {})
+        edits[beat] = sorted({*edits.get(beat, []), field})
+        update = {"plan": plan.model_dump(mode="json"), "beat_edits": edits, "notices": []}
+        return Command(goto="approve_beats", update=update)
     ctx.log.append(approval)
     if decision == "regenerate":
-        return Command(goto="develop", update={"redraft": answer.get("note", "")})
+        return Command(goto="develop", update={"redraft": answer.get("note", ""), "notices": []})
     if decision == "abort":
         return Command(goto="document", update={"aborted": "beats"})
-    return Command(goto="bible")
+    return Command(goto="bible", update={"notices": []})
 
 
 def approve_shots(
@@ -118,10 +124,15 @@ def _apply_keyframes_answer(
         ctx.log.append(approval)
         if decision == "abort":
             return Command(goto="document", update={"aborted": f"keyframes of beat {beat}"})
-        return Command(goto="animate", update=anchored or {})
+        return Command(goto="animate", update={**(anchored or {}), "notices": []})
+    if decision == "replace":
+        return _replaced(ctx, state, plan, approval, answer, anchored)
+    if decision == "edit" and answer.get("beat"):
+        return _beat_edited(ctx, state, plan, approval, answer, anchored)
     targets = [answer["shot"]] if answer.get("shot") else _beat_shots(plan, beat)
     update: dict[str, Any] = {
         **(anchored or {}),
+        "notices": [],
         "keyframes": {k: v for k, v in state["keyframes"].items() if k not in targets},
         "flagged": [s for s in state["flagged"] if s not in targets],
         "candidates": [],
@@ -137,8 +148,64 @@ def _apply_keyframes_answer(
     if decision == "reject":
         note = {"note": answer["note"], "slot": answer.get("slot") or NOTE_SLOT}
         update["notes"] = {**state.get("notes", {}), **dict.fromkeys(targets, note)}
+        update["noted"] = {**state.get("noted", {}), **dict.fromkeys(targets, note["slot"])}
     ctx.log.append(approval)
     return next_in_beat(plan, {**state, **update}, beat, update)
+
+
+def _redo(state: FilmState, targets: list[str]) -> dict[str, Any]:
+    """The state update that makes the ``targets``' keyframes again."""
+    return {
+        "keyframes": {k: v for k, v in state["keyframes"].items() if k not in targets},
+        "flagged": [s for s in state["flagged"] if s not in targets],
+        "notes": {k: v for k, v in state.get("notes", {}).items() if k not in targets},
+        "prefetched": {k: v for k, v in state.get("prefetched", {}).items() if k not in targets},
+        "candidates": [],
+        "rung": -1,
+        "variant": {},
+        "notices": [],
+    }
+
+
+def _beat_edited(
+    ctx: RunContext, state: FilmState, plan: Plan, approval: Approval, answer: dict, anchored
+) -> Command:
+    """A beat rewritten at its keyframes: the beat's shots planned again from the new text,
+    the slots a human wrote kept, and their keyframes made again; a new name changes no shot."""
+    field, text = answer["field"], answer["text"].strip()
+    beat = answer["beat"]
+    approval = approval.model_copy(update={"beat_id": beat, "changes": {field: text}})
+    ctx.log.append(approval)
+    plan = _edited_beat(plan, beat, field, text)
+    edits = dict(state.get("beat_edits") or {})
+    edits[beat] = sorted({*edits.get(beat, []), field})
+    update: dict[str, Any] = {**(anchored or {}), "notices": [], "beat_edits": edits}
+    if field != "name":
+        before = _beat_shots(plan, beat)
+        plan = replan_beat(ctx, plan, beat, edits[beat], state.get("made", {}))
+        update.update(_redo(state, before))
+        if field == "summary" and not reads_text(ctx.planner):
+            update["notices"] = [summary_notice(ctx, beat)]
+    write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
+    update["plan"] = plan.model_dump(mode="json")
+    return next_in_beat(plan, {**state, **update}, beat, update)
+
+
+def _replaced(
+    ctx: RunContext, state: FilmState, plan: Plan, approval: Approval, answer: dict, anchored
+) -> Command:
+    """The creator's own frame for a shot: a new attempt, judged by the gate, chosen for the
+    shot (a human's choice wins over the gate; below threshold it is flagged)."""
+    shot = plan.shot(answer["shot"])
+    source = answer.get("source") or answer["image"]
+    approval = approval.model_copy(update={"changes": {"keyframe": source}})
+    ctx.log.append(approval)
+    update = {
+        **(anchored or {}),
+        **human_keyframe(ctx, state, shot, answer["image"], source),
+        "notices": [],
+    }
+    return Command(goto="approve_shots", update=update)
 
 
 def _anchored(state: FilmState, choice: str | None) -> dict | None:
@@ -182,7 +249,9 @@ def revise(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["k
     )
     for decision in step.decisions:
         ctx.log.append(DecisionMade(decision=decision))
+    said = _note_unread(ctx, shot.id, note, step.decisions)
     update = {
+        "notices": [*state.get("notices", []), *([said] if said else [])],
         "notes": notes,
         "candidates": [],
         "rung": step.rung if step.variant is not None else -1,
@@ -192,13 +261,37 @@ def revise(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["k
     return Command(goto="keyframe", update=update)
 
 
+def _note_unread(ctx: RunContext, shot_id: str, note: dict, decisions: list) -> str | None:
+    """When the planner could not rewrite the slot from the note, its words went into the
+    slot as they are; when nothing could use it, why. Said plainly, with what to do instead."""
+    repaired = [d for d in decisions if d.rung == "repair" and d.action == "reroll"]
+    if repaired and repaired[0].by == "llm":
+        return None
+    edit = f'director approve {ctx.paths.run_id} --edit {shot_id} --slot {note["slot"]}="..."'
+    if repaired:
+        said = (
+            f"The {ctx.planner.name} planner cannot follow notes: your note {note['note']!r} "
+            f"went into the {note['slot']} slot of {shot_id} word for word, as the checkpoint shows. To say "
+            f"what the shot shows, edit the slot ({edit}), or plan with a language model "
+            "(--llm), which rewrites the slot from the note."
+        )
+    else:
+        why = decisions[-1].reason if decisions else "nothing could change the prompt"
+        said = f"Your note on {shot_id} was not used: {why}. Edit the slot instead: {edit}"
+    ctx.log.append(
+        PlannerNotice(checkpoint="keyframes", shot_id=shot_id, note=note["note"], said=said)
+    )
+    return said
+
+
 # --- what the human is shown, and what an answer may say ------------------------------------
 
 
-def beats_payload(plan: Plan) -> dict[str, Any]:
+def beats_payload(plan: Plan, state: FilmState | None = None) -> dict[str, Any]:
     sheet = plan.beat_sheet
     return {
         "checkpoint": "beats",
+        "notices": _notices(state or {}),
         "title": plan.story.title,
         "structure": sheet.structure,
         "beats": [
@@ -218,28 +311,42 @@ def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: st
     tiles = shot_tiles(shots, ctx.paths.root, state["keyframes"], state.get("captions"))
     flagged = [s.id for s in shots if s.id in state["flagged"]]
     contact_sheet(tiles, sheet, flagged=flag_reasons(state, flagged))
-    failed = state.get("keyframe_failed", {})
     return {
         **_anchor_payload(ctx, state),
         "checkpoint": "keyframes",
         "beat": beat_id,
         "beat_name": beat.name,
         "summary": beat.summary,
+        "beat_fields": {field: getattr(beat, field) for field in BEAT_FIELDS},
         "beat_number": beat.index + 1,
         "beats": len(plan.beat_sheet.beats),
         "contact_sheet": ctx.paths.rel(sheet),
-        "shots": [
-            {
-                "id": s.id,
-                "prompt": {slot: getattr(s.prompt, slot) for slot in SLOTS},
-                "edited": list(s.edited_slots),
-                "keyframe": state["keyframes"][s.id],
-                "flagged": s.id in state["flagged"],
-                "failed": failed.get(s.id, []) if s.id in state["flagged"] else [],
-            }
-            for s in shots
-        ],
+        "notices": _notices(state),
+        "shots": [_shot_payload(state, s) for s in shots],
     }
+
+
+def _shot_payload(state: FilmState, shot) -> dict[str, Any]:
+    """A shot as its keyframe was drawn: every slot's text now (a note's or a repair's change
+    included, and marked), who wrote which, and whether a human made the frame."""
+    drawn = varied_shot(shot, state.get("accepted", {}).get(shot.id, {}))
+    changed = [s for s in SLOTS if getattr(drawn.prompt, s) != getattr(shot.prompt, s)]
+    noted = state.get("noted", {}).get(shot.id)
+    flagged = shot.id in state["flagged"]
+    return {
+        "id": shot.id,
+        "prompt": {slot: getattr(drawn.prompt, slot) for slot in SLOTS},
+        "edited": list(shot.edited_slots),
+        "changed": {s: "your note" if s == noted else "the gate's repair" for s in changed},
+        "keyframe": state["keyframes"][shot.id],
+        "by_hand": shot.id in state.get("by_hand", []),
+        "flagged": flagged,
+        "failed": state.get("keyframe_failed", {}).get(shot.id, []) if flagged else [],
+    }
+
+
+def _notices(state: FilmState) -> list[str]:
+    return list(dict.fromkeys(state.get("notices") or []))
 
 
 def _anchor_payload(ctx: RunContext, state: FilmState) -> dict:
@@ -290,8 +397,11 @@ def _check_beat_answer(payload: dict, answer: dict) -> None:
 
 def _check_shot_answer(payload: dict, answer: dict) -> None:
     decision, shot = answer["decision"], answer.get("shot")
+    if decision == "edit" and answer.get("beat") is not None:
+        _check_beat_edit(payload, answer)
+        return
     ids = [s["id"] for s in payload["shots"]]
-    needs_shot = decision in ("reroll", "edit")
+    needs_shot = decision in ("reroll", "edit", "replace")
     if (needs_shot or shot) and shot not in ids:
         raise InputError(
             f"Shot {shot!r} is not in beat {payload['beat']}.", f"Name one of: {', '.join(ids)}."
@@ -304,10 +414,27 @@ def _check_shot_answer(payload: dict, answer: dict) -> None:
         )
     if decision == "edit":
         _check_text(answer.get("text"))
+    if decision == "replace" and not (answer.get("image") or "").strip():
+        raise InputError(f"No image given for shot {shot}.", f"Say which: --replace {shot}=IMAGE")
     if decision == "reject" and not (answer.get("note") or "").strip():
         raise InputError("A rejection needs a note.", 'Say what is wrong: --note "..."')
     if "style_anchor" in answer:
         _check_anchor(payload, answer["style_anchor"])
+
+
+def _check_beat_edit(payload: dict, answer: dict) -> None:
+    """At a beat's keyframes, that beat may be rewritten: its shots are planned again."""
+    if answer["beat"] != payload["beat"]:
+        raise InputError(
+            f"Beat {answer['beat']!r} is not the beat waiting here ({payload['beat']}).",
+            f"Edit beat {payload['beat']} now, or another beat when its keyframes are shown.",
+        )
+    if answer.get("field") not in BEAT_FIELDS:
+        raise InputError(
+            f"A beat has no field {answer.get('field')!r} to edit.",
+            f"Edit one of: {', '.join(BEAT_FIELDS)}.",
+        )
+    _check_text(answer.get("text"))
 
 
 def _check_anchor(payload: dict, choice: Any) -> None:
@@ -323,6 +450,26 @@ def _check_anchor(payload: dict, choice: Any) -> None:
             f"Name one of: {', '.join(choices)}, or {NO_ANCHOR} (the next keyframe accepted "
             "clean sets it).",
         )
+
+
+def stage_frame(root: Path, shot: str, image: str) -> dict[str, str]:
+    """The creator's frame for ``shot``, checked like any input image and copied into the run
+    folder (approvals/frames/) at once, so the run does not depend on the file staying where
+    it was: the answer's ``image`` (relative to the run) and ``source`` (the file given)."""
+    from director.tools.critics.imaging import open_rgb
+
+    given = Path(image).expanduser()
+    if not given.is_file():
+        raise InputError(f"No image at {image}.", "Give the path of a PNG or JPEG file.")
+    if open_rgb(given) is None:  # read as the critics read it: a bomb is refused unread
+        raise InputError(f"{image} is not an image.", "Give the path of a PNG or JPEG file.")
+    data = given.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    dest = root / "approvals" / "frames" / f"{shot}-{digest}{given.suffix.lower()}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.exists():
+        dest.write_bytes(data)
+    return {"image": dest.relative_to(root).as_posix(), "source": str(given.resolve())}
 
 
 def _check_text(text: Any) -> None:

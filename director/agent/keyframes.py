@@ -4,6 +4,7 @@ ladder, until one is accepted; then the beat's next shot, or its approval."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Literal
 
 from langgraph.runtime import Runtime
@@ -22,7 +23,19 @@ from director.agent.shots import (
     varied_shot,
 )
 from director.agent.state import Candidate, FilmState, Variant, plan_of
-from director.records import CheckResult, Critique, CritiqueMade, DecisionMade, Plan, Shot
+from director.errors import InputError
+from director.memory.runs import sha256_file
+from director.records import (
+    Attempt,
+    AttemptMade,
+    CheckResult,
+    Critique,
+    CritiqueMade,
+    Decision,
+    DecisionMade,
+    Plan,
+    Shot,
+)
 from director.tools.base import CriticContext, ImageRequest, Job
 
 
@@ -273,6 +286,7 @@ def decide(
         "made": {**state.get("made", {}), f"keyframe:{shot.id}": candidates[-1]["attempt"]},
         "accepted": {**state.get("accepted", {}), shot.id: pick.get("variant", {})},
         "flagged": [*flagged, shot.id] if step.flagged else flagged,
+        "by_hand": [s for s in state.get("by_hand", []) if s != shot.id],
         "candidates": [],
         "rung": -1,
         "variant": {},
@@ -292,6 +306,104 @@ def next_in_beat(plan: Plan, state: FilmState, beat_id: str, update: dict) -> Co
             goto = "revise" if shot.id in state.get("notes", {}) else "keyframe"
             return Command(goto=goto, update={**update, "cursor": shot.index})
     return Command(goto="approve_shots", update=update)
+
+
+def human_keyframe(ctx: RunContext, state: FilmState, shot: Shot, staged: str, source: str) -> dict:
+    """The creator's own frame for ``shot`` (staged in the run folder by the approval) made a
+    new attempt of it, never over an earlier one: fitted to the film's frame, logged as made
+    by a human, judged by the gate like any attempt, and chosen, since a human chose it; below
+    threshold it is flagged. Returns the state update."""
+    number = last_attempt(state, "keyframe", shot.id) + 1
+    while ctx.paths.keyframe(shot.id, number).exists():
+        number += 1
+    dest = ctx.paths.keyframe(shot.id, number)
+    params = _fitted(ctx, ctx.paths.root / staged, dest)
+    attempt = Attempt(
+        shot_id=shot.id,
+        kind="keyframe",
+        number=number,
+        backend="human",
+        model="",
+        params={"source": source, **params},
+        seed=0,
+        prompt="",
+        artifact=ctx.paths.rel(dest),
+        sha256=sha256_file(dest),
+        seconds=0.0,
+        made_by="human",
+    )
+    ctx.log.append(AttemptMade(attempt=attempt))
+    context = CriticContext(
+        bible=plan_of(state).bible,
+        style_anchors=ctx.options.style_refs
+        or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
+        accepted={
+            sid: str(ctx.paths.root / rel)
+            for sid, rel in state["keyframes"].items()
+            if sid != shot.id
+        },
+    )
+    candidate: Candidate = {"attempt": number, "artifact": attempt.artifact, "seed": 0}
+    (critique,) = _judge(ctx, shot, context, [candidate])
+    return _chosen_by_hand(ctx, state, shot, critique, attempt.artifact)
+
+
+def _chosen_by_hand(
+    ctx: RunContext, state: FilmState, shot: Shot, critique: Critique, artifact: str
+) -> dict:
+    below = critique.verdict == "fail"
+    failed = [c.name for c in critique.failed]
+    reason = "the creator's own frame, chosen by the human" + (
+        f" over the gate (fails {', '.join(failed)})" if below else f" (gate: {critique.verdict})"
+    )
+    action = "accept-below-threshold" if below else "accept"
+    ctx.log.append(
+        DecisionMade(
+            decision=Decision(
+                shot_id=shot.id, action=action, by="human", reason=reason, attempt=critique.attempt
+            )
+        )
+    )
+    flagged = [s for s in state["flagged"] if s != shot.id]
+    failures = {k: v for k, v in state.get("keyframe_failed", {}).items() if k != shot.id}
+    return {
+        "keyframes": {**state["keyframes"], shot.id: artifact},
+        "captions": {**state.get("captions", {}), shot.id: 0},
+        "made": {**state.get("made", {}), f"keyframe:{shot.id}": critique.attempt},
+        "accepted": {**state.get("accepted", {}), shot.id: {}},
+        "flagged": [*flagged, shot.id] if below else flagged,
+        "keyframe_failed": {**failures, shot.id: failed} if below else failures,
+        "by_hand": sorted({*state.get("by_hand", []), shot.id}),
+        "candidates": [],
+        "rung": -1,
+        "variant": {},
+    }
+
+
+def _fitted(ctx: RunContext, source: Path, dest: Path) -> dict:
+    """The frame at the film's size, as a PNG: scaled to cover it and centred (a frame of
+    another shape loses its edges, never gets bars); what was done, for the log."""
+    from PIL import Image, ImageOps
+
+    from director.tools.critics.imaging import open_rgb
+
+    image = open_rgb(source) if source.is_file() else None
+    if image is None:
+        raise InputError(
+            f"The frame given for the shot ({source}) is gone from the run folder or unreadable.",
+            "Give it again with director approve RUN --replace SHOT=IMAGE, then resume.",
+        )
+    size = (ctx.options.width, ctx.options.height)
+    given = f"{image.width}x{image.height}"
+    if image.size != size:
+        image = ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    image.save(dest, format="PNG")
+    return (
+        {"size": given, "fitted_to": f"{size[0]}x{size[1]}"}
+        if given != "x".join(map(str, size))
+        else {"size": given}
+    )
 
 
 def _picture(ctx: RunContext, artifact: str):

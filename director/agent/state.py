@@ -70,6 +70,11 @@ class FilmState(TypedDict, total=False):
     redraft: str | None  # a human's note for a new beat sheet
     drafts: int
     aborted: str  # the checkpoint a human aborted the run at
+    beat_edits: dict[str, list[str]]  # beat id -> the fields a human edited at the beat sheet
+    # What the planner could not do with a human's words, said at the next checkpoint.
+    notices: list[str]
+    noted: dict[str, str]  # shot id -> the slot a human's note changed in its keyframe's prompt
+    by_hand: list[str]  # shots whose keyframe is the creator's own frame (approve --replace)
 
 
 def plan_of(state: FilmState) -> Plan:
@@ -94,6 +99,8 @@ def reset_shots(values: FilmState) -> FilmState:
         "keyframe_failed": {},
         "accepted": {},
         "notes": {},
+        "noted": {},
+        "by_hand": [],
         "clips_only": False,
         "made": dict(values.get("made", {})),
     }

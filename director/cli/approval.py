@@ -72,7 +72,12 @@ def _saved_unfinished(state) -> bool:
 @click.command("approve")
 @click.argument("run")
 @click.option("--reroll", metavar="SHOT", help="Make a new keyframe for SHOT.")
-@click.option("--edit", metavar="SHOT|BEAT", help="Rewrite a slot of SHOT's prompt, or a BEAT.")
+@click.option(
+    "--edit",
+    metavar="SHOT|BEAT",
+    help="Rewrite a slot of SHOT's prompt, or a BEAT (at its keyframes too: its shots are "
+    "planned again from the new text).",
+)
 @click.option(
     "--slot",
     metavar="SLOT[=TEXT]",
@@ -88,6 +93,12 @@ def _saved_unfinished(state) -> bool:
     default="",
     help="What is wrong, for --reject and --regenerate; with another decision, kept in the log.",
 )
+@click.option(
+    "--replace",
+    metavar="SHOT=IMAGE",
+    help="At a beat's keyframes: your own frame for SHOT (retouched or made by hand), judged "
+    "by the gate, logged as yours, and its clip made from it.",
+)
 @click.option("--abort", is_flag=True, help="Stop the run here for good (logged).")
 @click.option(
     "--style-anchor",
@@ -98,7 +109,7 @@ def _saved_unfinished(state) -> bool:
 @runs_dir_option
 def approve_command(run: str, runs_dir: str | None, **choice) -> None:
     """Answer the checkpoint a run waits at (approve by default); then `director resume RUN`."""
-    from director.agent.approvals import check_answer
+    from director.agent.approvals import check_answer, stage_frame
     from director.agent.checkpoints import pending_of, record_answer, snapshot
     from director.errors import InputError
     from director.memory.lock import is_locked
@@ -115,7 +126,9 @@ def approve_command(run: str, runs_dir: str | None, **choice) -> None:
             f"Run {paths.run_id} is not waiting for approval.",
             f"See where it stands with: director status {run}",
         )
-    answer = check_answer(pending.payload, _answer(pending.payload["checkpoint"], choice))
+    answer = check_answer(pending.payload, _answer(pending.payload, choice))
+    if answer["decision"] == "replace":
+        answer.update(stage_frame(paths.root, answer["shot"], answer["image"]))
     previous = _recorded(paths, pending)
     record_answer(paths, pending, answer)
     click.echo(f"Recorded for {pending.label}: {_said(answer)}.")
@@ -142,10 +155,14 @@ def _recorded(paths, pending) -> dict | None:
 GOES_WITH = {"slot": ("edit", "reject"), "field": ("edit",), "shot": ("reject",)}
 
 
-def _answer(checkpoint: str, c: dict) -> dict:
+DECISIONS = ("reroll", "edit", "reject", "regenerate", "replace", "abort")
+
+
+def _answer(payload: dict, c: dict) -> dict:
     from director.errors import InputError
 
-    chosen = [k for k in ("reroll", "edit", "reject", "regenerate", "abort") if c.get(k)]
+    checkpoint = payload["checkpoint"]
+    chosen = [k for k in DECISIONS if c.get(k)]
     if len(chosen) > 1:
         raise InputError(
             f"Choose one of --{' / --'.join(chosen)}.", "Give one decision per approval."
@@ -164,7 +181,9 @@ def _answer(checkpoint: str, c: dict) -> dict:
     if decision == "reroll":
         answer["shot"] = c["reroll"]
     if decision == "edit":
-        answer.update(_edit(checkpoint, c))
+        answer.update(_edit(payload, c))
+    if decision == "replace":
+        answer.update(_replace(c["replace"]))
     if decision == "reject":
         answer.update({k: v for k, v in (("shot", c.get("shot")), ("slot", c.get("slot"))) if v})
     if c.get("style_anchor"):
@@ -177,20 +196,39 @@ def _answer(checkpoint: str, c: dict) -> dict:
     return answer
 
 
-def _edit(checkpoint: str, c: dict) -> dict:
-    """--edit BEAT --field NAME=TEXT at the beat sheet, --edit SHOT --slot SLOT=TEXT later."""
+def _edit(payload: dict, c: dict) -> dict:
+    """--edit BEAT --field NAME=TEXT at the beat sheet or at the beat's keyframes,
+    --edit SHOT --slot SLOT=TEXT at a beat's keyframes."""
     from director.errors import InputError
 
-    beats = checkpoint == "beats"
+    beats = payload["checkpoint"] == "beats"
+    shots = [s["id"] for s in payload.get("shots", [])]
+    if not beats and c.get("field") and not c.get("slot") and c["edit"] not in shots:
+        name, text = _assignment(c["field"], "beat")
+        return {"beat": c["edit"], "field": name, "text": text}
     key, flag, other = ("beat", "field", "slot") if beats else ("shot", "slot", "field")
     if c.get(other):
-        where = "the beat sheet" if beats else "a beat's keyframes"
+        where = "at the beat sheet" if beats else f"to shot {c['edit']}"
         raise InputError(
-            f"--{other} does not apply at {where}.",
-            f"Here --edit takes a {key.upper()} and --{flag} NAME=TEXT.",
+            f"--{other} does not apply {where}.",
+            f"Here --edit takes a {key.upper()} and --{flag} NAME=TEXT"
+            + ("." if beats else f"; a beat takes --field: --edit {payload['beat']} --field ..."),
         )
     name, text = _assignment(c.get(flag), key)
     return {key: c["edit"], flag: name, "text": text}
+
+
+def _replace(value: str) -> dict:
+    """--replace SHOT=IMAGE: the shot, and the image's path as given."""
+    from director.errors import InputError
+
+    shot, sep, image = value.partition("=")
+    if not sep or not shot.strip() or not image.strip():
+        raise InputError(
+            f"--replace {value!r} names no image.",
+            "Give a shot and an image: --replace s002=frame.png",
+        )
+    return {"shot": shot.strip(), "image": image.strip()}
 
 
 def _assignment(value: str | None, key: str) -> tuple[str, str]:
@@ -211,6 +249,8 @@ def _said(answer: dict) -> str:
     for key in ("beat", "shot", "field", "slot"):
         if answer.get(key):
             parts.append(f"{key} {answer[key]}")
+    if answer.get("source"):
+        parts.append(f"your frame {answer['source']}")
     if answer.get("text"):
         parts.append(f"text {answer['text']!r}")
     if answer.get("note"):

@@ -5,6 +5,7 @@ Every screen ends with how to leave: Ctrl-C stops the run where it stands, resum
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +21,7 @@ SHOT_KEYS = {
     "r": "reroll",
     "e": "edit",
     "j": "reject",
+    "f": "replace",
     "s": "anchor",
     "x": "abort",
 }
@@ -31,6 +33,7 @@ LABELS = {
     "reject": "re[j]ect with a note",
     "abort": "e[x]it and abort the run",
     "anchor": "[s]tyle anchor",
+    "replace": "your own [f]rame",
 }
 
 
@@ -43,7 +46,7 @@ def describe(pending: Pending) -> str:
             end = b["start_s"] + b["duration_s"]
             lines.append(f"  {b['id']}  {b['name']} ({b['start_s']:g}-{end:g} s): {b['summary']}")
             lines.append(f"        change: {b['change']}  location: {b['location']}")
-        return "\n".join(lines)
+        return "\n".join(lines + _notices(p))
     lines = [
         f"Beat {p['beat']} ({p['beat_name']}), {p['beat_number']} of {p['beats']}: {p['summary']}",
         f"Contact sheet: {pending.path(p['contact_sheet'])}",
@@ -54,14 +57,27 @@ def describe(pending: Pending) -> str:
             if shot["flagged"]
             else ""
         )
-        lines.append(f"  {shot['id']}  {shot['keyframe']}{mark}")
+        hand = "  (your own frame)" if shot.get("by_hand") else ""
+        lines.append(f"  {shot['id']}  {shot['keyframe']}{hand}{mark}")
+        changed = shot.get("changed", {})
         for slot, text in shot["prompt"].items():
-            edited = " (yours)" if slot in shot["edited"] else ""
-            lines.append(f"        {slot}{edited}: {text}")
+            lines.append(f"        {slot}{_whose(slot, shot, changed)}: {text}")
     if p.get("anchor_choices"):
         anchor = p.get("style_anchor") or "none yet (the first keyframe accepted clean)"
         lines.append(f"Style anchor: {anchor}")
-    return "\n".join(lines)
+    return "\n".join(lines + _notices(p))
+
+
+def _whose(slot: str, shot: dict, changed: dict) -> str:
+    """Who wrote a slot's text, when not the planner: the human, or a change for the keyframe
+    shown (a note's, or the gate's repair)."""
+    if slot in shot["edited"]:
+        return " (yours)"
+    return f" (changed by {changed[slot]})" if slot in changed else ""
+
+
+def _notices(payload: dict) -> list[str]:
+    return [f"Note: {said}" for said in payload.get("notices") or []]
 
 
 def how_to_approve(run_id: str, pending: Pending) -> str:
@@ -80,6 +96,9 @@ def how_to_approve(run_id: str, pending: Pending) -> str:
         f"  director approve {run} --reroll SHOT                     a new keyframe for SHOT\n"
         f'  director approve {run} --edit SHOT --slot action="..."   rewrite a prompt slot\n'
         f'  director approve {run} --reject [--shot SHOT] --note "..."  redo, with a note\n'
+        f'  director approve {run} --edit {pending.payload["beat"]} --field summary="..."   '
+        "rewrite the beat: its shots planned again\n"
+        f"  director approve {run} --replace SHOT=IMAGE              your own frame for SHOT\n"
         f"  director approve {run} --style-anchor SHOT|none          judge style against SHOT\n"
         f"  director approve {run} --abort                           stop the run\n"
         f"then: director resume {run}"
@@ -96,6 +115,7 @@ class Asker:
 
     def __call__(self, pending: Pending) -> dict[str, Any]:
         self.anchor: str | None = None  # a new style anchor, given with the decision
+        self.root = pending.root or Path(".")  # the run folder, where a frame of yours goes
         with self.progress.paused():
             click.echo("\n" + describe(pending), err=True)
             if self.open_sheet and pending.payload.get("contact_sheet"):
@@ -131,6 +151,8 @@ class Asker:
             return {**answer, **change} if change else None
         if decision == "reroll":
             answer["shot"] = _pick("Shot", _shot_ids(payload))
+        if decision == "replace":
+            return self._frame(payload)
         if decision == "reject":
             ids = _shot_ids(payload)
             shot = click.prompt(
@@ -154,11 +176,32 @@ class Asker:
         return {"beat": beat_id, "field": field, "text": text} if text else None
 
     def _slot_edit(self, payload: dict) -> dict[str, Any] | None:
-        shot_id = _pick("Shot", _shot_ids(payload))
+        """A shot's slot, or the beat itself (its shots are then planned again)."""
+        shot_id = _pick("Shot (or the beat)", [*_shot_ids(payload), payload["beat"]])
+        if shot_id == payload["beat"]:
+            field = _pick("Field", list(BEAT_FIELDS), default="summary")
+            text = _text(payload["beat_fields"][field])
+            return {"beat": shot_id, "field": field, "text": text} if text else None
         slot = _pick("Slot", list(SLOTS), default="action")
         shot = next(s for s in payload["shots"] if s["id"] == shot_id)
         text = _text(shot["prompt"][slot])
         return {"shot": shot_id, "slot": slot, "text": text} if text else None
+
+    def _frame(self, payload: dict) -> dict[str, Any] | None:
+        """Your own frame for a shot: checked and copied into the run folder at once; a path
+        that is not an image is said, and asked again."""
+        from director.agent.approvals import stage_frame
+
+        shot_id = _pick("Shot", _shot_ids(payload))
+        path = click.prompt("Image (Enter: back)", default="", show_default=False, err=True)
+        if not path.strip():
+            return None
+        try:
+            staged = stage_frame(self.root, shot_id, path.strip())
+        except InputError as exc:
+            click.echo(str(exc), err=True)
+            return None
+        return {"decision": "replace", "shot": shot_id, **staged}
 
 
 def _shot_ids(payload: dict) -> list[str]:

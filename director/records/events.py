@@ -67,7 +67,7 @@ class Approval(_Event):
     type: Literal["approval"] = "approval"
     checkpoint: str
     by: Literal["auto", "human"]
-    decision: Literal["approve", "edit", "reroll", "reject", "regenerate", "abort"]
+    decision: Literal["approve", "edit", "reroll", "reject", "regenerate", "abort", "replace"]
     note: str = ""
     who: str = ""
     beat_id: str | None = None
@@ -80,6 +80,28 @@ class Approval(_Event):
         description="when the human decided (ISO 8601); with `director approve` it is earlier "
         "than ts, the time the resumed run took the answer",
     )
+
+
+class ShotsReplanned(_Event):
+    """A beat's shots planned again after a human edited the beat: they replace its shots."""
+
+    type: Literal["shots_replanned"] = "shots_replanned"
+    backend: str
+    beat_id: str
+    shots: list[Shot]
+    reason: str = ""
+
+
+class PlannerNotice(_Event):
+    """What the planner could not do with a human's words (a note it cannot read), what it did
+    instead, and what the human can do about it; shown at the checkpoint and in the document."""
+
+    type: Literal["planner_notice"] = "planner_notice"
+    checkpoint: str
+    beat_id: str | None = None
+    shot_id: str | None = None
+    note: str = ""
+    said: str
 
 
 class ApprovalPending(_Event):
@@ -224,6 +246,8 @@ Event = Annotated[
     | BiblePlanned
     | ShotListPlanned
     | Approval
+    | ShotsReplanned
+    | PlannerNotice
     | ApprovalPending
     | RunResumed
     | JobSubmitted

@@ -29,6 +29,10 @@ class Attempt(Record):
     seconds: float
     cost: float = 0.0
     job_id: str = Field(default="", description="the generator's job or task id")
+    made_by: Literal["generator", "human"] = Field(
+        default="generator",
+        description="human: the creator's own frame (director approve --replace), not generated",
+    )
 
 
 class CheckResult(Record):

@@ -22,11 +22,13 @@ from director.records import (
     DecisionMade,
     ErrorRaised,
     LLMCallMade,
+    PlannerNotice,
     RunFinished,
     RunResumed,
     RunStarted,
     Shot,
     ShotListPlanned,
+    ShotsReplanned,
     StageFinished,
     Story,
     StoryDeveloped,
@@ -61,6 +63,7 @@ class RunRecord:
     sent_back: dict[str, list[tuple[int, Approval]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    notices: list[PlannerNotice] = field(default_factory=list)
 
     def final_decision(self, shot_id: str, kind: str = "keyframe") -> Decision | None:
         done = [d for d in self.ladder(shot_id, kind) if d.action not in ("reroll", "skip")]
@@ -75,6 +78,11 @@ class RunRecord:
         if decision is None:
             return None
         return next((a for a in self.keyframes[shot_id] if a.number == decision.attempt), None)
+
+    def by_hand(self) -> list[tuple[Shot, Attempt]]:
+        """The shots whose chosen keyframe the creator made (director approve --replace)."""
+        found = [(s, self.chosen_keyframe(s.id)) for s in self.shots]
+        return [(s, a) for s, a in found if a is not None and a.made_by == "human"]
 
     def thresholds(self) -> list[CheckResult]:
         """The first result of every check seen, for its threshold and direction."""
@@ -157,13 +165,25 @@ def _approval(r: RunRecord, e: Approval) -> None:
     _sent_back(r, e)
     if e.decision != "edit":
         return
-    if e.checkpoint == "beats" and r.beat_sheet is not None:
+    if (e.checkpoint == "beats" or not e.shot_id) and r.beat_sheet is not None:
         beats = [
             b.model_copy(update=e.changes) if b.id == e.beat_id else b for b in r.beat_sheet.beats
         ]
         r.beat_sheet = r.beat_sheet.model_copy(update={"beats": beats})
     elif e.shot_id:
         r.shots = [_edited(s, e.changes) if s.id == e.shot_id else s for s in r.shots]
+
+
+def _replanned(r: RunRecord, e: ShotsReplanned) -> None:
+    """A beat's shots planned again after a human edited the beat: they take its place."""
+    at = next((i for i, s in enumerate(r.shots) if s.beat_id == e.beat_id), len(r.shots))
+    rest = [s for s in r.shots if s.beat_id != e.beat_id]
+    r.shots = [*rest[:at], *e.shots, *rest[at:]]
+
+
+def _notice(r: RunRecord, e: PlannerNotice) -> None:
+    if all(n.said != e.said for n in r.notices):
+        r.notices.append(e)
 
 
 def _sent_back(r: RunRecord, e: Approval) -> None:
@@ -210,6 +230,8 @@ _HANDLERS = {
     BeatSheetPlanned: _beats,
     BiblePlanned: _bible,
     ShotListPlanned: _shots,
+    ShotsReplanned: _replanned,
+    PlannerNotice: _notice,
     AttemptMade: _attempt,
     CritiqueMade: _critique,
     DecisionMade: _decision,

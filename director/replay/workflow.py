@@ -66,6 +66,7 @@ def build_document(r: RunRecord) -> Document:
         _bible,
         _backends,
         _shots,
+        _by_hand,
         _problems,
         _assembly,
         _totals,
@@ -144,6 +145,11 @@ def _beats(doc: Document, r: RunRecord) -> None:
                 ["when", "checkpoint", "decision", "by", "what"],
                 [_approval_row(a) for a in r.approvals],
             ),
+        )
+    if r.notices:
+        doc.add(
+            Para("What the planner could not do with the human's words:"),
+            Bullets([n.said for n in r.notices]),
         )
     if r.resumes:
         doc.add(Para(_resumes(r)))
@@ -258,6 +264,8 @@ def _shot(doc: Document, r: RunRecord, shot: Shot) -> None:
     slots = shot.prompt.slots()
     items = [f"{name}: {slots[name]}" for name in ("subject", "action", "environment", "camera")]
     items.append("style: the style bible's suffix")
+    if chosen and chosen.prompt and chosen.prompt != shot.prompt.render():
+        items.append(f"drawn as (a note or a repair changed it): {chosen.prompt}")
     if shot.line:
         who = f" ({shot.line.speaker})" if shot.line.speaker else ""
         items.append(f"{shot.line.kind}{who}: {shot.line.text}")
@@ -288,7 +296,7 @@ def _attempt_table(r: RunRecord, shot_id: str, kind: str) -> Table:
         rows.append(
             [
                 str(attempt.number),
-                str(attempt.seed),
+                "by hand" if attempt.made_by == "human" else str(attempt.seed),
                 *scores,
                 critique.verdict if critique else "not critiqued",
                 " / ".join(said + sent_back.get(attempt.number, [])),
@@ -318,6 +326,44 @@ def _score(critique: Critique | None, name: str) -> str:
     if check is None or check.passed is None:
         return "not run"
     return f"{_num(check.score)} {'ok' if check.passed else 'FAIL'}"
+
+
+# The brief: at least this share of the film's screen time shows generated visuals.
+GENERATED_SHARE = 0.6
+
+
+def _by_hand(doc: Document, r: RunRecord) -> None:
+    """How much of the film's screen time shows generated visuals, and what the creator made
+    by hand: a shot whose keyframe is theirs counts as made by hand, though its motion is
+    generated from it. Title and end cards are text, and counted in neither."""
+    if not r.shots:
+        return
+    total = sum(s.duration_s for s in r.shots)
+    made = r.by_hand()
+    hand = sum(s.duration_s for s, _ in made)
+    share = (total - hand) / total if total else 1.0
+    verdict = "meets" if share >= GENERATED_SHARE else "is below"
+    doc.add(
+        Heading(2, "Generated and made by hand"),
+        Para(
+            f"Generated visuals: {share:.0%} of the shots' screen time ({total - hand:.1f} s of "
+            f"{total:.1f} s); this {verdict} the {GENERATED_SHARE:.0%} the brief requires."
+        ),
+    )
+    if made:
+        doc.add(Bullets([_hand_made(r, s, a) for s, a in made]))
+    else:
+        doc.add(Para("Made by hand: nothing; every keyframe was generated."))
+
+
+def _hand_made(r: RunRecord, shot: Shot, attempt) -> str:
+    critique = r.critique(shot.id, "keyframe", attempt.number)
+    verdict = critique.verdict if critique else "not critiqued"
+    source = Path(str(attempt.params.get("source", ""))).name or "a file"
+    return (
+        f"{shot.id} ({shot.duration_s:.2f} s): the creator's own keyframe ({source}), attempt "
+        f"{attempt.number}, gate {verdict}; its clip was generated from it"
+    )
 
 
 def _problems(doc: Document, r: RunRecord) -> None:
