@@ -7,7 +7,9 @@ modifier. Both readers accept anything: a missing part stays empty and the plann
 
 The package holds the look-ups and data files (``lexicon``), the ``Reading`` record
 (``reading``), the way in (``logline``), English word forms and sentence shapes
-(``english_grammar``), and the two readers (``english``, ``chinese``).
+(``english_grammar``), the two readers (``english``, ``chinese``), and ``keeping``, which cuts
+the logline's own words for the protagonist, the goal and the turn, so that the story quotes the
+filmmaker where the readers' parts would make it guess.
 """
 
 from director.tools.llm.language.english_grammar import (

@@ -6,7 +6,9 @@ seeded with a sha256 of the inputs, so the same logline, options and seed give t
 Durations are computed in hundredths of a second (integers) so that shots, cards and beats add
 up to the runtime exactly.
 
-The planner is in ``planner``; each stage's rules are in their own module (``story``, ``beats``,
+The story keeps the logline's own words where they can be cut from it (the protagonist as
+named, the goal, the object, the places, the turn; see ``language.keeping``); the rules fill in
+only what the logline does not say. The planner is in ``planner``; each stage's rules are in their own module (``story``, ``beats``,
 ``bible``, then ``moments``, ``camera`` and ``shots`` for the shot list), over the story kit
 (``kit``) and what every stage shares (``common``). The names other parts of director use are
 importable from here.
