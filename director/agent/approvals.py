@@ -271,9 +271,9 @@ def _note_unread(ctx: RunContext, shot_id: str, note: dict, decisions: list) -> 
     if repaired:
         said = (
             f"The {ctx.planner.name} planner cannot follow notes: your note {note['note']!r} "
-            f"went into the {note['slot']} slot of {shot_id} word for word, as the checkpoint shows. To say "
-            f"what the shot shows, edit the slot ({edit}), or plan with a language model "
-            "(--llm), which rewrites the slot from the note."
+            f"went into the {note['slot']} slot of {shot_id} word for word, as the checkpoint "
+            f"shows. To say what the shot shows, edit the slot ({edit}), or plan with a "
+            "language model (--llm), which rewrites the slot from the note."
         )
     else:
         why = decisions[-1].reason if decisions else "nothing could change the prompt"
@@ -308,7 +308,9 @@ def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: st
     shots = [s for s in plan.shots if s.beat_id == beat_id]
     sheet = ctx.paths.root / "approvals" / f"{beat_id}.png"
     sheet.parent.mkdir(exist_ok=True)
-    tiles = shot_tiles(shots, ctx.paths.root, state["keyframes"], state.get("captions"))
+    # Captions as the keyframes were drawn: a note's change to the action shows on the sheet.
+    drawn = [varied_shot(s, state.get("accepted", {}).get(s.id, {})) for s in shots]
+    tiles = shot_tiles(drawn, ctx.paths.root, state["keyframes"], state.get("captions"))
     flagged = [s.id for s in shots if s.id in state["flagged"]]
     contact_sheet(tiles, sheet, flagged=flag_reasons(state, flagged))
     return {
