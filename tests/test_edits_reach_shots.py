@@ -196,3 +196,33 @@ def test_editing_another_beat_at_a_beats_keyframes_is_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Beat 'b02' is not the beat waiting here (b01)" in lines[0]
     assert (run / "events.jsonl").read_bytes() == log and not (run / "approval.json").exists()
+
+
+def test_a_summary_is_spread_over_the_beats_shots_in_order():
+    from director.agent.planning import summary_actions
+
+    three = "She climbs. He waits! They meet?"
+    assert summary_actions(three, 2) == ["She climbs.", "He waits! They meet?"]
+    assert summary_actions(three, 3) == ["She climbs.", "He waits!", "They meet?"]
+    assert summary_actions("She climbs to the roof", 3) == ["She climbs to the roof"] * 3
+    assert summary_actions("她爬上屋顶。机器人递给她一株幼苗。", 2) == [
+        "她爬上屋顶。",
+        "机器人递给她一株幼苗。",
+    ]
+
+
+def test_replanned_shots_keep_their_ids_and_human_slots_and_new_ones_get_unused_ids():
+    from director.agent.planning import _kept_ids
+    from tests.conftest import plain_shot
+
+    def shot(i: int, sid: str):
+        return plain_shot(i, 2.0).model_copy(update={"id": sid, "beat_id": "b02"})
+
+    old = [shot(2, "s003"), shot(3, "s004")]
+    mine = old[1].prompt.model_copy(update={"camera": "low angle"})
+    old[1] = old[1].model_copy(update={"prompt": mine, "edited_slots": ["camera"]})
+    fresh = [shot(i, f"s00{i + 1}") for i in range(3)]
+    kept = _kept_ids(fresh, old, {"s001", "s002", "s003", "s004", "s007"})
+    assert [s.id for s in kept] == ["s003", "s004", "s008"]
+    assert kept[1].prompt.camera == "low angle" and kept[1].edited_slots == ["camera"]
+    assert kept[0].edited_slots == [] and kept[2].edited_slots == []

@@ -3,9 +3,11 @@
 With --yes an approval is automatic and logged as such. Otherwise the node stops the graph with
 LangGraph's ``interrupt()``: the runner asks the human (interactive mode) or leaves the run
 waiting for ``director approve`` (deferred mode), then resumes it with the answer. LangGraph
-re-runs an interrupted node from its start, so nothing here calls a paid backend: the work an
-answer asks for (a new beat sheet, a repaired prompt, new keyframes) is done by the nodes it
-routes to. Text a human wrote is marked on the plan, and no later stage rewrites it.
+re-runs an interrupted node from its start, so nothing here calls a paid generator: the work
+an answer asks for (a new beat sheet, a repaired prompt, new keyframes) is done by the nodes it
+routes to. Two answers are done here, once the answer is in: a beat edited at its keyframes
+asks the planner for the beat's shots (one planning call, counted against --budget), and the
+creator's own frame is judged by the gate. Text a human wrote is marked on the plan, and no later stage rewrites it.
 """
 
 from __future__ import annotations
@@ -181,9 +183,10 @@ def _beat_edited(
     edits[beat] = sorted({*edits.get(beat, []), field})
     update: dict[str, Any] = {**(anchored or {}), "notices": [], "beat_edits": edits}
     if field != "name":
-        before = _beat_shots(plan, beat)
+        before, llm_before = _beat_shots(plan, beat), ctx.llm_spent
         plan = replan_beat(ctx, plan, beat, edits[beat], state.get("made", {}))
         update.update(_redo(state, before))
+        update["spent"] = state.get("spent", 0.0) + ctx.llm_spent - llm_before
         if field == "summary" and not reads_text(ctx.planner):
             update["notices"] = [summary_notice(ctx, beat)]
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
