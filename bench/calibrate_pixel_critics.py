@@ -177,7 +177,7 @@ def _score_frames(n: int, critics: tuple, tmp: Path) -> tuple[dict, list, dict]:
         frames.append((req, img))
         if anchors[name]:
             rows["anchor"].append(
-                score(img, req, [palette], anchors=anchors[name])["style_palette"]
+                score(img, req, [palette], anchors=anchors[name])["style_colours"]
             )
         checks = score(img, req, [technical, palette])
         checks |= score(img, req, [duplicate], accepted=accepted[name])
@@ -201,7 +201,7 @@ def _pass_table(rows: dict[str, list]) -> None:
         "near_duplicate",
     ):
         _row(name, [c for c, _ in rows[name]])
-    _row("style (anchors)", [c for c in rows["anchor"]])
+    _row("style_colours", [c for c in rows["anchor"]])
     print()
     fails = defaultdict(list)
     for name in (
@@ -265,9 +265,9 @@ def _cross_palette(frames: list, anchors: dict, palette: PaletteCritic) -> None:
             _count(counts[f"vs {other} palette"], checks["style_palette"])
             if other in anchors:
                 checks = score(img, req, [palette], anchors=anchors[other])
-                _count(counts["vs other film's anchors"], checks["style_palette"])
+                _count(counts["vs other film's anchors"], checks["style_colours"])
     print(
-        "style_palette on frames of one film scored against another film's look "
+        "style_palette and style_colours on frames of one film scored against another film's look "
         "(should mostly fail):"
     )
     for label, (ok, n, scores) in counts.items():

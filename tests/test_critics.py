@@ -234,6 +234,7 @@ def test_style_anchors_take_over_from_the_palette(tmp_path, good):
     (mine,) = critic.check(good, shot(), context(style_anchors=anchors))
     (neon,) = critic.check(frame(palette=NEON), shot(), context(style_anchors=anchors))
     assert mine.passed is True and "3 style anchor(s)" in mine.reason
+    assert mine.name == "style_colours"  # a measure of its own, with its own threshold
     assert neon.passed is False and neon.score < mine.score - 0.2
 
 
@@ -242,6 +243,7 @@ def test_palette_check_is_not_run_without_anything_to_compare(tmp_path, good):
         good, shot(), context(style_anchors=[str(tmp_path / "gone.png")])
     )
     assert unreadable.passed is None and "could be read" in unreadable.reason
+    assert unreadable.name == "style_colours"
     (nothing,) = PaletteCritic().check(good, shot(), context(bible=bible(palette=[])))
     assert nothing.passed is None and nothing.score is None
     assert Critique(shot_id="S02", attempt=1, checks=[nothing]).verdict == "not judged"

@@ -50,7 +50,8 @@ def test_checks_that_cannot_run_say_why(tmp_path):
     for name in ("resolution", "style_palette", "prompt"):
         assert out["checks"][name]["passed"] is None and out["checks"][name]["reason"]
     styled = _critique(tmp_path, "astronaut.png", "--style-ref", "astronaut.png")
-    assert styled["checks"]["style_palette"]["passed"] is True
+    assert styled["checks"]["style_colours"]["passed"] is True
+    assert "style_palette" not in styled["checks"]  # the anchors' measure, not the palette's
 
 
 def test_bad_input_exits_2(tmp_path):

@@ -68,6 +68,16 @@ def _workflow_covers_the_run(run):
     for shot in plan["shots"]:
         assert f"#### {shot['id']}" in text
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    applied = {
+        (check["name"], check["threshold"])
+        for event in events
+        if event["type"] == "critique"
+        for check in event["critique"]["checks"]
+        if check["threshold"] is not None
+    }
+    table = text.split("### Critique thresholds, as applied")[1].split("\n## ")[0]
+    rows = [line.split(" | ")[:2] for line in table.splitlines() if line.startswith("| ")][1:]
+    assert sorted((name.strip("| "), float(value)) for name, value in rows) == sorted(applied)
     for event in events:
         if event["type"] == "critique" and event["verdict"] == "fail":
             c = event["critique"]

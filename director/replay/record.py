@@ -84,13 +84,19 @@ class RunRecord:
         found = [(s, self.chosen_keyframe(s.id)) for s in self.shots]
         return [(s, a) for s, a in found if a is not None and a.made_by == "human"]
 
-    def thresholds(self) -> list[CheckResult]:
-        """The first result of every check seen, for its threshold and direction."""
-        seen: dict[str, CheckResult] = {}
-        for critique in self.critiques.values():
+    def thresholds(self) -> list[tuple[CheckResult, list[str]]]:
+        """Each threshold as it was applied: one entry per check, threshold and direction seen
+        (a threshold changed on resume is a second entry), with the shots it judged, in the
+        order first met."""
+        seen: dict[tuple, tuple[CheckResult, list[str]]] = {}
+        for (shot_id, _, _), critique in self.critiques.items():
             for check in critique.checks:
-                if check.threshold is not None:
-                    seen.setdefault(check.name, check)
+                if check.threshold is None:
+                    continue
+                key = (check.name, check.threshold, check.higher_is_better)
+                shots = seen.setdefault(key, (check, []))[1]
+                if shot_id not in shots:
+                    shots.append(shot_id)
         return list(seen.values())
 
     def check_names(self, kind: str | None = None) -> list[str]:

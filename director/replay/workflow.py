@@ -216,15 +216,28 @@ def _bible(doc: Document, r: RunRecord) -> None:
             ["label", r.cards.label],
         ]
     doc.add(Heading(2, "Style bible and key parameters"), Table(["parameter", "value"], rows))
+    every = {s.id for s in r.shots}
     thresholds = [
-        [c.name, _num(c.threshold), "at least" if c.higher_is_better else "at most"]
-        for c in r.thresholds()
+        [
+            c.name,
+            _num(c.threshold),
+            "at least" if c.higher_is_better else "at most",
+            "every shot" if set(shots) == every else _shot_span(shots),
+        ]
+        for c, shots in r.thresholds()
     ]
     if thresholds:
         doc.add(
-            Heading(3, "Critique thresholds"),
-            Table(["check", "threshold", "passes when the score is"], thresholds),
+            Heading(3, "Critique thresholds, as applied"),
+            Table(["check", "threshold", "passes when the score is", "applied to"], thresholds),
         )
+
+
+def _shot_span(shots: list[str]) -> str:
+    """The shots a threshold judged, listed, or counted with the first and last when many."""
+    if len(shots) <= 6:
+        return ", ".join(shots)
+    return f"{len(shots)} shots, {shots[0]} to {shots[-1]}"
 
 
 def _backends(doc: Document, r: RunRecord) -> None:

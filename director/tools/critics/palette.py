@@ -1,8 +1,8 @@
 """Style consistency from colour statistics, for when no CLIP weights are at hand.
 
 With style anchor images, the candidate's colour distribution (a coarse histogram of CIELAB
-chroma) is compared with each anchor's and the overlaps are averaged. With none, the candidate is compared
-with the style bible's palette: the share of its pixels that lie near the palette's ramp (the
+chroma) is compared with each anchor's and the overlaps are averaged (check ``style_colours``).
+With none, the candidate is compared with the style bible's palette (check ``style_palette``): the share of its pixels that lie near the palette's ramp (the
 path through CIELAB from the darkest palette colour to the lightest), since a graded look maps
 every tone onto such a ramp.
 """
@@ -43,7 +43,8 @@ CHROMA_RANGE = 48.0
 
 class PaletteCritic(Critic):
     name = "palette"
-    checks = ("style_palette",)
+    # Two measures with two thresholds, so two names: a document reports each as applied.
+    checks = ("style_palette", "style_colours")
     defaults = DEFAULTS
     judges = ("keyframe",)
 
@@ -60,17 +61,19 @@ class PaletteCritic(Critic):
             return [self._against_anchors(colours, context.style_anchors)]
         if context.bible.palette:
             return [self._against_palette(colours, context.bible.palette)]
-        return self.not_run("no style anchors and no palette in the style bible to compare with")
+        reason = "no style anchors and no palette in the style bible to compare with"
+        return [CheckResult.not_run("style_palette", reason)]
 
     def _against_anchors(self, colours: np.ndarray, anchors: Sequence[str]) -> CheckResult:
         hists = [h for h in (self._anchor_hist(p) for p in anchors) if h is not None]
         if not hists:
-            return self.not_run(f"none of the {len(anchors)} style anchor images could be read")[0]
+            reason = f"none of the {len(anchors)} style anchor images could be read"
+            return CheckResult.not_run("style_colours", reason)
         mine = histogram(colours)
         value = float(np.mean([np.minimum(mine, h).sum() for h in hists]))
         limit = self.thresholds["min_anchor_overlap"]
         return CheckResult.measured(
-            "style_palette",
+            "style_colours",
             value,
             limit,
             f"colour distribution overlaps the {len(hists)} style anchor(s) by "
@@ -81,9 +84,8 @@ class PaletteCritic(Critic):
         try:
             ramp = lab(hex_pixels(palette)).astype(np.float32)
         except (ValueError, IndexError):
-            return self.not_run(
-                f"the style bible's palette {palette} is not a list of #rrggbb colours"
-            )[0]
+            reason = f"the style bible's palette {palette} is not a list of #rrggbb colours"
+            return CheckResult.not_run("style_palette", reason)
         radius, limit = self.thresholds["palette_delta_e"], self.thresholds["min_on_palette"]
         value = float(np.mean(ramp_distance(colours, ramp) <= radius))
         return CheckResult.measured(
