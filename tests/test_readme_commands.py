@@ -414,9 +414,9 @@ def provide_inputs(argv: tuple[str, ...], cwd: Path) -> None:
     of one real face where it names a picture that is not there: scikit-image's astronaut, cut
     above the badge on her suit that dlib takes for a second face once JPEG has blurred it."""
     photos = [
-        argv[i + 1].partition("=")[2] if option == "--character" else argv[i + 1]
+        argv[i + 1].partition("=")[2] if option in ("--character", "--replace") else argv[i + 1]
         for i, option in enumerate(argv[:-1])
-        if option in ("--character", "--ref", "--style-ref")
+        if option in ("--character", "--ref", "--style-ref", "--replace")
     ]
     for option, sample in (("--script", SCRIPTS), ("--beats", BEATS)):
         found = value_of(list(argv), option)
@@ -579,6 +579,13 @@ def where_it_applies(argv: list[str], run: Deferred) -> tuple[str, str | None]:
         if edit and edit[1] not in run.beats:
             substitute(argv, edit, run.beats[-1])
         return "beats", None
+    replace = value_of(argv, "--replace")
+    if replace:  # your own frame for a shot: at that shot's keyframes
+        shot, _, image = replace[1].partition("=")
+        if shot not in run.shots:
+            shot = next(iter(run.shots))
+            substitute(argv, replace, f"{shot}={image}")
+        return "keyframes", run.shots[shot]
     found = value_of(argv, "--reroll") or edit or value_of(argv, "--shot")
     if found is None:
         return ("keyframes", run.beats[0]) if "--reject" in argv else ("beats", None)
@@ -598,6 +605,7 @@ def check_on_a_run(command: Command, run: Deferred, cwd: Path, env: dict) -> Non
     argv = [RUN_ID if word == "RUN" else word for word in command.argv[1:]]
     where = where_it_applies(argv, run)
     shutil.copytree(run.at(*where), cwd / "runs" / RUN_ID)
+    provide_inputs(tuple(argv), cwd)
     if argv[0] == "resume":  # "go on with the recorded answer": one is recorded first
         ok(run_director(["approve", RUN_ID], cwd, env))
     result = run_director(argv, cwd, env)
