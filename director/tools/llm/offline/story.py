@@ -113,7 +113,9 @@ def _identity(kit: _Kit, age: str, home_kind: str, rng: random.Random) -> tuple[
         "age": rng.choice(ident["age"]["machine" if age == "machine" else f"{kit.gender}_{age}"]),
         "build": rng.choice(ident["build"][group]),
         "face": rng.choice(ident["face"][human]),
-        "hair": rng.choice(_hair_for(ident["hair"]["old" if age == "old" else human], age)),
+        "hair": rng.choice(
+            _hair_for(ident["hair"]["old" if age == "old" else human], age, kit.gender)
+        ),
         "costume": rng.choice(ident["costume"]["child" if age == "child" else human]),
         "item": fill(item["wear"], {"her": her}),
     }
@@ -122,8 +124,10 @@ def _identity(kit: _Kit, age: str, home_kind: str, rng: random.Random) -> tuple[
     return fill(template, parts), item["thing"]
 
 
-def _hair_for(pool: list[str], age: str) -> list[str]:
-    """A child's or a young person's hair is never grey."""
+def _hair_for(pool: list[str], age: str, gender: str) -> list[str]:
+    """A child's or a young person's hair is never grey; a woman or a girl has no beard."""
+    if gender != "m":
+        pool = [h for h in pool if not re.search(r"beard|moustache|stubble|胡", h)] or pool
     if age not in ("child", "young"):
         return pool
     return [h for h in pool if not re.search(r"grey|gray|white|silver|灰|白|银", h)] or pool
