@@ -222,6 +222,7 @@ def _set_kept_en(reading: Reading, hero: str, name: str, epithet: str, rest: str
     reading.kept_hero, reading.kept_name, reading.epithet = hero, name, epithet
     reading.goal = goal
     reading.doing = _doing_en(goal)
+    reading.aim = _aim_en(goal, reading.doing)
     reading.turn = turn
     reading.animal = _is_animal(hero, "en")
     _cues_en(reading, hero)
@@ -274,6 +275,15 @@ def _doing_en(goal: str) -> str:
     cut = next((i for i in range(2, len(words) - 1) if _purpose_to(words, i)), len(words))
     head = words[:cut][:12]
     return " ".join(_trim_tail([third_person(head[0].lower()), *head[1:]]))
+
+
+def _aim_en(goal: str, doing: str) -> str:
+    """'cross a city to play one final concert' -> 'plays one final concert'."""
+    words = goal.split()
+    done = len(doing.split())
+    if done + 2 > len(words) or words[done] != "to":
+        return doing
+    return " ".join([third_person(words[done + 1].lower()), *words[done + 2 :]])
 
 
 def _purpose_to(words: list[str], i: int) -> bool:
@@ -372,10 +382,11 @@ def _keep_zh(text: str, reading: Reading) -> None:
     if companion:
         hero, rest = hero + companion.group(0), rest[companion.end() :]
     body, turn = _cut_turn_zh(rest)
-    body = re.sub(r"^[他她它]们?", "", body)
+    body = re.sub(r"^[他她它]们?", "", body) or _deed_of_hero_zh(hero)
     reading.kept_hero, reading.kept_name, reading.epithet = hero, name, epithet
     reading.doing = body[:_GOAL_CHARS_ZH].rstrip("，")
     reading.goal = _goal_zh(reading.doing)
+    reading.aim = reading.doing.rsplit("，", 1)[-1]
     reading.turn = turn
     reading.animal = _is_animal(hero, "zh")
     _cues_zh(reading, hero, text)
@@ -443,10 +454,21 @@ def _person_end_zh(clause: str) -> int:
     return m.end() if m else 0
 
 
+def _deed_of_hero_zh(hero: str) -> str:
+    """'一个每晚给月亮写信的女孩' says what she does before its last 的: '每晚给月亮写信'."""
+    if "的" not in hero:
+        return ""
+    modifier = hero.rsplit("的", 1)[0]
+    modifier = re.sub(r"^[一两三几这那每]?[个位名只条群对]", "", modifier)
+    verbs = _keep_data("zh")["verb_chars"]
+    return modifier if any(ch in verbs for ch in modifier) or "给" in modifier else ""
+
+
 def _cut_turn_zh(rest: str) -> tuple[str, str]:
     parts = rest.split("，")
     for i, part in enumerate(parts):
-        if i and part.startswith(_TURN_ZH):
+        # At the start of the predicate too: '一个…的女孩，直到有一天…' has no deed before it.
+        if part.startswith(_TURN_ZH) and (i or len(part) > 4):
             turn = "，".join(parts[i:])
             lead = next(t for t in _TURN_ZH if turn.startswith(t))
             # '直到' and '但' announce a turn; '而' and '当' set a scene beside it.

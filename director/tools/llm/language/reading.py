@@ -45,3 +45,6 @@ class Reading:
     doing: str = ""
     turn: str = ""
     animal: bool = False
+    # What the goal comes to, as the film's last deed ("plays one final concert for ..."):
+    # the purpose after the doing, else the doing itself.
+    aim: str = ""

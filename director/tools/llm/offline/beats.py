@@ -115,22 +115,28 @@ def _merge_partner(groups: list[_Group], index: int) -> int:
 def _beats(kit: _Kit, groups: list[_Group], durations: list[int], rng: random.Random) -> list[Beat]:
     beats, start = [], 0
     for i, (group, cs) in enumerate(zip(groups, durations, strict=True)):
-        beats.append(_beat(kit, group, i, start, cs, rng))
+        beats.append(_beat(kit, group, i, start, cs, rng, len(groups) - 1))
         start += cs
     return beats
 
 
-def _beat(kit: _Kit, group: _Group, index: int, start: int, cs: int, rng: random.Random) -> Beat:
+def _beat(
+    kit: _Kit, group: _Group, index: int, start: int, cs: int, rng: random.Random, last: int
+) -> Beat:
     text = kit.text
     functions = group.functions
     place = kit.places[_functions()[functions[0]]["place"]]
     slots = kit.slots(kit.places["home"], index)
     chosen = [functions[0]] if len(functions) == 1 else [functions[0], functions[-1]]
-    summary = " ".join(_beat_sentence(kit, text["beats"][f]["summary"], slots, rng) for f in chosen)
+    summary = " ".join(_beat_sentence(kit, _summaries(text, f, index), slots, rng) for f in chosen)
     if kit.turn and set(functions) & {"midpoint", "zhuan"}:
         # The logline's own turn ("until one night the moon writes back") is the midpoint.
         turn = _end(sentence_case(fill(text["story"]["turn"], {"turn": kit.turn})), kit.language)
         summary = f"{turn}{'' if kit.language == 'zh' else ' '}{summary}"
+    if kit.aim and index == last:
+        # The film ends on the logline's goal ("plays one final concert for ...").
+        aim = sentence_case(fill(text["story"]["aim"], {**slots, "aim": kit.aim}))
+        summary = f"{summary}{'' if kit.language == 'zh' else ' '}{_end(aim, kit.language)}"
     change = _beat_sentence(kit, text["beats"][functions[-1]]["change"], slots, rng)
     return Beat(
         id=f"b{index + 1:02d}",
@@ -142,6 +148,15 @@ def _beat(kit: _Kit, group: _Group, index: int, start: int, cs: int, rng: random
         start_s=round(start / 100, 2),
         duration_s=round(cs / 100, 2),
     )
+
+
+def _summaries(text: dict[str, Any], function: str, index: int) -> list[str]:
+    """The first beat shows what the logline says the protagonist does: its templates that
+    name the action, where there are some."""
+    templates = text["beats"][function]["summary"]
+    if index:
+        return templates
+    return [t for t in templates if "{action" in t] or templates
 
 
 def _beat_sentence(

@@ -54,6 +54,7 @@ class _Kit:
     hero_kept: bool = False
     epithet: str = ""
     turn: str = ""
+    aim: str = ""
     animal: bool = False
     look: str = ""
     theme: str = ""
@@ -173,6 +174,7 @@ def _base_kit(reading: Reading, language: Language) -> _Kit:
         hero_kept=bool(reading.kept_hero),
         epithet=reading.epithet,
         turn=reading.turn,
+        aim=reading.aim,
         animal=reading.animal,
     )
 
