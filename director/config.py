@@ -163,6 +163,9 @@ OPTIONS: dict[str, Option] = _options(
     Option("font", str, None, "Font file for titles and subtitles", env="DIRECTOR_FONT",
            shown_default="bundled Noto Sans CJK"),
     Option("music", str, None, "Audio file laid under the film, trimmed and faded"),
+    Option("voice", str, "none", "Voices for narration and dialogue: none, scratch (offline "
+           "and robotic, a scratch track for timing like previz), or openai:gpt-4o-mini-tts",
+           env="DIRECTOR_VOICE", metavar=BACKEND),
     Option("llm", str, "offline", "Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, "
            "or openai-compatible:URL#MODEL", env="DIRECTOR_LLM", metavar=BACKEND),
     Option("image", str, "previz", "Keyframe generator: previz, dashscope:wan2.2-t2i-flash, "

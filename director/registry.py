@@ -2,7 +2,8 @@
 
 Backends are named ``PROVIDER`` or ``PROVIDER:MODEL`` on the command line. Each kind has an
 entry-point group (``director.planners``, ``director.image``, ``director.video``,
-``director.critics``); third-party packages add backends by declaring entry points there.
+``director.critics``, ``director.voices``); third-party packages add backends by declaring
+entry points there.
 The built-ins are declared in director's own pyproject and also listed here, so a source
 checkout that is not installed still finds them.
 
@@ -25,7 +26,7 @@ from director.errors import ToolMissing, UnknownBackend
 if TYPE_CHECKING:
     from director.config import ConfigFile
 
-KINDS = ("planners", "image", "video", "critics")
+KINDS = ("planners", "image", "video", "critics", "voices")
 
 BUILTINS: dict[str, dict[str, str]] = {
     "planners": {
@@ -53,6 +54,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "duplicate": "director.tools.critics.duplicate:DuplicateCritic",
         "clip": "director.tools.critics.clip:ClipCritic",
         "identity": "director.tools.critics.identity:IdentityCritic",
+    },
+    "voices": {
+        "scratch": "director.tools.voice.scratch:ScratchVoice",
+        "openai": "director.tools.voice.openai_speech:OpenAISpeech",
     },
 }
 

@@ -51,6 +51,7 @@ class RunOptions(BaseModel):
     run_id: str | None = None
     font: str | None = None
     music: str | None = None
+    voice: str = Field(default="none", description="voice backend for the lines, or none")
     llm: str
     image: str
     video: str
@@ -102,6 +103,7 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
     values = resolve_options(flags, file)
     logline = validate_logline(flags.get("logline"))
     approve = checked_approve(flags)
+    _check_voice(str(values["voice"]))
     return RunOptions(
         **values,
         logline=logline,
@@ -114,6 +116,16 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
         thresholds=_thresholds(file.section("thresholds"), flags.get("threshold") or []),
         diffusers=_diffusers(str(values["image"]), str(values["video"]), flags, file),
     )
+
+
+def _check_voice(spec: str) -> None:
+    """A voice backend that is installed, or none; found out before anything is made."""
+    from director.registry import available, split_spec
+
+    provider = split_spec(spec)[0]
+    if provider != "none" and provider not in available("voices"):
+        choices = ", ".join(["none", *sorted(available("voices"))])
+        raise InputError(f"--voice {spec}: no voice backend named {provider!r}.", f"Use {choices}.")
 
 
 def _diffusers(image: str, video: str, flags: dict, file: ConfigFile) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The film's end: the clips still rendering collected, the film assembled with its contact
-sheet, and the run's workflow document written from the log."""
+"""The film's end: the clips still rendering collected, the lines spoken, the film assembled
+with its sound mixed and its contact sheet, and the run's workflow document written from the
+log."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from director.agent.context import RunContext
 from director.agent.shots import flag_reasons
 from director.agent.state import FilmState, plan_of
 from director.records import AssemblyStep, RunFinished, StageFinished
+from director.records.events import LoudnessMeasured, VoiceLineSpoken
 
 
 def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal["document"]]:
@@ -32,16 +34,19 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     with ctx.stage("assemble"):
         clips = {sid: ctx.paths.root / rel for sid, rel in work.clips.items()}
         music = Path(ctx.options.music) if ctx.options.music else None
+        lines = _placed_lines(ctx, plan)
         result = assemble_film(
             plan,
             clips,
             ctx.paths.root,
             music=music,
+            lines=lines,
             font=_font(ctx),
             on_step=lambda rec: _log_step(ctx, rec),
             on_progress=lambda seconds: ctx.progress.encoding(seconds, plan.runtime_s),
         )
         ctx.progress.close()
+        _log_loudness(ctx, result)
         tiles = shot_tiles(plan.shots, ctx.paths.root, state["keyframes"], state.get("captions"))
         flagged = flag_reasons(state, work.flagged)
         contact_sheet(tiles, ctx.paths.contact_sheet, flagged=flagged)
@@ -70,7 +75,67 @@ def _outputs(ctx: RunContext) -> dict[str, Path]:
         "plan": p.plan_json,
         "events": p.events,
         "contact_sheet": p.contact_sheet,
+        "voice_stem": p.root / "voice.wav",
+        "music_stem": p.root / "music.wav",
     }
+
+
+def _placed_lines(ctx: RunContext, plan) -> list:
+    """The plan's lines spoken by the run's voice backend (none unless --voice names one),
+    each logged like a generation; a line longer than its shot is logged as not fitting."""
+    from director import registry
+    from director.tools.assemble.mix import PlacedLine
+    from director.tools.voice.lines import speak_lines
+
+    spec = getattr(ctx.options, "voice", "none") or "none"
+    if registry.split_spec(spec)[0] == "none":
+        return []
+    backend = registry.load("voices", spec)
+    spoken = speak_lines(plan, backend, ctx.paths.root, ctx.options.fps)
+    for line in spoken:
+        ctx.log.append(_voice_event(ctx, backend, line))
+    return [PlacedLine(line.path, line.start_s) for line in spoken]
+
+
+def _voice_event(ctx: RunContext, backend, line) -> VoiceLineSpoken:
+    return VoiceLineSpoken(
+        shot_id=line.shot.id,
+        kind=line.shot.line.kind,
+        speaker=line.shot.line.speaker,
+        text=line.shot.line.text,
+        backend=backend.name,
+        model=backend.model,
+        voice=line.voice,
+        scratch=backend.scratch,
+        path=ctx.paths.rel(line.path),
+        start_s=line.start_s,
+        duration_s=line.duration_s,
+        shot_s=line.shot.duration_s,
+        fits=line.fits,
+        cost=line.cost,
+        seconds=line.seconds,
+    )
+
+
+def _log_loudness(ctx: RunContext, result) -> None:
+    """Pass one's measurement and the finished film's own, against the target."""
+    from director.tools.assemble.mix import measure_file
+
+    measured = result.loudness
+    if measured is None:
+        return
+    heard = measure_file(result.film, measured.target)
+    ctx.log.append(
+        LoudnessMeasured(
+            target_i=measured.target.integrated,
+            target_tp=measured.target.true_peak,
+            input_i=measured.input_i,
+            input_tp=measured.input_tp,
+            input_lra=measured.input_lra,
+            output_i=heard["integrated"],
+            output_tp=heard["true_peak"],
+        )
+    )
 
 
 def _font(ctx: RunContext):

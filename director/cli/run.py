@@ -79,6 +79,7 @@ from director.config import APPROVE_MODES
 )
 @threshold_option
 @option("music")
+@option("voice")
 @option("font")
 @diffusers_options
 @option("comfyui_url")
@@ -244,6 +245,7 @@ def _summary(result) -> dict:
             "below_threshold": len(result.flagged),
         },
         "below_threshold": result.flagged,
+        "long_lines": long_lines(paths.events),
     }
 
 
@@ -256,6 +258,33 @@ def _print_result(result) -> None:
     )
     if result.flagged:
         click.echo(f"Below threshold: {', '.join(result.flagged)} (see workflow.md).", err=True)
+    if long := long_lines(paths.events):
+        said = ", ".join(
+            f"{e['shot_id']} ({e['duration_s']:g} s in {e['shot_s']:g} s)" for e in long
+        )
+        click.echo(
+            f"Lines longer than their shots: {said}; lengthen the shot or cut the line.", err=True
+        )
     if paths.film.exists():  # an aborted run has none
         click.echo(f"Film:     {paths.film}")
     click.echo(f"Workflow: {paths.workflow}")
+
+
+def long_lines(events) -> list[dict]:
+    """The spoken lines of the film as last assembled that run past their shots: flagged for
+    the human, never cut off. Lines are logged before the film step that places them."""
+    try:
+        records = [json.loads(line) for line in events.read_text("utf-8").splitlines() if line]
+    except (OSError, ValueError):
+        return []
+    films = [
+        i for i, r in enumerate(records) if r.get("type") == "assembly" and r["step"] == "film"
+    ]
+    if not films:
+        return []
+    since = films[-2] if len(films) > 1 else -1
+    return [
+        {k: r[k] for k in ("shot_id", "text", "duration_s", "shot_s")}
+        for r in records[since + 1 : films[-1]]
+        if r.get("type") == "voice_line" and not r.get("fits", True)
+    ]

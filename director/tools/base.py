@@ -289,3 +289,32 @@ class Critic(ABC):
 
     def not_run(self, reason: str) -> list[CheckResult]:
         return [CheckResult.not_run(n, reason) for n in self.checks]
+
+
+# --- voices -------------------------------------------------------------------------------
+
+
+class VoiceBackend(ABC):
+    """Speaks a film's lines: one line of text in one named voice, written to a WAV file."""
+
+    name: ClassVar[str]
+    model: str = ""
+    # A scratch voice is a guide for timing, like previz for pictures: never the film's voice.
+    scratch: ClassVar[bool] = False
+    # The voices the backend offers; the first is the narrator's, the others the characters'.
+    voices: ClassVar[tuple[str, ...]] = ()
+
+    def voice_for(self, speaker: str | None) -> str:
+        """One voice per speaker, the same in every run: the narrator (``None``) has the first,
+        a character the one its name hashes to among the others."""
+        if speaker is None or len(self.voices) < 2:
+            return self.voices[0]
+        import hashlib
+
+        digest = hashlib.sha256(speaker.strip().lower().encode("utf-8")).digest()
+        return self.voices[1 + int.from_bytes(digest[:4], "big") % (len(self.voices) - 1)]
+
+    @abstractmethod
+    def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:
+        """Write ``text`` spoken in ``voice`` to ``dest`` (WAV); returns what the call cost in
+        USD, or None when it has no price (an offline voice costs nothing: 0.0)."""

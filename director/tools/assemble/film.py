@@ -1,5 +1,6 @@
 """Assemble the film: title card, shots joined by their transitions, end card, burned-in
-subtitles, the AI-generated label, container metadata and optional music, in one ffmpeg pass.
+subtitles, the AI-generated label, container metadata and optional sound (voice lines and
+music, mixed and normalised by ``mix``), in one ffmpeg pass after one pass measuring the sound.
 
 Clips carry a tail handle as long as their outgoing transition (see ``clip_length``), so a
 crossfade or fade through black overlaps into the handle and every shot keeps its planned time
@@ -23,12 +24,22 @@ from director.records import Plan, Shot
 from director.tools.assemble.cards import end_card, label_image, save_png, title_card
 from director.tools.assemble.ffmpeg_bin import StepRecord, run_ffmpeg
 from director.tools.assemble.fonts import FontInfo, find_font
+from director.tools.assemble.mix import (  # noqa: F401 (the music's shape, read by export)
+    MUSIC_FADE_IN_S,
+    MUSIC_FADE_OUT_S,
+    MUSIC_VOLUME,
+    LoudnessTarget,
+    Measured,
+    PlacedLine,
+    audio_graph,
+    measure_and_write_stems,
+    normalised,
+)
 from director.tools.assemble.probe import probe
 from director.tools.assemble.subtitles import subtitle_events, timeline, write_srt
 
 XFADE = {"crossfade": "fade", "fade-black": "fadeblack"}
 CARD_FADE_S = 0.5
-MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S, MUSIC_VOLUME = 1.5, 2.5, 0.6
 # libass lays out SRT text on a 288-line script and scales it to the frame, so these sizes are
 # fractions of the frame height: text about 5.5% high, 5% up from the bottom (title-safe).
 _ASS_LINES = 288
@@ -56,6 +67,8 @@ class FilmResult:
     srt: Path
     duration_s: float
     steps: list[StepRecord] = field(default_factory=list)
+    loudness: Measured | None = None  # the sound as measured before normalisation
+    stems: dict[str, Path] = field(default_factory=dict)  # "voice", "music" -> WAV
 
 
 @dataclass
@@ -73,6 +86,8 @@ def assemble(
     out_dir: Path,
     *,
     music: Path | None = None,
+    lines: list[PlacedLine] = (),
+    loudness: LoudnessTarget | None = None,
     font: FontInfo | None = None,
     encode: EncodeSettings | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
@@ -80,7 +95,10 @@ def assemble(
 ) -> FilmResult:
     """Write ``film.mp4`` and ``film.srt`` to ``out_dir``; neither appears unless both succeed.
 
-    ``on_progress`` receives the seconds of film encoded so far while the film renders.
+    ``lines`` are voice lines placed on the film's timeline; with them or ``music`` the sound
+    is mixed, normalised to ``loudness`` (-16 LUFS, -1 dBTP by default), and its stems
+    (voice.wav, music.wav) are written beside the film. ``on_progress`` receives the seconds of
+    film encoded so far while the film renders.
     """
     encode = encode or EncodeSettings()
     _check_inputs(plan, clips, music)
@@ -99,11 +117,59 @@ def assemble(
         work = Path(work_dir)
         events = subtitle_events(plan, encode.fps)
         write_srt(events, work / "film.srt")
-        argv = film_command(plan, clips, work, font, encode, music, subtitles=bool(events))
+        sound = _Sound(list(lines), music, loudness or LoudnessTarget())
+        seconds = timeline(plan, encode.fps)[-1] / encode.fps
+        stems = sound.measure(seconds, work, record)
+        argv = film_command(
+            plan,
+            clips,
+            work,
+            font,
+            encode,
+            music,
+            subtitles=bool(events),
+            sound=sound if sound.any else None,
+        )
         run_ffmpeg(argv, step="film", output=film, on_step=record, on_progress=on_progress)
         os.replace(work / "film.srt", srt)
         os.replace(work / "film.mp4", film)
-    return FilmResult(film=film, srt=srt, duration_s=probe(film).duration_s, steps=steps)
+        stems = _keep_stems(stems, out_dir)
+    duration = probe(film).duration_s
+    return FilmResult(film, srt, duration, steps, loudness=sound.measured, stems=stems)
+
+
+@dataclass
+class _Sound:
+    lines: list[PlacedLine]
+    music: Path | None
+    target: LoudnessTarget
+    measured: Measured | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.lines) or self.music is not None
+
+    def measure(self, seconds: float, work: Path, record) -> dict[str, Path]:
+        """Pass one of the loudness normalisation; writes the stems into ``work``."""
+        if not self.any:
+            return {}
+        self.measured, stems = measure_and_write_stems(
+            self.lines, self.music, seconds, work, self.target, record
+        )
+        return stems
+
+
+def _keep_stems(stems: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    """The stems beside the film; a stem of an earlier assembly that this one lacks goes."""
+    kept = {}
+    for name in ("voice", "music"):
+        dest = out_dir / f"{name}.wav"
+        if name in stems:
+            os.replace(stems[name], dest)
+            kept[name] = dest
+        elif dest.exists():
+            dest.unlink()
+    return kept
 
 
 def film_command(
@@ -115,8 +181,10 @@ def film_command(
     music: Path | None,
     *,
     subtitles: bool,
+    sound: _Sound | None = None,
 ) -> list[str]:
-    """The ffmpeg arguments that render ``work/film.mp4``; cards are drawn into ``work``."""
+    """The ffmpeg arguments that render ``work/film.mp4``; cards are drawn into ``work``.
+    ``sound`` (voice lines, music, pass one's measurement) replaces plain ``music``."""
     total = timeline(plan, encode.fps)[-1]
     video = _join(_segments(plan, clips, work, font, encode.fps), encode.fps)
     video = _overlay_label(video, plan, work, font)
@@ -130,8 +198,10 @@ def film_command(
         )
     streams = [video.filter("format", pix_fmts="yuv420p")]
     audio_args = {}
-    if music is not None:
-        streams.append(_music(music, total / encode.fps))
+    if music is not None or sound is not None:
+        sound = sound or _Sound([], music, LoudnessTarget())
+        mix = audio_graph(sound.lines, sound.music, total / encode.fps)["mix"]
+        streams.append(normalised(mix, sound.measured) if sound.measured else mix)
         audio_args = {"acodec": "aac", "b:a": "160k"}
     output = ffmpeg.output(
         *streams,
@@ -274,7 +344,7 @@ def _frames(stream, fps: int):
     )
 
 
-# --- label, subtitles, music, metadata ------------------------------------------------------
+# --- label, subtitles, metadata ------------------------------------------------------
 
 
 def _overlay_label(video, plan: Plan, work: Path, font: FontInfo):
@@ -304,19 +374,6 @@ def _subtitle_style(font: FontInfo) -> str:
         f"FontName={font.family},FontSize={size},PrimaryColour=&H00FFFFFF,"
         f"OutlineColour=&H60000000,BackColour=&H60000000,BorderStyle=3,Outline=3,Shadow=0,"
         f"MarginV={margin}"
-    )
-
-
-def _music(path: Path, seconds: float):
-    fade_in = min(MUSIC_FADE_IN_S, seconds / 4)
-    fade_out = min(MUSIC_FADE_OUT_S, seconds / 4)
-    return (
-        ffmpeg.input(str(Path(path).absolute()), stream_loop=-1)
-        .audio.filter("atrim", end=f"{seconds:.6f}")
-        .filter("asetpts", "N/SR/TB")
-        .filter("afade", t="in", st=0, d=f"{fade_in:.3f}")
-        .filter("afade", t="out", st=f"{seconds - fade_out:.6f}", d=f"{fade_out:.3f}")
-        .filter("volume", MUSIC_VOLUME)
     )
 
 
