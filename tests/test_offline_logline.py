@@ -15,7 +15,7 @@ import pytest
 from director.records import Shot, Story
 from director.tools.llm.language import detect_language, load_data
 from director.tools.llm.offline import OfflinePlanner
-from director.tools.llm.offline.kit import _story_kit
+from director.tools.llm.offline.kit import _definite_action, _story_kit
 
 
 @dataclass(frozen=True)
@@ -501,6 +501,22 @@ def test_a_turn_after_the_protagonists_phrase_is_its_own_beat_sentence(case: Cas
     )
     assert re.search(rf"(?:^|[。.；]\s*)(?:后来，|Then )?{turn}[。.]", zhuan.summary), zhuan.summary
     assert case.hero[0] in sheet.beats[0].summary
+
+
+@pytest.mark.parametrize("structure", ["three-act", "qi-cheng-zhuan-he"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_last_beat_ends_on_the_goal_once(case: Case, structure: str):
+    """The film ends on what the logline's protagonist sets out to do, said once."""
+    story, sheet, _ = film(case.logline, structure, 60, 2075)
+    aim = _story_kit(story).aim
+    if not aim:
+        return
+
+    def definite(text: str) -> str:
+        return _definite_action(text, story.language)
+
+    last = definite(sheet.beats[-1].summary)
+    assert last.count(definite(aim)) == 1, (aim, last)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

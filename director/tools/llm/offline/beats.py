@@ -22,7 +22,7 @@ from director.tools.llm.offline.common import (
     fill,
     sentence_case,
 )
-from director.tools.llm.offline.kit import _Kit
+from director.tools.llm.offline.kit import _definite_action, _Kit
 
 STRUCTURES: tuple[str, ...] = tuple(load_data("structures.json")["structures"])
 
@@ -133,7 +133,7 @@ def _beat(
         # The logline's own turn ("until one night the moon writes back") is the midpoint.
         turn = _end(sentence_case(fill(text["story"]["turn"], {"turn": kit.turn})), kit.language)
         summary = f"{turn}{'' if kit.language == 'zh' else ' '}{summary}"
-    if kit.aim and index == last:
+    if kit.aim and index == last and not _shows(summary, kit.aim, kit.language):
         # The film ends on the logline's goal ("plays one final concert for ...").
         aim = sentence_case(fill(text["story"]["aim"], {**slots, "aim": kit.aim}))
         summary = f"{summary}{'' if kit.language == 'zh' else ' '}{_end(aim, kit.language)}"
@@ -148,6 +148,11 @@ def _beat(
         start_s=round(start / 100, 2),
         duration_s=round(cs / 100, 2),
     )
+
+
+def _shows(summary: str, deed: str, language: Language) -> bool:
+    """Whether the summary already shows the deed ('writes the letter' for 'writes a letter')."""
+    return deed in summary or _definite_action(deed, language) in summary
 
 
 def _summaries(text: dict[str, Any], function: str, index: int) -> list[str]:
