@@ -568,6 +568,9 @@ EN_BAD = [
     r"\b(?:have|has) not (?:the|a|an)\b",  # "The satellites have not the stars."
     r"\b(?:the|a|an|to|of|with|for|into|and)[.!?]$",  # a sentence cut after a function word
     r"\bits a\b|\bhis a\b|\bher a\b",  # a possessive before an article
+    # a plural place with a singular verb ("The farm fields grows back")
+    r"(?:^|; )(?:The|the) (?:\w+ )?(?:fields|rows|ruins|blocks|woods|streets|plains) "
+    r"(?:grows|starts|looks|becomes|is)\b",
 ]
 ZH_BAD = [
     r"[{}<>\[\]]",
