@@ -519,6 +519,15 @@ def test_the_last_beat_ends_on_the_goal_once(case: Case, structure: str):
     assert last.count(definite(aim)) == 1, (aim, last)
 
 
+def test_letters_to_the_moon_are_not_a_story_on_the_moon():
+    """'to the moon' is where the letters go; 'on the moon' would put the girl there."""
+    for logline in (EN_CASES[1].logline, next(c for c in EN_CASES if "turn" in c.tags).logline):
+        story, _, _ = film(logline, "", 60, 2075)
+        assert not any("Moon" in p for p in story.locations), story.locations
+    story, _, _ = film("A robot gardener tends flowers on the moon")
+    assert any("Moon" in p for p in story.locations), story.locations
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_the_goal_is_the_loglines_own_words(case: Case):
     story, sheet, _ = film(case.logline)

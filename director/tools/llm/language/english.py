@@ -80,9 +80,14 @@ def _where_en(sentence: str) -> str:
         if m.group(1).lower() not in _word_roles("en"):
             return m.group(1)
     low = sentence.lower()
+    things = {w for e in _lexicon()["things"] for w in e["en"]}
     for entry in _lexicon()["places"]:
-        if any(re.search(rf"\b{re.escape(w)}\b", low) for w in entry["en"]):
-            return entry["name"]["en"]
+        for w in entry["en"]:
+            # A word that is also a thing ('letters to the moon') is where the story happens
+            # only when the logline puts someone there ('on the moon').
+            lead = r"\b(?:on|in|at|from)\s+the\s+" if w in things else r"\b"
+            if re.search(rf"{lead}{re.escape(w)}\b", low):
+                return entry["name"]["en"]
     return ""
 
 
