@@ -501,6 +501,8 @@ def test_a_turn_after_the_protagonists_phrase_is_its_own_beat_sentence(case: Cas
     )
     assert re.search(rf"(?:^|[。.；]\s*)(?:后来，|Then )?{turn}[。.]", zhuan.summary), zhuan.summary
     assert case.hero[0] in sheet.beats[0].summary
+    deed = "每晚给月亮写信" if detect_language(case.logline) == "zh" else "to the moon every night"
+    assert sheet.beats[0].summary.count(deed) == 1, sheet.beats[0].summary
 
 
 @pytest.mark.parametrize("structure", ["three-act", "qi-cheng-zhuan-he"])

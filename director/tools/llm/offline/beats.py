@@ -128,7 +128,7 @@ def _beat(
     place = kit.places[_functions()[functions[0]]["place"]]
     slots = kit.slots(kit.places["home"], index)
     chosen = [functions[0]] if len(functions) == 1 else [functions[0], functions[-1]]
-    summary = " ".join(_beat_sentence(kit, _summaries(text, f, index), slots, rng) for f in chosen)
+    summary = " ".join(_beat_sentence(kit, _summaries(kit, f, index), slots, rng) for f in chosen)
     if kit.turn and set(functions) & {"midpoint", "zhuan"}:
         # The logline's own turn ("until one night the moon writes back") is the midpoint.
         turn = _end(sentence_case(fill(text["story"]["turn"], {"turn": kit.turn})), kit.language)
@@ -155,13 +155,15 @@ def _shows(summary: str, deed: str, language: Language) -> bool:
     return deed in summary or _definite_action(deed, language) in summary
 
 
-def _summaries(text: dict[str, Any], function: str, index: int) -> list[str]:
+def _summaries(kit: _Kit, function: str, index: int) -> list[str]:
     """The first beat shows what the logline says the protagonist does: its templates that
-    name the action, where there are some."""
-    templates = text["beats"][function]["summary"]
+    name the action, where there are some, unless the protagonist's phrase already says it
+    ('一个每晚给月亮写信的女孩')."""
+    templates = kit.text["beats"][function]["summary"]
     if index:
         return templates
-    return [t for t in templates if "{action" in t] or templates
+    named = kit.action in kit.hero
+    return [t for t in templates if ("{action" in t) != named] or templates
 
 
 def _beat_sentence(
