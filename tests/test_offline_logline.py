@@ -521,6 +521,17 @@ def test_the_last_beat_ends_on_the_goal_once(case: Case, structure: str):
     assert last.count(definite(aim)) == 1, (aim, last)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_piano_tuner_works_on_the_piano(seed: int):
+    """The thing a trade is named for is handled in the beats, not only named in the trade."""
+    for case, piano in ((EN_CASES[0], r"\bthe piano\b"), (ZH_CASES[2], r"钢琴(?!调音师)")):
+        for structure in ("three-act", "qi-cheng-zhuan-he"):
+            _, sheet, _ = film(case.logline, structure, 60, seed)
+            summaries = " ".join(b.summary for b in sheet.beats)
+            assert re.search(piano, summaries), summaries
+            assert re.search(r"concert|音乐会", sheet.beats[-1].summary), sheet.beats[-1].summary
+
+
 def test_letters_to_the_moon_are_not_a_story_on_the_moon():
     """'to the moon' is where the letters go; 'on the moon' would put the girl there."""
     for logline in (EN_CASES[1].logline, next(c for c in EN_CASES if "turn" in c.tags).logline):

@@ -20,6 +20,7 @@ from director.tools.llm.language import (
     place_kind,
     read_logline,
 )
+from director.tools.llm.language.lexicon import _word_roles
 from director.tools.llm.offline.common import (
     _check_language,
     _digest,
@@ -279,7 +280,26 @@ def _story_kit(story: Story) -> _Kit:
     kit.look = fill(rng.choice(_force_data(kit)["look"]), kit.slots())
     kit.props = _shuffled(rng, kit.text["kinds"][kit.kind(kit.places["home"])]["props"])
     kit.parts = {k: _shuffled(rng, v["parts"]) for k, v in kit.text["kinds"].items()}
+    own = _trade_things(kit.hero, story.language)
+    home_kind = kit.kind(kit.places["home"])
+    kit.parts[home_kind] = own + [p for p in kit.parts[home_kind] if p not in own]
     return kit
+
+
+def _trade_things(hero: str, language: Language) -> list[str]:
+    """The thing a trade is named for ('an old piano tuner' -> 'the piano'): the logline's own
+    object, worked on in the beats before any part the word lists give."""
+    roles = _word_roles(language)
+    if language == "zh":
+        trade = re.search(r"(?:师|匠|手|员)$", hero)
+        found = [w for w, (g, _) in roles.items() if g == "things" and w in hero]
+        return sorted(found, key=len, reverse=True)[:1] if trade else []
+    words = [w.lower().strip(",") for w in hero.split()]
+    trade = re.compile(r"[a-z]{3,}(?:er|or|ist|smith|maker)$")
+    if not words or not trade.fullmatch(words[-1]):
+        return []
+    found = [w for w in words[:-1] if roles.get(w, ("",))[0] == "things"]
+    return [f"the {found[-1]}"] if found else []
 
 
 def _gender_from(story: Story, reading: Reading) -> str:
