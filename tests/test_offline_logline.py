@@ -586,6 +586,7 @@ EN_BAD = [
     r"[{}<>\[\]]",  # an unfilled slot
     r"\s{2,}|\s[,.;:]|,,|\.\.",
     r"\b(a|an|the) (a|an|the)\b",
+    r"\b(?i:the|a|an) (?:never|always|still|ever|often|again)\b",  # an adverb taken for a noun
     r"\b(\w{2,}) \1\b",  # a doubled word
     r"\b(?:have|has) not (?:the|a|an)\b",  # "The satellites have not the stars."
     r"\b(?:the|a|an|to|of|with|for|into|and)[.!?]$",  # a sentence cut after a function word

@@ -198,6 +198,11 @@ def _read_object_en(reading: Reading, action: list[str], head: int) -> None:
         i += 1
 
 
+def _adverbs_only(words: list[str]) -> bool:
+    adverbs = _en()["adverbs"]
+    return all(w.lower() in adverbs or w.lower().endswith("ly") for w in words)
+
+
 def _read_relative_en(reading: Reading, tokens: list[str]) -> None:
     """'a garden that robots keep bulldozing': the relative clause names the force."""
     if not tokens or tokens[0].lower() in _en()["verbs3"]:
@@ -207,8 +212,8 @@ def _read_relative_en(reading: Reading, tokens: list[str]) -> None:
     verb = _find_verb(clause, plural_subject=True)
     if verb is None:
         verb = next((i for i, t in enumerate(clause) if t.lower() in _en()["keep_verbs"]), None)
-    if verb is None or verb == 0:
-        return
+    if verb is None or verb == 0 or _adverbs_only(clause[:verb]):
+        return  # 'a ship that never comes': no subject before the verb, so no force
     _set_force_en(reading, clause[:verb], clause[verb:])
     reading.force_clause = f"{' '.join(clause)} {reading.obj}".strip()
 
