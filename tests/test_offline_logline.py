@@ -532,6 +532,20 @@ def test_the_piano_tuner_works_on_the_piano(seed: int):
             assert re.search(r"concert|音乐会", sheet.beats[-1].summary), sheet.beats[-1].summary
 
 
+@pytest.mark.parametrize(
+    ("logline", "home"),
+    [
+        (next(c.logline for c in EN_CASES if "violinist" in c.logline), "subway platform"),
+        (next(c.logline for c in EN_CASES if "nurse" in c.logline), "hospital"),
+        ("阿丽是一名护士，她在台风中穿过被淹的医院运送药品", "医院"),
+    ],
+)
+def test_the_place_the_logline_names_is_home(logline: str, home: str):
+    """Not the word lists' wheat field: the story happens where the logline puts it."""
+    story, _, _ = film(logline, "", 60, 2075)
+    assert home in story.locations[0], story.locations
+
+
 def test_letters_to_the_moon_are_not_a_story_on_the_moon():
     """'to the moon' is where the letters go; 'on the moon' would put the girl there."""
     for logline in (EN_CASES[1].logline, next(c for c in EN_CASES if "turn" in c.tags).logline):
