@@ -617,6 +617,7 @@ ZH_BAD = [
     r"的(?:写信|拉琴|出海|送药品|种)",  # a verb used as a noun ("叶知秋的写信")
     r"只剩[^。，；]*(?:挂着|戴着|绕着|套着)",  # a worn item taken for the thing held
     r"[a-zA-Z]",
+    r"(?:^|[，。；：])(?:淹|拆除|烧)(?:远远|一次次|又|来到|卷土|回到|从)",  # a verb as the force
 ]
 
 

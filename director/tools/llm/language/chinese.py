@@ -70,7 +70,9 @@ def _places_zh(text: str) -> list[str]:
             if len(word) == 1 and HAN.match(before or " ") and before not in _zh()["function_chars"]
             else ""
         )
-        found.append(lead + word)
+        after = text[at + len(word) : at + len(word) + 1]
+        tail = after if after and after in "站馆场院店厅" else ""  # '地铁站', not '地铁'
+        found.append(lead + word + tail)
     return sorted(found, key=text.find)[:3]
 
 
@@ -228,7 +230,8 @@ def _split_force_zh(inner: str) -> tuple[str, str]:
         return inner[:adverb], _verb_zh(inner[adverb:])
     if len(inner) >= 4:
         return inner[:-2], inner[-2:]
-    return inner, ""
+    # '被淹的医院', '被拆除的餐馆': a passive with no agent names no force, only a verb.
+    return "", ""
 
 
 def _verb_zh(text: str) -> str:
