@@ -55,6 +55,18 @@ class Endpoint:
         return _KEYLIKE.sub("***", text)[:_MESSAGE_CHARS]
 
 
+def openai_endpoint(found: Any) -> Endpoint:
+    """OpenAI's endpoint from the provider settings ``found`` (a ProviderSettings): the key,
+    or the error that says where to put one, and the host."""
+    return Endpoint(
+        service="OpenAI",
+        api_key=found.require_key(),
+        base_url=found.base_url,
+        key_variable="OPENAI_API_KEY (or api_key in [providers.openai])",
+        url_setting="OPENAI_BASE_URL",
+    )
+
+
 def make_client(endpoint: Endpoint, *, max_retries: int, timeout: float) -> Any:
     """An ``openai.OpenAI`` client for ``endpoint`` with explicit retries and timeouts."""
     try:

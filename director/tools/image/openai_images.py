@@ -38,9 +38,9 @@ from director.tools.image.previz import write_png
 from director.tools.openai_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
-    Endpoint,
     failure,
     make_client,
+    openai_endpoint,
 )
 from director.tools.pricing import PriceTable, bill, charge
 from director.tools.providers import ProviderSettings, settings
@@ -86,13 +86,7 @@ class OpenAIImage(ImageBackend):
         # The run's price table (the config file's [prices] on the packaged one); none: packaged.
         self.prices = prices
         found = provider_settings or settings("openai")
-        self.endpoint = Endpoint(
-            service="OpenAI",
-            api_key=found.require_key(),
-            base_url=found.base_url,
-            key_variable="OPENAI_API_KEY (or api_key in [providers.openai])",
-            url_setting="OPENAI_BASE_URL",
-        )
+        self.endpoint = openai_endpoint(found)
         self._client = make_client(self.endpoint, max_retries=max_retries, timeout=timeout)
 
     def estimate(self, request: ImageRequest) -> float:

@@ -19,9 +19,9 @@ from director.tools.base import VoiceBackend
 from director.tools.openai_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
-    Endpoint,
     failure,
     make_client,
+    openai_endpoint,
 )
 from director.tools.providers import ProviderSettings, settings
 
@@ -54,13 +54,7 @@ class OpenAISpeech(VoiceBackend):
         self.model = model
         self.max_retries = max_retries
         found = provider_settings or settings("openai")
-        self.endpoint = Endpoint(
-            service="OpenAI",
-            api_key=found.require_key(),
-            base_url=found.base_url,
-            key_variable="OPENAI_API_KEY (or api_key in [providers.openai])",
-            url_setting="OPENAI_BASE_URL",
-        )
+        self.endpoint = openai_endpoint(found)
         self._client = make_client(self.endpoint, max_retries=max_retries, timeout=timeout)
 
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:

@@ -57,6 +57,7 @@ from director.tools.openai_client import (
     failure,
     is_moderation,
     make_client,
+    openai_endpoint,
     priced,
 )
 from director.tools.pricing import PriceTable
@@ -115,14 +116,7 @@ class OpenAIPlanner(Planner):
         self._client = make_client(self.endpoint, max_retries=max_retries, timeout=timeout)
 
     def _endpoint(self) -> Endpoint:
-        found = self.provider
-        return Endpoint(
-            service="OpenAI",
-            api_key=found.require_key(),
-            base_url=found.base_url,
-            key_variable="OPENAI_API_KEY (or api_key in [providers.openai])",
-            url_setting="OPENAI_BASE_URL",
-        )
+        return openai_endpoint(self.provider)
 
     def _extra_body(self) -> dict[str, Any] | None:
         return None
