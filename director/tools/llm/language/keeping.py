@@ -13,6 +13,7 @@ import re
 from functools import cache
 from typing import Any
 
+from director.text import HAN_CLASS
 from director.tools.llm.language.english_grammar import (
     _first_sentence,
     base_form,
@@ -377,7 +378,7 @@ def _keep_zh(text: str, reading: Reading) -> None:
         _keep_owner_zh(clauses, reading)
         return
     companion = re.match(
-        r"^[和与跟](?:她|他|它)?的?[\u4e00-\u9fff]{1,4}?(?=[在把从向去到正])", rest
+        rf"^[和与跟](?:她|他|它)?的?[{HAN_CLASS}]{{1,4}}?(?=[在把从向去到正])", rest
     )
     if companion:
         hero, rest = hero + companion.group(0), rest[companion.end() :]
@@ -418,14 +419,14 @@ def _keep_owner_zh(clauses: list[str], reading: Reading) -> None:
 def _drop_time_zh(clauses: list[str]) -> list[str]:
     """Drop an opening time clause ("2075年", "战争结束后")."""
     first = re.sub(r"^\d{2,4}\s*年", "", clauses[0]).strip()
-    timely = re.fullmatch(r"[\u4e00-\u9fff]{1,8}[后时前里]", first) and not _person_end_zh(first)
+    timely = re.fullmatch(rf"[{HAN_CLASS}]{{1,8}}[后时前里]", first) and not _person_end_zh(first)
     if not first or timely:
         return clauses[1:]
     return [first, *clauses[1:]]
 
 
 def _split_hero_zh(clauses: list[str]) -> tuple[str, str, str, str]:
-    named = re.match(r"^([\u4e00-\u9fff]{2,3})是(.+)$", clauses[0])
+    named = re.match(rf"^([{HAN_CLASS}]{{2,3}})是(.+)$", clauses[0])
     if named and _person_end_zh(named.group(2)):
         return named.group(2), named.group(1), "", "，".join(clauses[1:])
     only = [c for c in clauses if _person_end_zh(c) == len(c)]
@@ -450,7 +451,7 @@ def _person_end_zh(clause: str) -> int:
     if hits:
         at, minus = min(hits)
         return at - minus
-    m = re.match(r"^[\u4e00-\u9fff]{0,8}?(?:师|员|手|者|匠|夫|农|工)(?!的)", clause)
+    m = re.match(rf"^[{HAN_CLASS}]{{0,8}}?(?:师|员|手|者|匠|夫|农|工)(?!的)", clause)
     return m.end() if m else 0
 
 
@@ -479,7 +480,7 @@ def _cut_turn_zh(rest: str) -> tuple[str, str]:
 
 def _goal_zh(doing: str) -> str:
     """The predicate as a want: the aspect particle after its first verb dropped."""
-    return re.sub(r"^([\u4e00-\u9fff]{1,3}?)[着了](?=[\u4e00-\u9fff])", r"\1", doing, count=1)
+    return re.sub(rf"^([{HAN_CLASS}]{{1,3}}?)[着了](?=[{HAN_CLASS}])", r"\1", doing, count=1)
 
 
 def _object_zh(goal: str) -> str:
@@ -487,7 +488,7 @@ def _object_zh(goal: str) -> str:
     else the last known thing it names."""
     measure = r"[一两三几这那每][个座片间栋艘只条把棵株块台部辆本封张颗朵首位名盏群对所家份顿场]"
     found = ""
-    for m in re.finditer(measure + r"([\u4e00-\u9fff]{1,12})", goal):
+    for m in re.finditer(measure + rf"([{HAN_CLASS}]{{1,12}})", goal):
         phrase = m.group(1).rsplit("的", 1)[-1]
         noun = re.match(r"[^回送到去来给在把被的了着过和与上下里中，]{1,3}", phrase)
         found = noun.group(0) if noun else found
