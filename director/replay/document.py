@@ -43,6 +43,16 @@ class Code:
 
 
 @dataclass
+class Video:
+    """The film itself: played in the HTML page, shown as its poster frame (linked to the
+    film) in Markdown. Both paths are relative to the run folder."""
+
+    path: str
+    poster: str
+    alt: str
+
+
+@dataclass
 class Document:
     title: str
     blocks: list = field(default_factory=list)
@@ -70,6 +80,8 @@ def _md_block(block) -> str:
         return f"![{_md_cell(block.alt)}]({block.path})"
     if isinstance(block, Code):
         return f"```\n{block.text}\n```"
+    if isinstance(block, Video):
+        return f"[![{_md_cell(block.alt)}]({block.poster})]({block.path})"
     raise TypeError(block)
 
 
@@ -110,6 +122,13 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
         return _html_figure(block, root, thumb_width)
     if isinstance(block, Code):
         return f"<pre>{esc(block.text)}</pre>"
+    if isinstance(block, Video):
+        poster = _thumbnail_uri(root / block.poster, thumb_width * 2) or ""
+        return (
+            f'<figure><video controls preload="metadata" src="{esc(block.path)}" '
+            f'poster="{poster}" style="max-width:100%"></video>'
+            f"<figcaption>{esc(block.alt)}</figcaption></figure>"
+        )
     raise TypeError(block)
 
 
