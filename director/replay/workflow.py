@@ -27,6 +27,7 @@ from director.replay.document import (
     to_html,
     to_markdown,
 )
+from director.replay.evaluation import _evaluation
 from director.replay.record import RunRecord, fold
 
 PREVIZ_NOTE = (
@@ -70,6 +71,7 @@ def build_document(r: RunRecord) -> Document:
         _problems,
         _assembly,
         _totals,
+        _evaluation,
         _conventions,
     ):
         section(doc, r)
