@@ -2,6 +2,11 @@
 subtitles, the AI-generated label, container metadata and optional sound (voice lines and
 music, mixed and normalised by ``mix``), in one ffmpeg pass after one pass measuring the sound.
 
+The clean master (``assemble_clean``) is the same picture through the same command with two
+switches turned: the storyboard caption band cut off each clip (the picture above it scaled to
+fill the frame) and no subtitles burned in; they ride along as a soft track and as files, and
+the film's own mixed sound is copied as it is.
+
 Clips carry a tail handle as long as their outgoing transition (see ``clip_length``), so a
 crossfade or fade through black overlaps into the handle and every shot keeps its planned time
 on screen: the film lasts exactly ``plan.runtime_s``, to the frame.
@@ -12,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -36,7 +41,7 @@ from director.tools.assemble.mix import (  # noqa: F401 (the music's shape, read
     normalised,
 )
 from director.tools.assemble.probe import probe
-from director.tools.assemble.subtitles import subtitle_events, timeline, write_srt
+from director.tools.assemble.subtitles import subtitle_events, timeline, write_srt, write_vtt
 
 XFADE = {"crossfade": "fade", "fade-black": "fadeblack"}
 CARD_FADE_S = 0.5
@@ -47,6 +52,8 @@ _ASS_LINES = 288
 # on a translucent box so they read over any picture.
 SUBTITLE_SIZE, SUBTITLE_MARGIN = 0.055, 0.17
 LABEL_MARGIN = 0.05
+# Subtitle track languages (ISO 639-2) for the plan's languages.
+TRACK_LANGUAGE = {"en": "eng", "zh": "zho"}
 
 
 def clip_length(shot: Shot) -> float:
@@ -69,6 +76,25 @@ class FilmResult:
     steps: list[StepRecord] = field(default_factory=list)
     loudness: Measured | None = None  # the sound as measured before normalisation
     stems: dict[str, Path] = field(default_factory=dict)  # "voice", "music" -> WAV
+
+
+@dataclass
+class CleanResult:
+    master: Path
+    srt: Path | None  # None when the film has no lines
+    vtt: Path | None
+    duration_s: float
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What the film burns into its picture: the switches a clean master turns."""
+
+    subtitles: bool = True  # the lines burned in
+    # Shot id -> share of its clip's height at the bottom that is a storyboard caption band,
+    # cut off (the picture above it scaled to fill the frame); none: the clips as they are.
+    cut_bands: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +153,7 @@ def assemble(
             font,
             encode,
             music,
-            subtitles=bool(events),
+            picture=Picture(subtitles=bool(events)),
             sound=sound if sound.any else None,
         )
         run_ffmpeg(argv, step="film", output=film, on_step=record, on_progress=on_progress)
@@ -172,6 +198,60 @@ def _keep_stems(stems: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     return kept
 
 
+def assemble_clean(
+    plan: Plan,
+    clips: dict[str, Path],
+    film: Path,
+    out: Path,
+    *,
+    bands: Mapping[str, float],
+    font: FontInfo | None = None,
+    encode: EncodeSettings | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> CleanResult:
+    """Write the clean master to ``out``: the film's picture without the caption ``bands`` and
+    without burned-in subtitles, the subtitles as a soft track in the plan's language and as
+    ``.srt`` and ``.vtt`` files beside it, and ``film``'s mixed sound copied as it is. Nothing
+    appears unless all of it succeeds."""
+    encode = encode or EncodeSettings()
+    _check_inputs(plan, clips, None)
+    font = font or find_font()
+    out = Path(out).absolute()
+    steps: list[StepRecord] = []
+    sidecars = {".srt": out.with_suffix(".srt"), ".vtt": out.with_suffix(".vtt")}
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".master-") as work_dir:
+        work = Path(work_dir)
+        events = subtitle_events(plan, encode.fps)
+        if events:
+            write_srt(events, work / "film.srt")
+            write_vtt(events, work / "film.vtt")
+        has_sound = probe(film).audio_codec is not None
+        argv = film_command(
+            plan,
+            clips,
+            work,
+            font,
+            encode,
+            None,
+            picture=Picture(subtitles=False, cut_bands=bands),
+            sound_from=Path(film).absolute() if has_sound else None,
+            soft_subtitles=TRACK_LANGUAGE.get(plan.story.language, "und") if events else None,
+        )
+        step = run_ffmpeg(argv, step="clean master", output=out, on_progress=on_progress)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        for suffix, dest in sidecars.items():
+            if events:
+                os.replace(work / f"film{suffix}", dest)
+            elif dest.exists():
+                dest.unlink()  # an earlier master's subtitles, which this film no longer has
+        os.replace(work / "film.mp4", out)
+    srt, vtt = (sidecars[".srt"], sidecars[".vtt"]) if events else (None, None)
+    return CleanResult(out, srt, vtt, probe(out).duration_s, steps)
+
+
 def film_command(
     plan: Plan,
     clips: dict[str, Path],
@@ -180,15 +260,19 @@ def film_command(
     encode: EncodeSettings,
     music: Path | None,
     *,
-    subtitles: bool,
+    picture: Picture,
     sound: _Sound | None = None,
+    sound_from: Path | None = None,
+    soft_subtitles: str | None = None,
 ) -> list[str]:
     """The ffmpeg arguments that render ``work/film.mp4``; cards are drawn into ``work``.
-    ``sound`` (voice lines, music, pass one's measurement) replaces plain ``music``."""
+    ``sound`` (voice lines, music, pass one's measurement) replaces plain ``music``;
+    ``sound_from`` is a file whose sound is copied instead of mixing any. ``soft_subtitles``
+    (a language code) adds ``work/film.srt`` as a subtitle track (MP4's mov_text)."""
     total = timeline(plan, encode.fps)[-1]
-    video = _join(_segments(plan, clips, work, font, encode.fps), encode.fps)
-    video = _overlay_label(video, plan, work, font)
-    if subtitles:
+    segments = _segments(plan, clips, work, font, encode.fps, picture.cut_bands)
+    video = _overlay_label(_join(segments, encode.fps), plan, work, font)
+    if picture.subtitles:
         video = video.filter(
             "subtitles",
             filename=str(work / "film.srt"),
@@ -198,11 +282,17 @@ def film_command(
         )
     streams = [video.filter("format", pix_fmts="yuv420p")]
     audio_args = {}
-    if music is not None or sound is not None:
+    if sound_from is not None:
+        streams.append(ffmpeg.input(str(sound_from)).audio)
+        audio_args = {"acodec": "copy"}
+    elif music is not None or sound is not None:
         sound = sound or _Sound([], music, LoudnessTarget())
         mix = audio_graph(sound.lines, sound.music, total / encode.fps)["mix"]
         streams.append(normalised(mix, sound.measured) if sound.measured else mix)
         audio_args = {"acodec": "aac", "b:a": "160k"}
+    if soft_subtitles is not None:
+        streams.append(ffmpeg.input(str(work / "film.srt"))["s"])
+        audio_args |= {"scodec": "mov_text", "metadata:s:s:0": f"language={soft_subtitles}"}
     output = ffmpeg.output(
         *streams,
         str(work / "film.mp4"),
@@ -224,9 +314,16 @@ def film_command(
 
 
 def _segments(
-    plan: Plan, clips: dict[str, Path], work: Path, font: FontInfo, fps: int
+    plan: Plan,
+    clips: dict[str, Path],
+    work: Path,
+    font: FontInfo,
+    fps: int,
+    bands: Mapping[str, float] | None = None,
 ) -> list[_Segment]:
-    """Title card, shots, end card, each with its frames on screen and its transitions."""
+    """Title card, shots, end card, each with its frames on screen and its transitions;
+    ``bands`` (shot id -> share of the clip's height) are caption bands cut off the clips."""
+    bands = bands or {}
     bounds = timeline(plan, fps)
     onscreen = [b - a for a, b in pairwise(bounds)]
     tails = [0, *_handles(plan, onscreen, fps), 0]
@@ -235,8 +332,9 @@ def _segments(
     title = save_png(title_card(plan, font), work / "title.png")
     end = save_png(end_card(plan, font), work / "end.png")
     streams = [_card(title, onscreen[0], fps, fade_in=True)]
-    for i, stream in enumerate(_clip_inputs([clips[s.id] for s in plan.shots]), start=1):
-        streams.append(_fit_clip(stream, plan, onscreen[i] + tails[i], fps))
+    inputs = _clip_inputs([clips[s.id] for s in plan.shots])
+    for i, (shot, stream) in enumerate(zip(plan.shots, inputs, strict=True), start=1):
+        streams.append(_fit_clip(stream, plan, onscreen[i] + tails[i], fps, bands.get(shot.id, 0)))
     streams.append(_card(end, onscreen[-1], fps, fade_in=transitions[-2] == "cut"))
     heads = [0, *tails[:-1]]
     segments = [
@@ -318,9 +416,13 @@ def _split(stream, count: int):
     return (node.stream(i) for i in range(count))
 
 
-def _fit_clip(stream, plan: Plan, frames: int, fps: int):
-    """Any clip to the film's size and rate; a short clip holds its last frame."""
+def _fit_clip(stream, plan: Plan, frames: int, fps: int, band: float = 0.0):
+    """Any clip to the film's size and rate; a short clip holds its last frame. A caption
+    ``band`` (a share of the clip's height) is cut off first, to an even number of rows kept so
+    no chroma of the band bleeds into the picture, which then fills the frame."""
     w, h = plan.bible.width, plan.bible.height
+    if band > 0:
+        stream = stream.filter("crop", w="iw", h=f"2*floor(ih*{1 - band:.6f}/2)", x=0, y=0)
     stream = (
         stream.filter("fps", fps)
         .filter("scale", w=w, h=h, force_original_aspect_ratio="increase")

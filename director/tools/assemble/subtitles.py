@@ -282,3 +282,25 @@ def write_srt(events: list[SubtitleEvent], path: Path) -> Path:
     path = Path(path)
     write_text_atomic(path, srt_text(events))
     return path
+
+
+# --- WebVTT ---------------------------------------------------------------------------------
+
+
+def vtt_text(events: list[SubtitleEvent]) -> str:
+    """WebVTT: the same cues as the SRT, with ``HH:MM:SS.mmm`` times."""
+    cues = [
+        f"{e.index}\n{_vtt_time(e.start_s)} --> {_vtt_time(e.end_s)}\n{e.text}\n" for e in events
+    ]
+    return "\n".join(["WEBVTT\n", *cues])
+
+
+def _vtt_time(seconds: float) -> str:
+    return format_timestamp(seconds).replace(",", ".")
+
+
+def write_vtt(events: list[SubtitleEvent], path: Path) -> Path:
+    """Write UTF-8 WebVTT atomically."""
+    path = Path(path)
+    write_text_atomic(path, vtt_text(events))
+    return path

@@ -1,7 +1,7 @@
 """The film as an editor sees it, read from a run's plan.json and events.jsonl: one video track
 of the title card, the accepted clip of every shot at its planned in and out points, the end
-card; the planned transitions; beat markers; subtitles; the music the film was assembled with;
-and each shot's record (prompt slots, seed, model, scores).
+card; the planned transitions; beat markers; subtitles; the voice lines and the music the film
+was assembled with; and each shot's record (prompt slots, seed, model, scores).
 
 Times are whole frames at the film's rate and follow the assembly exactly (see
 ``director.tools.assemble.film``): every part starts where the film shows it, and a crossfade
@@ -13,6 +13,7 @@ the film.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -32,10 +33,12 @@ from director.records import (
     Plan,
     RunStarted,
 )
+from director.records.events import VoiceLineSpoken
 from director.records.judging import Attempt, Critique
 from director.tools.assemble.subtitles import SubtitleEvent, subtitle_events, timeline
 
 ACCEPTED = ("accept", "accept-below-threshold")
+NARRATOR = "Narrator"
 
 
 @dataclass
@@ -81,6 +84,24 @@ class Music:
 
 
 @dataclass
+class Voice:
+    """One spoken line on a voice track, where the film plays it."""
+
+    name: str  # shot, speaker and line: what an editor reads on the clip
+    speaker: str  # the track it goes on: the character, or "Narrator"
+    source: Path
+    record_in: int  # the frame the line starts on
+    frames: int  # its length, rounded up to whole frames
+    scratch: bool  # a scratch voice, for timing only
+    metadata: dict[str, Any] = field(default_factory=dict)
+    media: str = ""
+
+    @property
+    def record_out(self) -> int:
+        return self.record_in + self.frames
+
+
+@dataclass
 class Timeline:
     run_id: str
     title: str
@@ -94,6 +115,7 @@ class Timeline:
     label: str
     plan: Plan  # what the cards are drawn from
     metadata: dict[str, Any] = field(default_factory=dict)
+    voices: list[Voice] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -103,13 +125,33 @@ class Timeline:
     def shots(self) -> list[Item]:
         return [i for i in self.items if i.kind == "shot"]
 
+    def voice_tracks(self) -> list[tuple[str, list[Voice]]]:
+        """The lines as tracks: one per speaker (the narrator's first), in order of first line;
+        lines of one speaker that overlap go on a further track of theirs."""
+        tracks: list[tuple[str, list[Voice]]] = []
+        for voice in sorted(self.voices, key=lambda v: (v.speaker != NARRATOR, v.record_in)):
+            lane = next(
+                (
+                    t
+                    for s, t in tracks
+                    if s == voice.speaker and t[-1].record_out <= voice.record_in
+                ),
+                None,
+            )
+            if lane is None:
+                tracks.append((voice.speaker, lane := []))
+            lane.append(voice)
+        scratch = any(v.scratch for v in self.voices)
+        return [(f"{s} (scratch voice)" if scratch else s, t) for s, t in tracks]
 
-def build_timeline(paths: RunPaths) -> Timeline:
-    """The run's film as a timeline; a run that has no film yet is a one-line input error."""
-    plan = _plan(paths)
+
+def build_timeline(paths: RunPaths, command: str = "export") -> Timeline:
+    """The run's film as a timeline; a run that has no film yet is a one-line input error that
+    names the ``command`` the user ran."""
+    plan = _plan(paths, command)
     events = read_events(paths.events)
     fps = _fps(paths, events)
-    items = _items(plan, paths, events, fps)
+    items = _items(plan, paths, events, fps, command)
     return Timeline(
         run_id=paths.run_id,
         title=plan.cards.title,
@@ -127,17 +169,18 @@ def build_timeline(paths: RunPaths) -> Timeline:
             "logline": plan.story.logline,
             "language": plan.story.language,
         },
+        voices=_voices(plan, paths, events, fps),
     )
 
 
 # --- the plan and the run's options ---------------------------------------------------------
 
 
-def _plan(paths: RunPaths) -> Plan:
+def _plan(paths: RunPaths, command: str) -> Plan:
     if not paths.film.is_file() or not paths.plan_json.is_file():
         raise InputError(
-            f"Run {paths.run_id} has no film yet, so there is nothing to export.",
-            f"Finish it first (director resume {paths.run_id}), then export.",
+            f"Run {paths.run_id} has no film yet, so there is nothing to {command}.",
+            f"Finish it first (director resume {paths.run_id}), then {command} it.",
         )
     data = read_json_object(paths.plan_json, f"Run {paths.run_id}'s plan", RESTORE)
     try:
@@ -148,8 +191,8 @@ def _plan(paths: RunPaths) -> Plan:
         ) from exc
     if plan.cards is None or plan.bible is None or not plan.shots:
         raise InputError(
-            f"Run {paths.run_id}'s plan has no shot list yet, so there is nothing to export.",
-            f"Finish it first (director resume {paths.run_id}), then export.",
+            f"Run {paths.run_id}'s plan has no shot list yet, so there is nothing to {command}.",
+            f"Finish it first (director resume {paths.run_id}), then {command} it.",
         )
     return plan
 
@@ -167,10 +210,10 @@ def _fps(paths: RunPaths, events: list) -> int:
 # --- the video track ------------------------------------------------------------------------
 
 
-def _items(plan: Plan, paths: RunPaths, events: list, fps: int) -> list[Item]:
+def _items(plan: Plan, paths: RunPaths, events: list, fps: int, command: str) -> list[Item]:
     bounds = timeline(plan, fps)
     onscreen = [b - a for a, b in pairwise(bounds)]
-    records = _shot_records(plan, events, paths)
+    records = _shot_records(plan, events, paths, command)
     items = [
         Item("Title card", "card", Path("title"), bounds[0], onscreen[0], media_frames=onscreen[0])
     ]
@@ -204,7 +247,9 @@ def _transitions(plan: Plan, items: list[Item], fps: int) -> None:
             items[i].transition, items[i].transition_frames = shot.transition, frames
 
 
-def _shot_records(plan: Plan, events: list, paths: RunPaths) -> dict[str, dict[str, Any]]:
+def _shot_records(
+    plan: Plan, events: list, paths: RunPaths, command: str
+) -> dict[str, dict[str, Any]]:
     """Per shot: the accepted keyframe and clip attempts, the clip's critique, the decision."""
     attempts = {
         (e.attempt.shot_id, e.attempt.kind, e.attempt.number): e.attempt
@@ -223,8 +268,10 @@ def _shot_records(plan: Plan, events: list, paths: RunPaths) -> dict[str, dict[s
             accepted[(d.shot_id, d.kind)] = d  # the last word on a shot wins (a redo replaces it)
     records = {}
     for shot in plan.shots:
-        clip = _accepted_attempt(shot.id, "clip", accepted, attempts, paths)
-        keyframe = _accepted_attempt(shot.id, "keyframe", accepted, attempts, paths, required=False)
+        clip = _accepted_attempt(shot.id, "clip", accepted, attempts, paths, command)
+        keyframe = _accepted_attempt(
+            shot.id, "keyframe", accepted, attempts, paths, command, required=False
+        )
         decision = accepted.get((shot.id, "clip"))
         records[shot.id] = {
             "shot_id": shot.id,
@@ -253,6 +300,7 @@ def _accepted_attempt(
     accepted: dict,
     attempts: dict,
     paths: RunPaths,
+    command: str,
     *,
     required: bool = True,
 ) -> Attempt | None:
@@ -267,8 +315,9 @@ def _accepted_attempt(
     if not required:
         return None
     raise InputError(
-        f"Run {paths.run_id} has no {kind} on disk for shot {shot_id}, so it cannot be exported.",
-        f"Finish or redo the run (director resume {paths.run_id}), then export.",
+        f"Run {paths.run_id} has no {kind} on disk for shot {shot_id}, so director {command} "
+        "cannot use it.",
+        f"Finish or redo the run (director resume {paths.run_id}), then {command} it.",
     )
 
 
@@ -282,6 +331,7 @@ def _attempt_record(attempt: Attempt, critique: Critique | None) -> dict[str, An
         "artifact": attempt.artifact,
         "sha256": attempt.sha256,
         "made_by": attempt.made_by,
+        "params": attempt.params,
     }
     if critique is not None:
         record["verdict"] = critique.verdict
@@ -320,3 +370,49 @@ def _music(paths: RunPaths, events: list, frames: int) -> Music | None:
             path = Path(argv[i + 3])
             return Music(path if path.is_absolute() else paths.root / path, frames)
     return None
+
+
+# --- voices ---------------------------------------------------------------------------------
+
+
+def _voices(plan: Plan, paths: RunPaths, events: list, fps: int) -> list[Voice]:
+    """The lines the film was last assembled with: each shot's last spoken line whose file is
+    an input of the film's ffmpeg step, at the frame the film plays it."""
+    steps = [e for e in events if isinstance(e, AssemblyStep) and e.step == "film"]
+    if not steps:
+        return []
+    heard = {Path(a) for a in steps[-1].command}
+    spoken = {e.shot_id: e for e in events if isinstance(e, VoiceLineSpoken)}
+    shots = {s.id for s in plan.shots}
+    voices = []
+    for shot_id, line in spoken.items():
+        path = Path(line.path)
+        if shot_id not in shots or not ({path, paths.root / path} & heard):
+            continue
+        speaker = (line.speaker or "").strip() if line.kind == "dialogue" else ""
+        speaker = speaker or NARRATOR
+        voices.append(
+            Voice(
+                name=f"{shot_id} {speaker}: {line.text}"[:80],
+                speaker=speaker,
+                source=paths.root / path,
+                record_in=round(line.start_s * fps),
+                frames=max(1, math.ceil(line.duration_s * fps - 1e-6)),  # never cut short
+                scratch=line.scratch,
+                metadata={
+                    "kind": "voice",
+                    "shot_id": shot_id,
+                    "line": line.kind,
+                    "speaker": line.speaker,
+                    "text": line.text,
+                    "voice": line.voice,
+                    "backend": line.backend,
+                    "model": line.model,
+                    "scratch": line.scratch,
+                    "start_s": line.start_s,
+                    "duration_s": line.duration_s,
+                    "fits": line.fits,
+                },
+            )
+        )
+    return sorted(voices, key=lambda v: v.record_in)
