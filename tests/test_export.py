@@ -1,6 +1,7 @@
-"""director export: one real offline run (with music and a planned transition), written in every
-format through the CLI and read back with each format's own reader; the MLT export rendered by
-MLT's melt and compared with the film frame by frame at the cuts."""
+"""director export: one real offline run (with music, the scratch voice and a planned
+transition), written in every format through the CLI and read back with each format's own
+reader; the MLT export rendered by MLT's melt and compared with the film frame by frame at the
+cuts, and its sound checked for speech where the lines start."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def run(tmp_path_factory) -> Path:
     )
     made = director(
         "run", "--logline", LOGLINE, "--minutes", "0.4", "--size", "320x180", "--yes",
-        "--music", str(music), "--runs-dir", str(tmp / "runs"), "--run-id", "film", cwd=tmp,
+        "--music", str(music), "--voice", "scratch", "--runs-dir", str(tmp / "runs"),
+        "--run-id", "film", cwd=tmp,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     root = tmp / "runs" / "film"
@@ -128,6 +130,11 @@ def expected(root: Path) -> list[dict]:
     ]
 
 
+def _lines(root: Path) -> list[dict]:
+    """The voice lines the film speaks, from the log."""
+    return [e for e in _events(root) if e["type"] == "voice_line"]
+
+
 def _transitions(root: Path) -> dict[str, int]:
     """Shot id -> frames of its planned transition into the next part."""
     return {
@@ -145,7 +152,8 @@ def test_otio_round_trip_keeps_clips_timings_and_metadata(run, exported):
 
     folder, said = exported["otio"]
     timeline = otio.adapters.read_from_file(str(folder / "film.otio"))
-    video, music = timeline.tracks
+    video, *voices, music = timeline.tracks
+    assert music.name.endswith("music") and voices
     clips = list(video.find_clips())
     want = expected(run)
     assert len(clips) == len(want)
@@ -180,6 +188,40 @@ def test_otio_round_trip_keeps_clips_timings_and_metadata(run, exported):
     assert "music's level and fades are not set" in said
 
 
+def test_otio_voice_lines_are_clips_at_their_starts(run, exported):
+    import opentimelineio as otio
+
+    folder, said = exported["otio"]
+    timeline = otio.adapters.read_from_file(str(folder / "film.otio"))
+    voices = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Audio][:-1]
+    lines = {e["shot_id"]: e for e in _lines(run)}
+    assert lines and voices
+    found = {}
+    for track in voices:
+        assert "scratch voice" in track.name  # labelled as what it is
+        for clip in track.find_clips():
+            record = clip.metadata["director"]
+            line = lines[record["shot_id"]]
+            speaker = line["speaker"] if line["kind"] == "dialogue" else "Narrator"
+            assert track.name.split(" ", 1)[1].startswith(speaker)  # a track per speaker
+            assert clip.name.startswith(f"{line['shot_id']} {speaker}: {line['text'][:20]}")
+            start = clip.range_in_parent().start_time.to_frames()
+            assert start == round(line["start_s"] * FPS)
+            assert 0 <= clip.source_range.duration.to_seconds() - line["duration_s"] < 1 / FPS
+            assert (folder / clip.media_reference.target_url).is_file()
+            assert (record["text"], record["voice"], record["scratch"]) == (
+                line["text"], line["voice"], True,
+            )  # fmt: skip
+            found[record["shot_id"]] = start
+    assert sorted(found) == sorted(lines)
+    # Written and read again, the lines stay where they are.
+    again = otio.adapters.read_from_string(
+        otio.adapters.write_to_string(timeline, "otio_json"), "otio_json"
+    )
+    assert again.is_equivalent_to(timeline)
+    assert "voice lines on" in said and "scratch track" in said
+
+
 # --- Final Cut Pro 7 XML, FCPXML, EDL -------------------------------------------------------
 
 
@@ -196,7 +238,16 @@ def test_fcp7_xml_has_every_clip_with_its_duration_and_file(run, exported):
         path = item.findtext("file/pathurl")
         assert path is not None and (folder / path).is_file()
     assert len(video.findall("transitionitem")) == len(_transitions(run))
-    assert root.find(".//sequence/media/audio/track/clipitem") is not None  # the music
+    audio = root.findall(".//sequence/media/audio/track")
+    assert audio[-1].find("clipitem") is not None  # the music
+    starts = {
+        c.findtext("file/pathurl"): int(c.findtext("start"))
+        for track in audio[:-1]
+        for c in track.findall("clipitem")
+    }
+    assert starts == {
+        f"media/voice_{e['shot_id']}.wav": round(e["start_s"] * FPS) for e in _lines(run)
+    }
     # Read back by the adapter, the transitions begin at their cuts, as in the film.
     import opentimelineio as otio
 
@@ -246,6 +297,7 @@ def test_edl_parses_with_one_event_per_clip(run, exported):
     assert reels == [f"{p['id']}mp4" for p in want]
     assert sum(kind.startswith("D") for _, kind, _, _ in events) == len(_transitions(run))
     assert "one video track only" in said and "no per-clip metadata" in said
+    assert "the voice and music tracks are left out" in said
     assert json.loads((folder / "shots.json").read_text())["clips"][1]["clip"]["seed"] > 0
 
 
@@ -296,6 +348,43 @@ def test_mlt_export_renders_with_melt_like_the_film_at_every_cut(run, exported, 
             assert off > 12, f"frames {cut - 1}/{cut} look alike ({off:.1f})"
 
 
+def test_mlt_export_speaks_each_line_where_the_film_does(run, exported, tmp_path):
+    melt = shutil.which("melt")
+    if melt is None:
+        pytest.skip("MLT's melt is not installed (Debian: apt-get install melt; .ci/run does it)")
+    folder, said = exported["kdenlive"]
+    rate = 16000
+    out = tmp_path / "mlt.wav"
+    subprocess.run(
+        [melt, "-quiet", str(folder / "film.mlt"), "-consumer", f"avformat:{out}", "vn=1",
+         f"ar={rate}", "ac=1", "acodec=pcm_s16le"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    import wave
+
+    with wave.open(str(out)) as audio:
+        sound = np.frombuffer(audio.readframes(audio.getnframes()), np.int16) / 32768.0
+    lines = _lines(run)
+    assert lines and "voice lines on" in said
+    for line in lines:
+        start = line["start_s"]
+        speech = _speech(sound, rate, start + 0.05, start + 0.35)
+        quiet = [o for o in lines if o["start_s"] < start - 0.4 < o["start_s"] + o["duration_s"]]
+        if not quiet:  # no other line still speaking just before this one starts
+            before = _speech(sound, rate, start - 0.35, start - 0.05)
+            assert speech > 20 * before, f"{line['shot_id']}: {speech:.2e} vs {before:.2e}"
+        assert speech > 1e-4, f"{line['shot_id']}: no speech at {start:.3f} s ({speech:.2e})"
+
+
+def _speech(sound: np.ndarray, rate: int, a: float, b: float) -> float:
+    """Energy in a window outside the test's music (a 440 Hz sine): the voice alone."""
+    window = sound[round(a * rate) : round(b * rate)]
+    spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window)))) ** 2
+    freqs = np.fft.rfftfreq(len(window), 1 / rate)
+    keep = (freqs > 80) & ((freqs < 340) | (freqs > 540))
+    return float(spectrum[keep].sum() / len(window))
+
+
 def _transition_after(root: Path, part: dict) -> int:
     return _transitions(root).get(part["id"], 0)
 
@@ -322,6 +411,20 @@ def test_jianying_draft_has_the_clips_at_their_microseconds(run, exported):
     music = tracks["music"]["segments"]
     assert music and all(m["volume"] == pytest.approx(0.6) for m in music)  # the film's level
     assert len(draft["materials"]["audio_fades"]) == 2  # faded in and out, as the film is
+    # Each voice line a segment on its speaker's track, at its start in microseconds.
+    audios = {a["id"]: a for a in draft["materials"]["audios"]}
+    spoken = {
+        Path(audios[seg["material_id"]]["path"]).name: seg["target_timerange"]
+        for t in draft["tracks"]
+        if t["type"] == "audio" and "scratch voice" in t["name"]
+        for seg in t["segments"]
+    }
+    lines = _lines(run)
+    assert lines and set(spoken) == {f"voice_{e['shot_id']}.wav" for e in lines}
+    for line in lines:
+        span = spoken[f"voice_{line['shot_id']}.wav"]
+        assert span["start"] == round(round(line["start_s"] * FPS) * 1_000_000 / FPS)
+        assert abs(span["duration"] - line["duration_s"] * 1_000_000) < 1_000
     assert "no markers" in said
     assert (folder / "draft_meta_info.json").is_file()
 

@@ -34,7 +34,8 @@ def export_command(run: str, fmt: str, out: str | None, runs_dir: str | None) ->
     """Export RUN's film as a timeline for an editor, with its media copied beside it.
 
     One video track of the title card, each shot's accepted clip at its planned in and out
-    points with the planned transitions, and the end card; the music track; beat markers;
+    points with the planned transitions, and the end card; the voice lines (a track per
+    speaker, one clip per line at its start) and the music track; beat markers;
     subtitles; every clip's record (shot, prompt slots, seed, model, scores). What the format
     cannot carry is said in the output. RUN: a run id or a run folder.
     """
@@ -49,7 +50,8 @@ def export_command(run: str, fmt: str, out: str | None, runs_dir: str | None) ->
     click.echo(
         f"  {len(tl.shots)} shots, {len(tl.items) - len(tl.shots)} cards, {tl.frames} frames "
         f"at {tl.fps} fps; {len(tl.markers)} beat markers; {len(tl.subtitles)} subtitles; "
-        f"music: {'yes' if tl.music else 'none'}; media in {result.folder / 'media'}"
+        f"voice lines: {len(tl.voices)}; music: {'yes' if tl.music else 'none'}; media in "
+        f"{result.folder / 'media'}"
     )
     for note in result.notes:
         click.echo(f"  note: {note}")

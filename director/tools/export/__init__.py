@@ -48,6 +48,28 @@ def music_note(fmt: str) -> str:
     )
 
 
+def voice_notes(tl: Timeline, fmt: str) -> list[str]:
+    """What an editor should know of the voice tracks: the film's mix is not carried, and a
+    scratch voice is for timing only."""
+    if not tl.voices:
+        return []
+    notes = []
+    if fmt != "edl":
+        tracks = len(tl.voice_tracks())
+        ducked = "ducks the music under them and " if tl.music is not None else ""
+        notes.append(
+            f"{fmt}: {len(tl.voices)} voice lines on {tracks} audio track(s), one clip per line "
+            f"at its start; the film {ducked}normalises the mix to its loudness target, which "
+            "the timeline leaves to the editor."
+        )
+    if any(v.scratch for v in tl.voices):
+        notes.append(
+            "the voices are a scratch track (offline speech synthesis), for timing only: replace "
+            "them with recorded or hosted voices."
+        )
+    return notes
+
+
 @dataclass
 class ExportResult:
     timeline_file: Path
@@ -78,6 +100,7 @@ def export_run(paths: RunPaths, fmt: str, out_dir: Path) -> ExportResult:
     path, said = writer(tl, folder)
     if tl.music is not None and fmt not in ("jianying", "edl"):
         said.append(music_note(fmt))
+    said += voice_notes(tl, fmt)
     if tl.label:
         said.append(
             f"the film's visible label ({tl.label!r}) is media/label.png: put it over the "

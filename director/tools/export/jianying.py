@@ -1,6 +1,7 @@
 """A JianYing (剪映) / CapCut draft folder, through pyJianYingDraft: the video track of cards and
 clips at the film's times in microseconds, the planned transitions (叠化 for a crossfade, 闪黑
-for a fade through black), the subtitles as a text track, and the music on an audio track.
+for a fade through black), the subtitles as a text track, the voice lines on audio tracks (one
+per speaker, each line a segment at its start) and the music on an audio track.
 
 The export folder is the draft: copy it into JianYing's drafts folder and it opens there.
 JianYing keeps absolute media paths; a moved draft asks to relink, and its media are in the
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from director.errors import ToolMissing
 from director.tools.export.otio_formats import INSTALL
-from director.tools.export.timeline import Item, Timeline
+from director.tools.export.timeline import Item, Timeline, Voice
 
 TRANSITIONS = {"crossfade": "叠化", "fade-black": "闪黑"}
 
@@ -34,6 +35,8 @@ def write_draft(tl: Timeline, out_dir: Path) -> tuple[Path, list[str]]:
     script.append_track(jy.TrackSpec(jy.TrackType.video, "video"))
     for item in tl.items:
         script.add_segment(_segment(jy, item, tl, out_dir), "video")
+    for name, voices in tl.voice_tracks():
+        _voices(jy, script, name, voices, tl, out_dir)
     if tl.music is not None:
         _music(jy, script, tl, out_dir)
     if tl.subtitles:
@@ -73,6 +76,17 @@ def _segment(jy, item: Item, tl: Timeline, out_dir: Path):
         kind = getattr(jy.TransitionType, TRANSITIONS[item.transition])
         segment.add_transition(kind, duration=microseconds(item.transition_frames, tl.fps))
     return segment
+
+
+def _voices(jy, script, name: str, voices: list[Voice], tl: Timeline, out_dir: Path) -> None:
+    """One audio track of a speaker's lines, each at the microsecond the film speaks it."""
+    script.append_track(jy.TrackSpec(jy.TrackType.audio, name))
+    for voice in voices:
+        material = jy.AudioMaterial(str(out_dir / voice.media), material_name=voice.name)
+        span = material.duration  # the line whole: JianYing times are finer than frames
+        target = jy.Timerange(microseconds(voice.record_in, tl.fps), span)
+        segment = jy.AudioSegment(material, target, source_timerange=jy.Timerange(0, span))
+        script.add_segment(segment, name)
 
 
 def _music(jy, script, tl: Timeline, out_dir: Path) -> None:

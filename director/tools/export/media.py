@@ -20,7 +20,7 @@ from director.tools.assemble.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from director.tools.assemble.film import CARD_FADE_S
 from director.tools.assemble.fonts import FontInfo
 from director.tools.assemble.probe import probe
-from director.tools.assemble.subtitles import write_srt
+from director.tools.assemble.subtitles import write_srt, write_vtt
 from director.tools.export.timeline import Item, Timeline
 
 MEDIA = "media"
@@ -55,14 +55,16 @@ def package(tl: Timeline, out_dir: Path, font: FontInfo) -> list[str]:
             _place_clip(tl, item, media, notes)
     if tl.music is not None:
         notes += _place_music(tl, media)
+    notes += _place_voices(tl, media)
     if tl.label:
         save_png(label_image(tl.label, tl.height, font), media / "label.png")
     return notes
 
 
 def write_sidecars(tl: Timeline, out_dir: Path) -> list[Path]:
-    """``film.srt`` (the subtitles) and ``shots.json`` (every clip's record) beside the
-    timeline: what a format cannot carry is still in the folder."""
+    """``film.srt`` and ``film.vtt`` (the subtitles, as the clean master has them) and
+    ``shots.json`` (every clip's record) beside the timeline: what a format cannot carry is
+    still in the folder."""
     written = [out_dir / "shots.json"]
     records = [
         {
@@ -93,10 +95,21 @@ def write_sidecars(tl: Timeline, out_dir: Path) -> list[Path]:
         "beats": beats,
         "transitions": transitions,
         "music": tl.music.media if tl.music else None,
+        "voices": [
+            {
+                "name": v.name,
+                "media": v.media,
+                "record_in": v.record_in,
+                "frames": v.frames,
+                **v.metadata,
+            }
+            for v in tl.voices
+        ],
     }
     write_text_atomic(written[0], json.dumps(body, ensure_ascii=False, indent=2) + "\n")
     if tl.subtitles:
         written.append(write_srt(tl.subtitles, out_dir / "film.srt"))
+        written.append(write_vtt(tl.subtitles, out_dir / "film.vtt"))
     return written
 
 
@@ -159,6 +172,23 @@ def _place_music(tl: Timeline, media: Path) -> list[str]:
     except Exception:  # noqa: BLE001 - its length unknown, the track is one piece as long as the film
         music.media_frames = None
     return []
+
+
+def _place_voices(tl: Timeline, media: Path) -> list[str]:
+    """Each spoken line as its own file, ``media/voice_SHOT.wav``; a line whose file is gone
+    is left off the timeline and named."""
+    notes, kept = [], []
+    for voice in tl.voices:
+        if not voice.source.is_file():
+            notes.append(f"the voice line of shot {voice.metadata['shot_id']} ({voice.source}) "
+                         "is no longer there: left off the voice track.")  # fmt: skip
+            continue
+        target = media / f"voice_{voice.metadata['shot_id']}{voice.source.suffix or '.wav'}"
+        link_or_copy(voice.source, target)
+        voice.media = f"{MEDIA}/{target.name}"
+        kept.append(voice)
+    tl.voices = kept
+    return notes
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -6,7 +6,9 @@ body as an entry, and each transition as a small tractor of its own, the outgoin
 handle on one track and the incoming part's first frames on the other, blended by MLT's
 ``luma`` dissolve, so the render lasts the film's frames exactly and cuts where the film cuts.
 Each clip's record rides along as ``director:`` properties on its producer (MLT keeps
-properties it does not know); beat markers are written as Kdenlive guides.
+properties it does not know); beat markers are written as Kdenlive guides. The voice lines
+sit on audio tracks of their own, one per speaker, each line an entry at the frame the film
+speaks it; every audio track is mixed into the first track's sound.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import xml.etree.ElementTree as ET
 from math import gcd
 from pathlib import Path
 
-from director.tools.export.timeline import Item, Timeline
+from director.tools.export.timeline import Item, Timeline, Voice
 
 _COLORS = 9  # Kdenlive's guide categories: 0..8
 
@@ -30,8 +32,14 @@ def write_mlt(tl: Timeline, out_dir: Path) -> tuple[Path, list[str]]:
         root.append(_producer(item, tl))
     if tl.music is not None:
         root.append(_music_producer(tl))
+    for voice in tl.voices:
+        root.append(_voice_producer(voice))
     video = _video_playlist(tl, root)
-    tracks = [video] + ([_music_playlist(tl, root)] if tl.music is not None else [])
+    tracks = [video]
+    for n, (name, voices) in enumerate(tl.voice_tracks(), start=1):
+        tracks.append(_voice_playlist(f"A{n}", name, voices, root))
+    if tl.music is not None:
+        tracks.append(_music_playlist(tl, root, f"A{len(tracks)}"))
     root.append(_main_tractor(tl, tracks))
     path = out_dir / "film.mlt"
     ET.indent(root)
@@ -101,6 +109,39 @@ def _music_producer(tl: Timeline) -> ET.Element:
     return producer
 
 
+def _voice_producer(voice: Voice) -> ET.Element:
+    producer = ET.Element(
+        "producer", {"id": Path(voice.media).stem, "in": "0", "out": str(voice.frames - 1)}
+    )
+    _props(
+        producer,
+        {
+            "resource": voice.media,
+            "mlt_service": "avformat-novalidate",
+            "length": str(voice.frames),
+            "kdenlive:clipname": voice.name,
+            "director:kind": "voice",
+            "director:shot_id": voice.metadata.get("shot_id", ""),
+            "director:record": json.dumps(voice.metadata, ensure_ascii=False),
+        },
+    )
+    return producer
+
+
+def _voice_playlist(track: str, name: str, voices: list[Voice], root: ET.Element) -> ET.Element:
+    """The lines at their frames, blanks between."""
+    playlist = ET.Element("playlist", {"id": track})
+    _props(playlist, {"kdenlive:track_name": f"{track} {name}", "kdenlive:audio_track": "1"})
+    at = 0
+    for voice in voices:
+        if voice.record_in > at:
+            ET.SubElement(playlist, "blank", {"length": str(voice.record_in - at)})
+        _entry(playlist, Path(voice.media).stem, 0, voice.frames)
+        at = voice.record_out
+    root.append(playlist)
+    return playlist
+
+
 def _video_playlist(tl: Timeline, root: ET.Element) -> ET.Element:
     """Bodies and transition tractors in film order; each body starts after the frames the
     previous transition already showed."""
@@ -153,9 +194,9 @@ def _clip_playlist(item: Item, start: int, frames: int, *, dim: bool, rising: bo
     return playlist
 
 
-def _music_playlist(tl: Timeline, root: ET.Element) -> ET.Element:
-    playlist = ET.Element("playlist", {"id": "A1"})
-    _props(playlist, {"kdenlive:track_name": "A1 music", "kdenlive:audio_track": "1"})
+def _music_playlist(tl: Timeline, root: ET.Element, track: str = "A1") -> ET.Element:
+    playlist = ET.Element("playlist", {"id": track})
+    _props(playlist, {"kdenlive:track_name": f"{track} music", "kdenlive:audio_track": "1"})
     for _, frames in tl.music.pieces():
         _entry(playlist, "music", 0, frames)
     root.append(playlist)
@@ -170,14 +211,14 @@ def _main_tractor(tl: Timeline, tracks: list[ET.Element]) -> ET.Element:
         if i:
             attrs["hide"] = "video"
         ET.SubElement(tractor, "track", attrs)
-    if len(tracks) > 1:
+    for i in range(1, len(tracks)):  # every audio track summed into the first track's sound
         mix = ET.SubElement(tractor, "transition")
         _props(
             mix,
             {
                 "mlt_service": "mix",
                 "a_track": "0",
-                "b_track": "1",
+                "b_track": str(i),
                 "always_active": "1",
                 "sum": "1",
             },

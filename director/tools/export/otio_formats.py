@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from director.errors import ToolMissing
-from director.tools.export.timeline import Item, Timeline
+from director.tools.export.timeline import Item, Timeline, Voice
 
 INSTALL = "Install the export extra: pip install 'director[export]'."
 
@@ -29,8 +29,9 @@ def otio_module():
 
 
 def to_otio(tl: Timeline):
-    """The OTIO timeline: V1 (cards and clips with transitions), A1 (the music), beat markers
-    on the timeline's stack, the run's and each clip's records as ``director`` metadata."""
+    """The OTIO timeline: V1 (cards and clips with transitions), a track of voice lines per
+    speaker, then the music, beat markers on the timeline's stack, the run's and each clip's
+    records as ``director`` metadata."""
     otio = otio_module()
     timeline = otio.schema.Timeline(name=tl.title)
     timeline.global_start_time = _time(0, tl.fps)
@@ -44,8 +45,10 @@ def to_otio(tl: Timeline):
         "label_image": "media/label.png" if tl.label else None,
     }
     timeline.tracks.append(_video_track(tl))
+    for n, (name, voices) in enumerate(tl.voice_tracks(), start=1):
+        timeline.tracks.append(_voice_track(f"A{n} {name}", voices, tl.fps))
     if tl.music is not None:
-        timeline.tracks.append(_music_track(tl))
+        timeline.tracks.append(_music_track(tl, len(tl.voice_tracks()) + 1))
     for marker in tl.markers:
         timeline.tracks.markers.append(
             otio.schema.Marker(
@@ -90,10 +93,30 @@ def _clip(item: Item, fps: int):
     return clip
 
 
-def _music_track(tl: Timeline):
+def _voice_track(name: str, voices: list[Voice], fps: int):
+    """Each line its own clip at the frame the film speaks it, gaps between."""
+    otio = otio_module()
+    track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
+    at = 0
+    for voice in voices:
+        if voice.record_in > at:
+            track.append(otio.schema.Gap(source_range=_range(0, voice.record_in - at, fps)))
+        reference = otio.schema.ExternalReference(
+            target_url=voice.media, available_range=_range(0, voice.frames, fps)
+        )
+        clip = otio.schema.Clip(
+            name=voice.name, media_reference=reference, source_range=_range(0, voice.frames, fps)
+        )
+        clip.metadata["director"] = copy.deepcopy(voice.metadata)
+        track.append(clip)
+        at = voice.record_out
+    return track
+
+
+def _music_track(tl: Timeline, number: int = 1):
     otio = otio_module()
     music = tl.music
-    track = otio.schema.Track(name="A1 music", kind=otio.schema.TrackKind.Audio)
+    track = otio.schema.Track(name=f"A{number} music", kind=otio.schema.TrackKind.Audio)
     available = _range(0, music.media_frames, tl.fps) if music.media_frames else None
     for start, frames in music.pieces():
         reference = otio.schema.ExternalReference(target_url=music.media, available_range=available)
@@ -167,8 +190,14 @@ def write_edl(tl: Timeline, out_dir: Path) -> tuple[Path, list[str]]:
         timeline.tracks.remove(track)
     path = out_dir / "film.edl"
     _write(timeline, path, "cmx_3600", style="avid")
+    left_out = [name for name, there in (("voice", tl.voices), ("music", tl.music)) if there]
     notes = [
-        "EDL: one video track only; the music track is left out (media/ has the file).",
+        "EDL: one video track only"
+        + (
+            f"; the {' and '.join(left_out)} tracks are left out (media/ has their files)."
+            if left_out
+            else "."
+        ),
         "EDL: no per-clip metadata; the records are in shots.json.",
         *_subtitle_note(tl, "EDL"),
         *_fade_black_note(tl, "EDL"),
