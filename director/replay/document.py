@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,8 +100,18 @@ def _md_cell(text: str) -> str:
 
 
 def to_html(doc: Document, root: Path, thumb_width: int = 480) -> str:
+    """One page that reads anywhere: thumbnails inline, the film played from its path next
+    to the page, the CJK glyphs it shows embedded, and a layout that fits a phone."""
+    from director.replay.webfont import FAMILY, font_face
+
     body = "\n".join(_html_block(block, root, thumb_width) for block in doc.blocks)
-    return _PAGE.format(title=html.escape(doc.title), body=body)
+    shown = doc.title + html.unescape(_TAG.sub(" ", body))
+    return _PAGE.format(
+        title=html.escape(doc.title), body=body, font_face=font_face(shown), family=FAMILY
+    )
+
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _html_block(block, root: Path, thumb_width: int) -> str:
@@ -117,7 +128,8 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
         rows = "".join(
             "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in block.rows
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return f'<div class="wide">{table}</div>'  # a wide table scrolls, not the page
     if isinstance(block, Figure):
         return _html_figure(block, root, thumb_width)
     if isinstance(block, Code):
@@ -126,7 +138,7 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
         poster = _thumbnail_uri(root / block.poster, thumb_width * 2) or ""
         return (
             f'<figure><video controls preload="metadata" src="{esc(block.path)}" '
-            f'poster="{poster}" style="max-width:100%"></video>'
+            f'poster="{poster}"></video>'
             f"<figcaption>{esc(block.alt)}</figcaption></figure>"
         )
     raise TypeError(block)
@@ -159,14 +171,21 @@ def _thumbnail_uri(path: Path, width: int) -> str | None:
 
 
 _PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
+<html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
 <style>
-body{{font-family:system-ui,-apple-system,"Noto Sans CJK SC","PingFang SC",sans-serif;
+{font_face}
+body{{font-family:{family},system-ui,-apple-system,"Noto Sans CJK SC","PingFang SC",sans-serif;
 max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}}
-table{{border-collapse:collapse;margin:1em 0;font-size:90%}}
+h1,h2,h3,h4,p,li,figcaption{{overflow-wrap:anywhere}}
+.wide{{overflow-x:auto;margin:1em 0}}
+table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}
-th{{background:#f3f3f3}} figure{{margin:1em 0}} img{{max-width:100%;border:1px solid #ddd}}
+th{{background:#f3f3f3}} figure{{margin:1em 0}}
+img,video{{max-width:100%;height:auto}} img{{border:1px solid #ddd}} video{{width:100%}}
 pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:80%}}
+@media (max-width:600px){{body{{margin:1em auto;padding:0 .6em}} table{{font-size:80%}}}}
 </style></head>
 <body><h1>{title}</h1>
 {body}
