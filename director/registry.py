@@ -58,6 +58,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     "voices": {
         "scratch": "director.tools.voice.scratch:ScratchVoice",
         "openai": "director.tools.voice.openai_speech:OpenAISpeech",
+        "dashscope": "director.tools.voice.dashscope:DashScopeVoice",
     },
 }
 

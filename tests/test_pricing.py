@@ -44,7 +44,14 @@ def test_every_entry_has_unit_amount_currency_date_and_source():
     assert data["prices"], "the table is empty"
     for key, entry in data["prices"].items():
         assert ":" in key, key
-        assert entry["unit"] in ("image", "second", "1M tokens"), key
+        assert entry["unit"] in (
+            "image",
+            "second",
+            "1M tokens",
+            "10k characters",
+            "1M characters",
+            "minute",
+        ), key
         assert entry["amount"] not in (None, {}, 0), key
         assert entry["currency"] == "USD", key
         datetime.date.fromisoformat(entry["read_on"])

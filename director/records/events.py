@@ -143,7 +143,7 @@ class CostIncurred(_Event):
 
     type: Literal["cost"] = "cost"
     shot_id: str | None = None
-    kind: Literal["keyframe", "clip", "plan"]
+    kind: Literal["keyframe", "clip", "plan", "voice"]
     backend: str
     model: str
     amount: float | None = Field(description="USD; None when the model has no price")
@@ -208,6 +208,33 @@ class VoiceLineSpoken(_Event):
     fits: bool = Field(description="the line ends within its shot; False flags it for the human")
     cost: float | None = Field(default=None, description="USD; None when the model has no price")
     seconds: float = 0.0
+    task_id: str = Field(default="", description="the hosted call's task or request id")
+
+
+class VoiceTaskStarted(_Event):
+    """A hosted voice call's task or request id, logged before the run waits on its audio."""
+
+    type: Literal["voice_task"] = "voice_task"
+    shot_id: str
+    backend: str
+    model: str
+    voice: str
+    task_id: str
+
+
+class VoiceLineFailed(_Event):
+    """A line that was not spoken: the service refused it (its content check, a failed task)
+    or the budget could not pay for it. The film is assembled without it."""
+
+    type: Literal["voice_failed"] = "voice_failed"
+    shot_id: str
+    text: str
+    backend: str
+    model: str
+    voice: str
+    reason: str
+    code: str = Field(default="", description="the service's error code, or Budget")
+    task_id: str = ""
 
 
 class LoudnessMeasured(_Event):
@@ -258,6 +285,8 @@ Event = Annotated[
     | DecisionMade
     | AssemblyStep
     | VoiceLineSpoken
+    | VoiceTaskStarted
+    | VoiceLineFailed
     | LoudnessMeasured
     | ErrorRaised
     | RunFinished,

@@ -303,16 +303,33 @@ class VoiceBackend(ABC):
     scratch: ClassVar[bool] = False
     # The voices the backend offers; the first is the narrator's, the others the characters'.
     voices: ClassVar[tuple[str, ...]] = ()
+    # Set by the run: called with the provider's task or request id as soon as a hosted call
+    # has one, before anything waits on the audio (the run logs it).
+    on_task: Callable[[str], None] | None = None
+    # What the last speak() was billed, as a director.tools.pricing.Cost (what was counted,
+    # or why there is no price); None for a voice that bills nothing.
+    last_cost: Any = None
 
-    def voice_for(self, speaker: str | None) -> str:
+    def voices_for(self, language: Language | None) -> tuple[str, ...]:
+        """The voices that speak ``language``; backends whose voices differ by language
+        override this (the narrator's first, as in ``voices``)."""
+        return self.voices
+
+    def voice_for(self, speaker: str | None, language: Language | None = None) -> str:
         """One voice per speaker, the same in every run: the narrator (``None``) has the first,
-        a character the one its name hashes to among the others."""
-        if speaker is None or len(self.voices) < 2:
-            return self.voices[0]
+        a character the one its name hashes to among the others (of ``language``'s voices)."""
+        voices = self.voices_for(language)
+        if speaker is None or len(voices) < 2:
+            return voices[0]
         import hashlib
 
         digest = hashlib.sha256(speaker.strip().lower().encode("utf-8")).digest()
-        return self.voices[1 + int.from_bytes(digest[:4], "big") % (len(self.voices) - 1)]
+        return voices[1 + int.from_bytes(digest[:4], "big") % (len(voices) - 1)]
+
+    def estimate(self, text: str) -> float | None:
+        """What speaking ``text`` will cost in USD, before the call (checked against --budget);
+        None when the model has no known price. An offline voice costs nothing."""
+        return 0.0
 
     @abstractmethod
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:

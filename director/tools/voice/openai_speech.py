@@ -23,14 +23,11 @@ from director.tools.openai_client import (
     make_client,
     openai_endpoint,
 )
+from director.tools.pricing import PriceTable, bill_speech, quote_speech
 from director.tools.providers import ProviderSettings, settings
 
 MODEL = "gpt-4o-mini-tts"
 PCM_RATE = 24000  # what the endpoint's "pcm" format is
-# USD, from OpenAI's published prices: the tts models by character, gpt-4o-mini-tts by its
-# published estimate per minute of audio.
-PER_MILLION_CHARS = {"tts-1": 15.0, "tts-1-hd": 30.0}
-PER_MINUTE = {"gpt-4o-mini-tts": 0.015}
 
 
 class OpenAISpeech(VoiceBackend):
@@ -50,8 +47,10 @@ class OpenAISpeech(VoiceBackend):
         max_retries: int = DEFAULT_RETRIES,
         timeout: float = DEFAULT_TIMEOUT_S,
         provider_settings: ProviderSettings | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.model = model
+        self.prices = prices  # the run's price table; none: the packaged one
         self.max_retries = max_retries
         found = provider_settings or settings("openai")
         self.endpoint = openai_endpoint(found)
@@ -62,12 +61,15 @@ class OpenAISpeech(VoiceBackend):
         _write_wav(pcm, Path(dest))
         return self.cost(text, len(pcm) / 2 / PCM_RATE)
 
+    def estimate(self, text: str) -> float | None:
+        return quote_speech(self.name, self.model, text, table=self.prices).usd
+
     def cost(self, text: str, seconds: float) -> float | None:
-        if self.model in PER_MILLION_CHARS:
-            return round(len(text) * PER_MILLION_CHARS[self.model] / 1e6, 6)
-        if self.model in PER_MINUTE:
-            return round(seconds / 60 * PER_MINUTE[self.model], 6)
-        return None
+        """USD for ``text`` spoken in ``seconds``, from the price table (the tts models by
+        character, gpt-4o-mini-tts by OpenAI's estimate per minute of audio)."""
+        usage = {"characters": len(text), "seconds": seconds}
+        self.last_cost = bill_speech(self.name, self.model, text, usage, table=self.prices)
+        return self.last_cost.usd
 
     def _call(self, text: str, voice: str) -> bytes:
         try:
