@@ -157,7 +157,12 @@ def test_chinese_is_drawn_as_glyphs_in_a_browser_without_cjk_fonts(zh_page, chro
         probe = zh_page.with_name(f"probe-{name}.html")
         probe.write_text(_probe(variant, text), encoding="utf-8")
         shot = zh_page.with_name(f"probe-{name}.png")
-        chromium(f"--screenshot={shot}", "--window-size=800,300", probe.as_uri())
+        chromium(
+            "--virtual-time-budget=2000",
+            f"--screenshot={shot}",
+            "--window-size=800,300",
+            probe.as_uri(),
+        )  # time for the font to load
         scores[name] = _likeness(Image.open(shot).crop((0, 0, 800, 120)), reference)
     assert scores["embedded"] > 0.8, scores
     assert scores["tofu"] < 0.5, scores  # with no font, the same check sees empty boxes
