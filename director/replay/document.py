@@ -183,6 +183,7 @@ h1,h2,h3,h4,p,li,figcaption{{overflow-wrap:anywhere}}
 table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}
 th{{background:#f3f3f3}} figure{{margin:1em 0}}
+th,td:first-child{{word-break:keep-all}}
 img,video{{max-width:100%;height:auto}} img{{border:1px solid #ddd}} video{{width:100%}}
 pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:80%}}
 @media (max-width:600px){{body{{margin:1em auto;padding:0 .6em}} table{{font-size:80%}}}}
