@@ -15,6 +15,7 @@ from director.cli.critique import critique_command
 from director.cli.doctor import doctor_command
 from director.cli.evaluate import evaluate_command
 from director.cli.export import export_command
+from director.cli.lora import lora_group
 from director.cli.render import render_command
 from director.cli.replay import replay_command, runs_command
 from director.cli.run import run_command
@@ -36,6 +37,7 @@ cli.add_command(cast_group)
 cli.add_command(critique_command)
 cli.add_command(doctor_command)
 cli.add_command(export_command)
+cli.add_command(lora_group)
 cli.add_command(evaluate_command)
 cli.add_command(render_command)
 
