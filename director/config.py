@@ -163,6 +163,8 @@ OPTIONS: dict[str, Option] = _options(
     Option("font", str, None, "Font file for titles and subtitles", env="DIRECTOR_FONT",
            shown_default="bundled Noto Sans CJK"),
     Option("music", str, None, "Audio file laid under the film, trimmed and faded"),
+    Option("doc_lang", str, None, "Language of the workflow document: en or zh",
+           env="DIRECTOR_DOC_LANG", shown_default="the film's language", metavar="en|zh"),
     Option("voice", str, "none", "Voices for narration and dialogue: none, scratch (offline "
            "and robotic, a scratch track for timing like previz), or openai:gpt-4o-mini-tts",
            env="DIRECTOR_VOICE", metavar=BACKEND),

@@ -75,13 +75,16 @@ def _workflow_covers_the_run(run):
         for check in event["critique"]["checks"]
         if check["threshold"] is not None
     }
-    table = text.split("### Critique thresholds, as applied")[1].split("\n## ")[0]
+    zh = plan["story"]["language"] == "zh"  # the document is in the film's language
+    heading = "### 评审阈值（按实际应用）" if zh else "### Critique thresholds, as applied"
+    table = text.split(heading)[1].split("\n### ")[0]
     rows = [line.split(" | ")[:2] for line in table.splitlines() if line.startswith("| ")][1:]
     assert sorted((name.strip("| "), float(value)) for name, value in rows) == sorted(applied)
     for event in events:
         if event["type"] == "critique" and event["verdict"] == "fail":
             c = event["critique"]
-            assert f"{c['shot_id']} attempt {c['attempt']} " in text
+            said = f"第 {c['attempt']} 次尝试" if zh else f"attempt {c['attempt']} "
+            assert f"{c['shot_id']} {said}" in text
             for check in c["checks"]:
                 if check["passed"] is False:
                     assert check["reason"] in text

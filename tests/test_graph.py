@@ -136,7 +136,8 @@ def test_a_copied_run_folder_replays_to_the_same_document(tmp_path):
     written = write_workflow(RunPaths(copy), html=True)
     assert (copy / "workflow.md").read_text(encoding="utf-8") == original
     page = written[1].read_text(encoding="utf-8")
-    assert page.count('src="data:image/jpeg;base64,') == 4
+    # the four keyframes, every shot's on one image, and s002's failed frame beside the kept one
+    assert page.count('src="data:image/jpeg;base64,') == 6
     assert str(tmp_path) not in original
 
 

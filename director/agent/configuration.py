@@ -51,6 +51,9 @@ class RunOptions(BaseModel):
     run_id: str | None = None
     font: str | None = None
     music: str | None = None
+    doc_lang: str | None = Field(
+        default=None, description="language of the workflow document, en or zh; None: the film's"
+    )
     voice: str = Field(default="none", description="voice backend for the lines, or none")
     llm: str
     image: str
@@ -103,6 +106,10 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
     values = resolve_options(flags, file)
     logline = validate_logline(flags.get("logline"))
     approve = checked_approve(flags)
+    if values.get("doc_lang") is not None:
+        from director.replay.words import checked_language
+
+        checked_language(str(values["doc_lang"]))
     _check_voice(str(values["voice"]))
     return RunOptions(
         **values,

@@ -103,6 +103,7 @@ def resume_run(
     backends: dict | None = None,
     approver: Approver | None = None,
     assembly: dict[str, Any] | None = None,
+    doc_lang: str | None = None,
 ) -> RunResult:
     """Continue a run from its last checkpoint: after a crash, a Ctrl-C, or a stop for approval.
     ``from_stage`` re-opens a stage: what comes after it is made again, what comes before kept;
@@ -114,6 +115,7 @@ def resume_run(
         sweep_unfinished(paths)  # a killed process's half-written files; no one else writes here
         options = _resumed_options(paths, approve)
         options, changed = _changed_assembly(paths, options, assembly or {}, from_stage)
+        options, changed = _changed_doc_lang(options, doc_lang, changed)
         events = read_events(paths.events)
         backends = {**_backends(options, backends), "jobs": JobLedger(events)}
         ctx = _context(options, paths, progress, backends)
@@ -338,6 +340,17 @@ def _changed_assembly(
     data["options"].update({k: new for k, (_, new) in changed.items()})
     write_json_atomic(paths.run_json, data)
     return updated, changed
+
+
+def _changed_doc_lang(
+    options: RunOptions, doc_lang: str | None, changed: dict[str, Any]
+) -> tuple[RunOptions, dict[str, Any]]:
+    """A new language for the workflow document: no stage is redone for it (the document is
+    written at the end, from the log), and it is recorded on the resume."""
+    if doc_lang is None or doc_lang == options.doc_lang:
+        return options, changed
+    changed = {**changed, "doc_lang": [options.doc_lang, doc_lang]}
+    return options.model_copy(update={"doc_lang": doc_lang}), changed
 
 
 def _with_credentials(options: RunOptions) -> RunOptions:

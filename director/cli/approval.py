@@ -285,6 +285,12 @@ def _said(answer: dict) -> str:
 @click.option(
     "--font", default=None, help="With --from: a new font for cards and subtitles (recorded)."
 )
+@click.option(
+    "--doc-lang",
+    type=click.Choice(["en", "zh"]),
+    default=None,
+    help="The workflow document's language from here on (recorded) [default: as the run had it].",
+)
 @runs_dir_option
 def resume_command(run: str, runs_dir: str | None, **flags) -> None:
     """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
@@ -305,6 +311,7 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
         progress=progress,
         approver=asker_for(mode or _started_mode(paths), flags["open_sheet"], progress),
         assembly=_assembly_flags(flags),
+        doc_lang=flags.get("doc_lang"),
     )
     report(result, flags["as_json"], flags["quiet"])
 

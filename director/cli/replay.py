@@ -16,14 +16,20 @@ from director.cli.options import resolve_runs_dir, runs_dir_option
     is_flag=True,
     help="Also write workflow.html, one self-contained page with thumbnails.",
 )
+@click.option(
+    "--doc-lang",
+    type=click.Choice(["en", "zh"]),
+    default=None,
+    help="The document's language [default: the run's --doc-lang, else the film's language].",
+)
 @runs_dir_option
-def replay_command(run: str, html: bool, runs_dir: str | None) -> None:
+def replay_command(run: str, html: bool, doc_lang: str | None, runs_dir: str | None) -> None:
     """Write RUN's workflow document from its event log (RUN: a run id or a run folder)."""
     from director.memory.runs import resolve_run
     from director.replay.workflow import write_workflow
 
     paths = resolve_run(run, resolve_runs_dir(runs_dir))
-    for path in write_workflow(paths, html=html):
+    for path in write_workflow(paths, html=html, lang=doc_lang):
         click.echo(str(path))
 
 

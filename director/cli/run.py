@@ -79,6 +79,7 @@ from director.config import APPROVE_MODES
 )
 @threshold_option
 @option("music")
+@option("doc_lang", type=click.Choice(["en", "zh"]))
 @option("voice")
 @option("font")
 @diffusers_options

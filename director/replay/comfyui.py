@@ -11,6 +11,7 @@ from director.files import write_text_atomic
 from director.records import Attempt
 from director.replay.document import Document, Para, Table
 from director.replay.record import RunRecord
+from director.replay.words import Words
 
 FOLDER = "comfyui"
 COLUMNS = (
@@ -50,13 +51,19 @@ def write_graphs(record: RunRecord, root: Path) -> list[Path]:
     return written
 
 
-def add_parameters(doc: Document, record: RunRecord, shot_id: str, kind: str) -> None:
-    """The shot's ComfyUI attempts of one kind, as a table of their key parameters."""
+def add_parameters(
+    doc: Document, record: RunRecord, shot_id: str, kind: str, lang: str = "en"
+) -> None:
+    """The shot's ComfyUI attempts of one kind, as a table of their key parameters, with the
+    fixed words in the document's language ``lang``."""
     attempts = on_comfyui(record.attempts(shot_id, kind))
     if not attempts:
         return
+    w = Words(lang)
+    named = w.raw("comfyui_headers")
     used = [name for name, _ in COLUMNS if any(name in _params(a) for a in attempts)]
-    headers = ["attempt", "workflow", *[dict(COLUMNS)[n] for n in used], "graph"]
+    headers = [named["attempt"], named["workflow"], *[dict(COLUMNS)[n] for n in used]]
+    headers.append(named["graph"])
     rows = [
         [
             str(a.number),
@@ -66,8 +73,9 @@ def add_parameters(doc: Document, record: RunRecord, shot_id: str, kind: str) ->
         ]
         for a in attempts
     ]
-    server = _server(attempts[-1])
-    doc.add(Para(f"{kind.capitalize()} on ComfyUI ({server}):"), Table(headers, rows))
+    what = w(f"k_{kind}")
+    said = w("comfyui_on", kind=what[:1].upper() + what[1:], server=_server(attempts[-1]))
+    doc.add(Para(said), Table(headers, rows))
 
 
 def _params(attempt: Attempt) -> dict:

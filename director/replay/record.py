@@ -34,6 +34,7 @@ from director.records import (
     StoryDeveloped,
     StyleBible,
 )
+from director.records.events import LoudnessMeasured, VoiceLineSpoken
 
 
 @dataclass
@@ -64,6 +65,42 @@ class RunRecord:
         default_factory=lambda: defaultdict(list)
     )
     notices: list[PlannerNotice] = field(default_factory=list)
+    # the lines spoken in the film as last assembled, by shot id; and its sound measured
+    voice_lines: dict[str, VoiceLineSpoken] = field(default_factory=dict)
+    loudness: LoudnessMeasured | None = None
+    doc_lang: str | None = None  # the document's language, as a resume last changed it
+
+    def spoken(self) -> list[VoiceLineSpoken]:
+        order = {s.id: i for i, s in enumerate(self.shots)}
+        return sorted(
+            self.voice_lines.values(), key=lambda e: (order.get(e.shot_id, 1e9), e.start_s)
+        )
+
+    def not_run(self, kind: str | None = None) -> dict[tuple[str, str], list[str]]:
+        """Checks that did not run, by (check, reason): the shots of each attempt so skipped."""
+        found: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for (shot_id, of_kind, _), critique in self.critiques.items():
+            if kind in (None, of_kind):
+                for c in critique.checks:
+                    if c.passed is None:
+                        found[(c.name, c.reason)].append(shot_id)
+        return dict(found)
+
+    def never_ran(self, kind: str) -> dict[str, str]:
+        """The checks of one kind that ran on no attempt, each with its one reason (a check
+        skipped for several reasons is not here: its rows say why)."""
+        ran = {
+            c.name
+            for (_, of_kind, _), crit in self.critiques.items()
+            if of_kind == kind
+            for c in crit.checks
+            if c.passed is not None
+        }
+        reasons: dict[str, set[str]] = defaultdict(set)
+        for name, reason in self.not_run(kind):
+            if name not in ran:
+                reasons[name].add(reason)
+        return {n: next(iter(r)) for n, r in reasons.items() if len(r) == 1}
 
     def final_decision(self, shot_id: str, kind: str = "keyframe") -> Decision | None:
         done = [d for d in self.ladder(shot_id, kind) if d.action not in ("reroll", "skip")]
@@ -222,6 +259,8 @@ def _cost(r: RunRecord, e: CostIncurred) -> None:
 
 def _resumed(r: RunRecord, e: RunResumed) -> None:
     r.resumes.append(e)
+    if "doc_lang" in e.changed:
+        r.doc_lang = e.changed["doc_lang"][1]
     r.finished = None  # a resumed run is finished again only by a later run_finished
 
 
@@ -248,4 +287,6 @@ _HANDLERS = {
     CostIncurred: _cost,
     LLMCallMade: lambda r, e: r.llm_calls.append(e),
     ErrorRaised: _error,
+    VoiceLineSpoken: lambda r, e: r.voice_lines.__setitem__(e.shot_id, e),
+    LoudnessMeasured: lambda r, e: setattr(r, "loudness", e),
 }
