@@ -257,3 +257,56 @@ def test_openai_speech_names_the_key_when_refused(speech_server, tmp_path):
 def test_voices_are_a_registry_kind():
     assert {"scratch", "openai"} <= set(registry.classes("voices"))
     assert isinstance(registry.load("voices", "scratch"), ScratchVoice)
+
+
+# --- what voices cost, and the budget ----------------------------------------------------------
+
+
+def _openai_film(root: Path, server, *extra: str) -> tuple[dict, list[dict]]:
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1",
+    }
+    result = director(
+        "run", "--logline", EN, "--yes", "--json", "--runs-dir", "runs", "--run-id", "o",
+        "--minutes", "0.25", "--size", "320x180", "--voice", "openai", *extra,
+        cwd=root, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = root / "runs" / "o" / "events.jsonl"
+    return json.loads(result.stdout), [json.loads(x) for x in events.read_text().splitlines()]
+
+
+def test_openai_voices_log_what_each_line_cost(speech_server, tmp_path):
+    summary, events = _openai_film(tmp_path, speech_server)
+    spoken = [e for e in events if e["type"] == "voice_line"]
+    costs = [e for e in events if e["type"] == "cost"]
+    assert spoken and [e["shot_id"] for e in costs] == [e["shot_id"] for e in spoken]
+    for line, cost in zip(spoken, costs, strict=True):
+        assert (cost["kind"], cost["backend"], cost["model"]) == (
+            "voice",
+            "openai",
+            "gpt-4o-mini-tts",
+        )
+        assert cost["amount"] == line["cost"]
+        assert cost["amount"] == pytest.approx(line["duration_s"] / 60 * 0.015, rel=1e-3)
+        assert cost["detail"] == f"{line['duration_s']:g} s of audio"
+    assert summary["cost"]["voices"] == pytest.approx(sum(e["cost"] for e in spoken), abs=1e-8)
+    assert summary["cost"]["total"] == summary["cost"]["voices"]  # previz pictures are free
+
+
+def test_the_budget_counts_voices_and_leaves_out_what_it_cannot_pay(speech_server, tmp_path):
+    summary, events = _openai_film(tmp_path, speech_server, "--budget", "0.0000001")
+    left = [e for e in events if e["type"] == "voice_failed"]
+    assert left and not [e for e in events if e["type"] == "voice_line"]
+    assert {e["code"] for e in left} == {"Budget"} and not speech_server.requests
+    assert summary["unspoken_lines"] == [
+        {k: e[k] for k in ("shot_id", "text", "code", "reason")} for e in left
+    ]
+    assert summary["cost"]["voices"] == 0 and Path(summary["paths"]["film"]).is_file()
+
+
+def test_a_scratch_voice_costs_nothing_and_logs_no_cost(voiced):
+    _, summary, _, events = voiced
+    assert not [e for e in events if e["type"] == "cost"]
+    assert summary["cost"] == {"total": 0, "voices": 0, "unpriced": []}

@@ -34,7 +34,7 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     with ctx.stage("assemble"):
         clips = {sid: ctx.paths.root / rel for sid, rel in work.clips.items()}
         music = Path(ctx.options.music) if ctx.options.music else None
-        lines = _placed_lines(ctx, plan)
+        lines, spent = _placed_lines(ctx, plan, work.spent)
         result = assemble_film(
             plan,
             clips,
@@ -50,7 +50,7 @@ def assemble(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
         tiles = shot_tiles(plan.shots, ctx.paths.root, state["keyframes"], state.get("captions"))
         flagged = flag_reasons(state, work.flagged)
         contact_sheet(tiles, ctx.paths.contact_sheet, flagged=flagged)
-    update = {**work.update(), "film": ctx.paths.rel(result.film)}
+    update = {**work.update(), "film": ctx.paths.rel(result.film), "spent": spent}
     return Command(goto="document", update=update)
 
 
@@ -80,21 +80,28 @@ def _outputs(ctx: RunContext) -> dict[str, Path]:
     }
 
 
-def _placed_lines(ctx: RunContext, plan) -> list:
+def _placed_lines(ctx: RunContext, plan, spent: float) -> tuple[list, float]:
     """The plan's lines spoken by the run's voice backend (none unless --voice names one),
-    each logged like a generation; a line longer than its shot is logged as not fitting."""
+    each logged like a generation and paid within --budget (``spent`` so far); a line longer
+    than its shot is logged as not fitting, a line left out as not spoken. Returns the placed
+    lines and the spend with theirs."""
     from director import registry
+    from director.agent.voices import PaidVoice, speak_within
     from director.tools.assemble.mix import PlacedLine
     from director.tools.voice.lines import speak_lines
 
     spec = getattr(ctx.options, "voice", "none") or "none"
     if registry.split_spec(spec)[0] == "none":
-        return []
-    backend = registry.load("voices", spec)
-    spoken = speak_lines(plan, backend, ctx.paths.root, ctx.options.fps)
+        return [], spent
+    backend = PaidVoice(ctx, registry.load("voices", spec), plan, spent)
+    spoken = speak_within(
+        plan,
+        backend,
+        lambda kept: speak_lines(kept, backend, ctx.paths.root, ctx.options.fps),
+    )
     for line in spoken:
-        ctx.log.append(_voice_event(ctx, backend, line))
-    return [PlacedLine(line.path, line.start_s) for line in spoken]
+        ctx.log.append(backend.settled(_voice_event(ctx, backend, line)))
+    return [PlacedLine(line.path, line.start_s) for line in spoken], backend.spent
 
 
 def _voice_event(ctx: RunContext, backend, line) -> VoiceLineSpoken:

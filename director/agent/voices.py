@@ -15,6 +15,7 @@ from director.agent.context import RunContext
 from director.errors import GenerationFailed
 from director.records import CostIncurred, Language, Plan
 from director.records.events import VoiceLineFailed, VoiceLineSpoken, VoiceTaskStarted
+from director.text import is_chinese
 from director.tools.base import VoiceBackend
 
 
@@ -34,6 +35,7 @@ class PaidVoice(VoiceBackend):
         self.name, self.model = inner.name, inner.model  # type: ignore[misc]
         self.scratch, self.voices = inner.scratch, inner.voices  # type: ignore[misc]
         self.shots = [s for s in plan.shots if s.line is not None and s.line.text.strip()]
+        self.speaks = speakers_languages(self.shots, plan.story.language)
         self.paid: dict[str, tuple[float | None, str]] = {}  # shot id -> (cost, task id)
         self.left_out: set[str] = set()
 
@@ -41,7 +43,10 @@ class PaidVoice(VoiceBackend):
         return self.inner.voices_for(language)
 
     def voice_for(self, speaker: str | None, language: Language | None = None) -> str:
-        return self.inner.voice_for(speaker, language)
+        """The speaker's voice among those of ``language``; when none is given, of the
+        language the speaker's lines are in (so one voice serves all of a character's lines)."""
+        found = language or self.speaks.get(_key(speaker), self.speaks.get(None))
+        return self.inner.voice_for(speaker, found)
 
     def check_voice(self, voice: str, model: str = "") -> None:
         check = getattr(self.inner, "check_voice", None)
@@ -53,6 +58,8 @@ class PaidVoice(VoiceBackend):
 
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:
         shot_id = self._shot_of(text, Path(dest))
+        if shot_id in self.paid and Path(dest).is_file():
+            return self.paid[shot_id][0]  # spoken before a refused line left the film
         self._afford(shot_id, text, voice)
         tasks: list[str] = []
 
@@ -87,7 +94,10 @@ class PaidVoice(VoiceBackend):
         if event.shot_id not in self.paid:
             return event
         cost, task = self.paid[event.shot_id]
-        return event.model_copy(update={"cost": cost, "reused": False, "task_id": task})
+        update = {"cost": cost, "task_id": task}
+        if "reused" in type(event).model_fields:
+            update["reused"] = False
+        return event.model_copy(update=update)
 
     def _shot_of(self, text: str, dest: Path) -> str:
         """The shot whose line this is: its text, in the file named after the shot's id."""
@@ -135,6 +145,23 @@ class PaidVoice(VoiceBackend):
                 amount=cost, detail=billed.detail or billed.reason, job_id=job_id,
             )
         )  # fmt: skip
+
+
+def speakers_languages(shots: list, default: Language) -> dict[str | None, Language]:
+    """Each speaker's language (None: the narrator's): Mandarin when most of their lines are in
+    Chinese script, else English; ``default`` for the narrator of a film with no narration."""
+    counts: dict[str | None, list[bool]] = {}
+    for shot in shots:
+        line = shot.line
+        speaker = line.speaker if line.kind == "dialogue" and line.speaker else None
+        counts.setdefault(_key(speaker), []).append(is_chinese(line.text))
+    found: dict[str | None, Language] = {None: default}
+    found.update({k: "zh" if sum(v) * 2 > len(v) else "en" for k, v in counts.items()})
+    return found
+
+
+def _key(speaker: str | None) -> str | None:
+    return speaker.strip().lower() if speaker else None
 
 
 def without_lines(plan: Plan, shot_ids: set[str]) -> Plan:
