@@ -166,7 +166,8 @@ OPTIONS: dict[str, Option] = _options(
     Option("doc_lang", str, None, "Language of the workflow document: en or zh",
            env="DIRECTOR_DOC_LANG", shown_default="the film's language", metavar="en|zh"),
     Option("voice", str, "none", "Voices for narration and dialogue: none, scratch (offline "
-           "and robotic, a scratch track for timing like previz), or openai:gpt-4o-mini-tts",
+           "and robotic, a scratch track for timing like previz), openai:gpt-4o-mini-tts, "
+           "dashscope:qwen3-tts-flash or dashscope:cosyvoice-v2",
            env="DIRECTOR_VOICE", metavar=BACKEND),
     Option("llm", str, "offline", "Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, "
            "or openai-compatible:URL#MODEL", env="DIRECTOR_LLM", metavar=BACKEND),

@@ -247,6 +247,8 @@ def _summary(result) -> dict:
         },
         "below_threshold": result.flagged,
         "long_lines": long_lines(paths.events),
+        "unspoken_lines": unspoken_lines(paths.events),
+        "cost": costs(paths.events),
     }
 
 
@@ -265,6 +267,15 @@ def _print_result(result) -> None:
         )
         click.echo(
             f"Lines longer than their shots: {said}; lengthen the shot or cut the line.", err=True
+        )
+    if unspoken := unspoken_lines(paths.events):
+        said = ", ".join(f"{e['shot_id']} ({e['code']})" for e in unspoken)
+        click.echo(f"Lines not spoken: {said}; see workflow.md or events.jsonl.", err=True)
+    spent = costs(paths.events)
+    if spent["total"] or spent["unpriced"]:
+        unpriced = f"; no known price for {', '.join(spent['unpriced'])}" * bool(spent["unpriced"])
+        click.echo(
+            f"Cost: ${spent['total']:.4f}, voices ${spent['voices']:.4f}{unpriced}.", err=True
         )
     if paths.film.exists():  # an aborted run has none
         click.echo(f"Film:     {paths.film}")
@@ -289,3 +300,47 @@ def long_lines(events) -> list[dict]:
         for r in records[since + 1 : films[-1]]
         if r.get("type") == "voice_line" and not r.get("fits", True)
     ]
+
+
+def _records(events) -> list[dict]:
+    try:
+        return [json.loads(line) for line in events.read_text("utf-8").splitlines() if line]
+    except (OSError, ValueError):
+        return []
+
+
+def unspoken_lines(events) -> list[dict]:
+    """The lines the film as last assembled went without: refused by the voice service or
+    not affordable within --budget (logged before the film step that would have placed them)."""
+    records = _records(events)
+    films = [
+        i for i, r in enumerate(records) if r.get("type") == "assembly" and r["step"] == "film"
+    ]
+    if not films:
+        return []
+    since = films[-2] if len(films) > 1 else -1
+    return [
+        {k: r[k] for k in ("shot_id", "text", "code", "reason")}
+        for r in records[since + 1 : films[-1]]
+        if r.get("type") == "voice_failed"
+    ]
+
+
+def costs(events) -> dict:
+    """What the run has cost in USD, all of it and its voices' share (each paid job counted
+    once), and the models whose calls had no known price."""
+    total = voices = 0.0
+    seen, unpriced = set(), set()
+    for r in _records(events):
+        if r.get("type") == "llm_call":
+            total += r.get("cost") or 0.0
+            if r.get("cost") is None:
+                unpriced.add(f"{r['backend']}:{r['model']}")
+        if r.get("type") != "cost" or (r.get("job_id") and r["job_id"] in seen):
+            continue
+        seen.add(r.get("job_id"))
+        if r.get("amount") is None:
+            unpriced.add(f"{r['backend']}:{r['model']}")
+        total += r.get("amount") or 0.0
+        voices += (r.get("amount") or 0.0) if r.get("kind") == "voice" else 0.0
+    return {"total": round(total, 8), "voices": round(voices, 8), "unpriced": sorted(unpriced)}
