@@ -258,8 +258,10 @@ def test_a_keyframe_no_check_could_judge_is_not_judged_in_the_log_and_the_docume
     assert verdicts[("clip", "s001")] == "pass"
     text = result.paths.workflow.read_text(encoding="utf-8")
     assert "| not judged |" in text.replace("  ", " ")
-    assert "s001 attempt 1 (seed" in text
-    assert "not judged: no check could run; blind (not run: no weights for the blind check)" in text
+    assert (  # the same reason for both shots, said once with the count
+        "2 attempts not judged (s001 attempt 1, s002 attempt 1): no check could run; "
+        "blind (not run: no weights for the blind check)" in text
+    )
 
 
 def test_a_plugin_critic_judges_a_single_image_in_director_critique_too(plugin, tmp_path):

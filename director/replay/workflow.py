@@ -735,17 +735,23 @@ class _Unjudged:
 def _unjudged(r: RunRecord, w: Words) -> _Unjudged:
     """Attempts no check could judge: one line each, or one line with the count for a reason
     shared by several."""
-    by_reason: dict[str, list[str]] = defaultdict(list)
+    by_reason: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for (shot_id, kind, number), crit in r.critiques.items():
         if crit.verdict == "not judged":
             attempt = next((a for a in r.attempts(shot_id, kind) if a.number == number), None)
             if attempt is not None:
-                by_reason[_failures(crit.checks)].append(_unjudged_line(r, attempt, crit, w))
+                which = w("attempt_of", what=_what(shot_id, kind, w), n=number)
+                line = _unjudged_line(r, attempt, crit, w)
+                by_reason[_failures(crit.checks)].append((which, line))
     repeated, summary = set(), []
-    for why, lines in by_reason.items():
-        if len(lines) > 1:
-            repeated.update(lines)
-            summary.append(w("unjudged_summary", n=len(lines), why=why))
+    for why, found in by_reason.items():
+        if len(found) > 1:
+            repeated.update(line for _, line in found)
+            named = [which for which, _ in found]
+            which = w.join(named[:6])
+            if len(named) > 6:
+                which = w("and_more", shown=which, n=len(named) - 6)
+            summary.append(w("unjudged_summary", n=len(found), which=which, why=why))
     return _Unjudged(repeated, summary)
 
 
