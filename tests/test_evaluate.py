@@ -5,6 +5,7 @@ what the gate recorded during the run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -370,3 +371,28 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ToolMissing, match=r"pip install 'director\[report\]'"):
         pyplot()
+
+
+def test_the_workflow_section_is_in_the_films_language(runs, tmp_path):
+    from director.replay.document import Document, to_markdown
+    from director.replay.evaluation import _evaluation, documenting
+    from director.replay.record import fold
+
+    run = tmp_path / "render"
+    shutil.copytree(runs.render.root, run)
+    evaluate_runs([RunPaths(run)], run)
+    record = fold(read_events(run / "events.jsonl"))
+    texts = {}
+    for lang in ("en", "zh"):
+        story = record.story.model_copy(update={"language": lang})
+        doc = Document(title="t")
+        with documenting(run):
+            _evaluation(doc, dataclasses.replace(record, story=story))
+        texts[lang] = to_markdown(doc)
+    assert "## Evaluation" in texts["en"] and "identity: Cross Similarity" in texts["en"]
+    assert "## 评测" in texts["zh"] and "交叉相似度" in texts["zh"]
+    cross = json.loads((run / "evaluation.json").read_text())["runs"][0]["summary"]
+    assert f"{cross['identity_cross']:.3f}" in texts["zh"]
+    doc = Document(title="t")
+    _evaluation(doc, record)  # no folder given: where the run was made, never evaluated
+    assert doc.blocks == []

@@ -11,11 +11,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from director import prompts
 from director.replay.document import Document, Heading, Para, Table
 from director.replay.record import RunRecord
 
 FILE = "evaluation.json"
 REPORT = "evaluation.md"
+# The summary's figures the section shows, by their key in evaluation.json and in the words.
+MEASURES = ("identity_cross", "identity_self", "prompt_clipscore", "style_clip", "style_colours")
 
 # The run folder whose document is being written, where the caller knows it; otherwise the
 # folder the run was started in (its runs folder and id, as run_started recorded them).
@@ -36,24 +39,26 @@ def _evaluation(doc: Document, r: RunRecord) -> None:
     found = read_evaluation(r)
     if found is None:
         return
+    w = _words(r)
     s = found["summary"]
-    rows = [
-        ["identity: Cross Similarity", _cell(s.get("identity_cross"))],
-        ["identity: Self Similarity", _cell(s.get("identity_self"))],
-        ["copy-paste flags", ", ".join(s.get("copy_paste_flagged", [])) or "none"],
-        ["CLIPScore (whole prompt)", _cell(s.get("prompt_clipscore"))],
-        ["style: CLIP similarity to the anchors", _cell(s.get("style_clip"))],
-        ["style: colour overlap with the anchors", _cell(s.get("style_colours"))],
-        ["generated share of screen time", _cell(s.get("generated_share"), percent=True)],
-    ]
+    rows = [[w(key), _cell(s.get(key), w)] for key in MEASURES]
+    rows.insert(2, [w("copy_paste"), ", ".join(s.get("copy_paste_flagged", [])) or w("none")])
+    rows.append([w("generated_share"), _cell(s.get("generated_share"), w, percent=True)])
+    when = str(found.get("evaluated_at", "?"))[:19].replace("T", " ")
     doc.add(
-        Heading(2, "Evaluation"),
-        Table(["measure", "value"], rows),
-        Para(
-            f"Measured by director evaluate at {found.get('evaluated_at', '?')[:19].replace('T', ' ')}; "
-            f"every figure, each shot and the plots: [{REPORT}]({REPORT})."
-        ),
+        Heading(2, w("heading")),
+        Table([w("measure"), w("value")], rows),
+        Para(w("measured_by", when=when, report=REPORT)),
     )
+
+
+def _words(r: RunRecord):
+    """The section's words in the document's language: the one the document is written in
+    where the record says, else the film's."""
+    table = prompts.read_json("document", "evaluation.json")
+    lang = getattr(r, "doc_lang", None) or (r.story.language if r.story else "en")
+    lang = lang if lang in ("en", "zh") else "en"
+    return lambda key, **values: table[key][lang].format(**values)
 
 
 def read_evaluation(r: RunRecord) -> dict[str, Any] | None:
@@ -79,9 +84,9 @@ def _folder(r: RunRecord) -> Path | None:
     return recorded if (recorded / "events.jsonl").is_file() else None
 
 
-def _cell(value: Any, percent: bool = False) -> str:
+def _cell(value: Any, w, percent: bool = False) -> str:
     if isinstance(value, dict) and "not_measured" in value:
-        return f"not measured: {value['not_measured']}"
+        return w("not_measured", why=value["not_measured"])
     if isinstance(value, float | int) and not isinstance(value, bool):
         return f"{value:.0%}" if percent else f"{value:.3f}"
     return "-"
