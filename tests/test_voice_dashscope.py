@@ -262,9 +262,40 @@ def test_a_refused_line_is_left_out_and_the_film_is_made(fake, tmp_path):
     assert json.loads(result.stdout)["unspoken_lines"][0]["code"] == "DataInspectionFailed"
 
 
-def test_a_bad_key_stops_the_run_with_one_line(fake, tmp_path):
+def test_a_bad_key_stops_the_run_with_one_line_and_the_run_resumes(fake, tmp_path):
     secret = "sk-another-account-0000"
-    result, _, events = _film(tmp_path, fake, EN, "dashscope:cosyvoice-v2", key=secret)
+    result, folder, events = _film(tmp_path, fake, EN, "dashscope:cosyvoice-v2", key=secret)
     assert_clean_error(result, "DashScope refused the API key")
     assert secret not in result.stderr and fake.texts == []
     assert not [e for e in events if e["type"] in ("voice_line", "cost")]
+    assert not (folder / "film.mp4").exists()
+    env = {"DASHSCOPE_API_KEY": fake.key, "DASHSCOPE_HTTP_BASE_URL": fake.base_url}
+    again = director("resume", "r", "--runs-dir", "runs", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    events = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+    spoken = [e for e in events if e["type"] == "voice_line"]
+    assert spoken and len(fake.texts) == len(spoken) and (folder / "film.mp4").is_file()
+    assert "Cost: $" in again.stderr and "voice s00" in again.stderr
+
+
+def test_the_summary_counts_each_paid_job_once_and_names_unpriced_models(tmp_path):
+    from director.cli.run import costs, unspoken_lines
+
+    records = [
+        {"type": "cost", "kind": "clip", "backend": "dashscope", "model": "m", "amount": 0.5,
+         "job_id": "t1"},
+        {"type": "cost", "kind": "clip", "backend": "dashscope", "model": "m", "amount": 0.5,
+         "job_id": "t1"},  # a node re-run after a crash logs it again: paid once
+        {"type": "cost", "kind": "voice", "backend": "dashscope", "model": "v", "amount": 0.25,
+         "job_id": "t2"},
+        {"type": "cost", "kind": "voice", "backend": "x", "model": "y", "amount": None,
+         "job_id": "t3"},
+        {"type": "voice_failed", "shot_id": "s1", "text": "Hi.", "code": "Budget", "reason": "r"},
+        {"type": "assembly", "step": "film"},
+    ]  # fmt: skip
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(r) for r in records))
+    assert costs(events) == {"total": 0.75, "voices": 0.25, "unpriced": ["x:y"]}
+    assert unspoken_lines(events) == [
+        {"shot_id": "s1", "text": "Hi.", "code": "Budget", "reason": "r"}
+    ]

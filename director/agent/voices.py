@@ -61,6 +61,7 @@ class PaidVoice(VoiceBackend):
         if shot_id in self.paid and Path(dest).is_file():
             return self.paid[shot_id][0]  # spoken before a refused line left the film
         self._afford(shot_id, text, voice)
+        self.ctx.progress.stage("voice", f"{shot_id} in {voice} ({self.name}:{self.model})")
         tasks: list[str] = []
 
         def started(task_id: str) -> None:
