@@ -164,6 +164,18 @@ def test_the_content_check_fails_the_line_with_its_code(fake, tmp_path, model):
         assert caught.value.task_id == fake.tasks[0]
 
 
+def test_a_voice_of_another_model_is_refused_before_anything_is_made():
+    from director.errors import InputError
+
+    with pytest.raises(InputError, match="another DashScope model") as caught:
+        DashScopeVoice.check_voice("Cherry", "cosyvoice-v2")
+    assert "longxiaochun_v2" in caught.value.hint
+    with pytest.raises(InputError, match="not of cosyvoice-v3-flash"):
+        DashScopeVoice.check_voice("longxiaochun_v2", "cosyvoice-v3-flash")
+    DashScopeVoice.check_voice("Jennifer", "qwen3-tts-flash")
+    DashScopeVoice.check_voice("my-cloned-voice-01", "cosyvoice-v2")  # only the service knows
+
+
 def test_models_are_named_like_the_other_voices(monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
     assert registry.load("voices", "dashscope").model == "qwen3-tts-flash"

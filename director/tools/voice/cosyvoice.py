@@ -47,8 +47,11 @@ class CosyVoice(DashScopeVoice):
 
     def __init__(self, model: str = "cosyvoice-v2", **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        if model.startswith("cosyvoice-v3"):
-            self.voice_table = V3_VOICES
+        self.voice_table = self.tables(model)
+
+    @classmethod
+    def tables(cls, model: str) -> dict[str, tuple[str, ...]]:
+        return V3_VOICES if model.startswith("cosyvoice-v3") else V2_VOICES
 
     @property
     def websocket_url(self) -> str:

@@ -16,7 +16,7 @@ import wave
 from pathlib import Path
 from typing import Any, ClassVar
 
-from director.errors import GenerationFailed, ProviderError, UnknownBackend
+from director.errors import GenerationFailed, InputError, ProviderError, UnknownBackend
 from director.records import Language
 from director.tools import hosted
 from director.tools.base import VoiceBackend
@@ -26,6 +26,7 @@ from director.tools.providers import ProviderSettings
 MODEL = "qwen3-tts-flash"
 SETTING = "--voice dashscope:MODEL"
 MAX_AUDIO_BYTES = 64 * 1024 * 1024
+KNOWN_MODELS = ("qwen3-tts-flash", "qwen-tts", "cosyvoice-v2", "cosyvoice-v3-flash")
 
 
 class DashScopeVoice(VoiceBackend):
@@ -68,10 +69,25 @@ class DashScopeVoice(VoiceBackend):
 
     @classmethod
     def check_voice(cls, voice: str, model: str = "") -> None:
-        """Any name: DashScope also speaks voices cloned or designed in the account, which
-        only the service knows; a voice it does not have stops the run with the fix."""
+        """A name, and not the system voice of another model (each model has its own voices;
+        a v2 voice is refused by v3 models). Other names pass: DashScope also speaks voices
+        cloned or designed in the account, which only the service knows, and a voice it does
+        not have stops the run with the fix."""
+        model = model or MODEL
         if not voice.strip():
-            raise UnknownBackend("A DashScope voice needs a name.", _voices_hint(model))
+            raise InputError("A DashScope voice needs a name.", _voices_hint(model))
+        own = set(_system_voices(model))
+        others = {v for m in KNOWN_MODELS for v in _system_voices(m)} - own
+        if voice in others:
+            raise InputError(
+                f"{voice!r} is a voice of another DashScope model, not of {model}.",
+                _voices_hint(model),
+            )
+
+    @classmethod
+    def tables(cls, model: str) -> dict[str, tuple[str, ...]]:
+        """The voices of ``model`` by language; engines whose models differ override this."""
+        return cls.voice_table
 
     def voices_for(self, language: Language | None) -> tuple[str, ...]:
         return self.voice_table.get(language or "zh", self.voice_table["zh"])
@@ -161,10 +177,15 @@ def _about_voice(code: str, message: str) -> bool:
     return code in ("InvalidParameter", "BadRequest.VoiceNotFound") and "voice" in text
 
 
-def _voices_hint(model: str) -> str:
+def _system_voices(model: str) -> list[str]:
+    """The system voices director knows for ``model`` (none for a model it does not speak)."""
     try:
-        table = engine(model or MODEL).voice_table
+        table = engine(model).tables(model)
     except UnknownBackend:
-        table = {}
-    names = sorted({v for voices in table.values() for v in voices})
+        return []
+    return sorted({v for voices in table.values() for v in voices})
+
+
+def _voices_hint(model: str) -> str:
+    names = _system_voices(model or MODEL)
     return f"Use one of the model's voices ({', '.join(names)})." if names else ""

@@ -40,8 +40,13 @@ class QwenTTS(DashScopeVoice):
 
     def __init__(self, model: str = "qwen3-tts-flash", **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        if not self.qwen3:
-            self.voice_table = {"zh": QWEN_TTS_VOICES, "en": QWEN_TTS_VOICES}
+        self.voice_table = self.tables(model)
+
+    @classmethod
+    def tables(cls, model: str) -> dict[str, tuple[str, ...]]:
+        if model.startswith("qwen3"):
+            return QWEN3_VOICES
+        return {"zh": QWEN_TTS_VOICES, "en": QWEN_TTS_VOICES}
 
     @property
     def qwen3(self) -> bool:
