@@ -136,7 +136,12 @@ def effort(plt: Any, evaluations: list[dict], folder: Path) -> Path:
     _grouped(top, shots, attempts)
     _grouped(bottom, shots, costs)
     top.set_ylabel("keyframe attempts")
+    top.yaxis.get_major_locator().set_params(integer=True)
     bottom.set_ylabel("cost (USD)")
+    bottom.set_ylim(bottom=0)
+    if not any(v for _, values in costs for v in values):
+        bottom.set_ylim(0, 1)
+        bottom.text(0.5, 0.5, "no paid calls", ha="center", va="center", transform=bottom.transAxes)
     top.set_title("Attempts and cost per shot")
     return _save(plt, fig, folder / "effort.png")
 

@@ -45,10 +45,13 @@ def writable(folder: Path) -> Path:
     return folder
 
 
-def write_report(evaluations: list[dict[str, Any]], folder: Path, plots: list[Path]) -> list[Path]:
-    """Write the JSON, Markdown and HTML into ``folder``; ``evaluations`` are in rank order."""
+def write_report(
+    evaluations: list[dict[str, Any]], folder: Path, plots: list[Path], title: str
+) -> list[Path]:
+    """Write the JSON, Markdown and HTML into ``folder``; ``evaluations`` are in rank order,
+    ``title`` the film's whose evaluation it is."""
     data = {"version": 1, "order_rule": RULE, "runs": evaluations}
-    doc = document(evaluations, [p.relative_to(folder).as_posix() for p in plots])
+    doc = document(evaluations, [p.relative_to(folder).as_posix() for p in plots], title)
     written = [folder / JSON_NAME, folder / MARKDOWN_NAME, folder / HTML_NAME]
     write_json_atomic(written[0], data)
     write_text_atomic(written[1], to_markdown(doc))
@@ -56,10 +59,9 @@ def write_report(evaluations: list[dict[str, Any]], folder: Path, plots: list[Pa
     return written
 
 
-def document(evaluations: list[dict[str, Any]], plots: list[str]) -> Document:
-    first = evaluations[0]
+def document(evaluations: list[dict[str, Any]], plots: list[str], title: str) -> Document:
     several = len(evaluations) > 1
-    doc = Document(title=f"{first['title']}: evaluation" + (", runs compared" if several else ""))
+    doc = Document(title=f"{title}: evaluation" + (", runs compared" if several else ""))
     if several:
         headers, rows = table(evaluations)
         doc.add(Heading(2, "Runs compared"), Para(RULE), Table(headers, rows))

@@ -52,7 +52,7 @@ def evaluate_runs(
     ranked = ordered(evaluations)
     progress("drawing the plots")
     plots = draw_all(ranked, out / PLOTS)
-    written = write_report(ranked, out, plots)
+    written = write_report(ranked, out, plots, films[0].title)
     return Evaluated(ranked, [*written, *plots])
 
 
