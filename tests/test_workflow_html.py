@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from director.replay.document import Document, Heading, Para, to_html
+from director.replay.document import Document, Figure, Heading, Para, to_html
 from director.replay.webfont import subset_font
 from director.text import is_chinese
 from director.tools.assemble.fonts import pil_font
@@ -106,6 +106,17 @@ def test_a_latin_page_embeds_no_font(tmp_path):
     assert "@font-face" not in to_html(doc, tmp_path)
     doc.add(Para("花园"))
     assert "@font-face{font-family:director-cjk;" in to_html(doc, tmp_path)
+
+
+def test_a_frame_is_a_thumbnail_and_a_composed_image_keeps_its_size_up_to_the_page(tmp_path):
+    (tmp_path / "doc").mkdir()
+    Image.new("RGB", (1340, 300), "gray").save(tmp_path / "doc" / "shots.jpg")
+    Image.new("RGB", (700, 300), "gray").save(tmp_path / "doc" / "pair.jpg")
+    Image.new("RGB", (1280, 720), "gray").save(tmp_path / "frame.png")
+    doc = Document("t", [Figure(p, p) for p in ("doc/shots.jpg", "doc/pair.jpg", "frame.png")])
+    uris = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)"', to_html(doc, tmp_path))
+    sizes = [Image.open(io.BytesIO(base64.b64decode(u))).size[0] for u in uris]
+    assert sizes == [1100, 700, 480]
 
 
 def test_without_brotli_the_subset_is_woff(monkeypatch):

@@ -145,7 +145,13 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
 
 
 def _html_figure(block: Figure, root: Path, thumb_width: int) -> str:
-    src = _thumbnail_uri(root / block.path, thumb_width)
+    """A run's frame as a thumbnail; an image the document composed to be read (a grid of the
+    shots, a failed frame beside the accepted one, a reference photo) at its own size, up to
+    the page's width."""
+    from director.replay.evidence import DOC
+
+    composed = Path(block.path).parts[:1] == (DOC,)
+    src = _thumbnail_uri(root / block.path, PAGE_WIDTH if composed else thumb_width)
     alt = html.escape(block.alt)
     if src is None:
         return f"<p class=missing>missing or unreadable image: {html.escape(block.path)}</p>"
@@ -169,6 +175,8 @@ def _thumbnail_uri(path: Path, width: int) -> str | None:
     img.save(buf, format="JPEG", quality=82, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
+
+PAGE_WIDTH = 1100  # px: the page's column at its widest (body's max-width below)
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8">
