@@ -30,8 +30,6 @@ from director.tools.lora import dataset as ds  # noqa: E402
 from tests import diffusers_tiny as tiny  # noqa: E402
 from tests.test_cli import director  # noqa: E402
 
-pytestmark = pytest.mark.slow
-
 RANK = 4
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # two cores, shared: no spinning
 TRAIN = ["--device", "cpu", "--rank", str(RANK), "--lr", "2e-2", "--resolution", "64",
@@ -174,6 +172,7 @@ def test_captions_are_the_content_slots_after_the_trigger_without_the_style():
     assert ds.caption_from_slots(chinese, "lhk") == "lhk，守塔人，爬楼梯，黄昏的灯塔，远景"
 
 
+@pytest.mark.slow
 def test_a_runs_accepted_keyframes_are_the_dataset_once_each(film, tmp_path):
     from director.memory.runs import RunPaths
 
@@ -206,6 +205,7 @@ def test_a_runs_accepted_keyframes_are_the_dataset_once_each(film, tmp_path):
 # --- training ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_loss_falls_and_the_edited_caption_is_trained_on(trained):
     r = record(trained)
     assert r["steps"] == 16 and len(r["losses"]) == 16
@@ -216,6 +216,7 @@ def test_the_loss_falls_and_the_edited_caption_is_trained_on(trained):
     assert r["optimizer"] == "AdamW" and r["precision"] == "float32"
 
 
+@pytest.mark.slow
 def test_the_weights_are_in_the_kohya_layout_comfyui_reads(trained, base):
     from diffusers import UNet2DConditionModel
     from safetensors.torch import load_file
@@ -251,6 +252,7 @@ def test_the_weights_are_in_the_kohya_layout_comfyui_reads(trained, base):
     assert meta["director.dataset_sha256"] == record(trained)["dataset_sha256"]
 
 
+@pytest.mark.slow
 def test_diffusers_loads_the_weights_exactly_and_they_change_the_picture(trained, base):
     from diffusers import StableDiffusionXLPipeline
     from peft import get_peft_model_state_dict
@@ -281,10 +283,11 @@ def test_diffusers_loads_the_weights_exactly_and_they_change_the_picture(trained
     assert np.abs(draw() - plain).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_a_killed_training_continues_from_its_last_checkpoint(film, base, work):
     out = work / "killed"
     args = ["lora", "train", "--from", str(film), "--base", f"diffusers:{base}", *TRAIN,
-            "--steps", "24", "--checkpoint-every", "4", "--samples", "0", "--out", str(out)]  # fmt: skip
+            "--steps", "12", "--checkpoint-every", "2", "--samples", "0", "--out", str(out)]  # fmt: skip
     env = {**os.environ, **ONE_THREAD}
     proc = subprocess.Popen(
         [sys.executable, "-m", "director", *args], cwd=work, env=env,
@@ -299,20 +302,21 @@ def test_a_killed_training_continues_from_its_last_checkpoint(film, base, work):
     assert not (out / "lhkstyle.safetensors").exists()
     kept = sorted((out / "checkpoints").glob("step-*.pt"))
     last = int(kept[-1].stem.split("-")[1])
-    assert 4 <= last < 24 and last % 4 == 0
+    assert 2 <= last < 12 and last % 2 == 0
 
     again = director(*args, cwd=work, env=ONE_THREAD)
     assert again.returncode == 0, again.stderr
     assert f"continuing from step {last}" in again.stderr
-    steps = [int(m) for m in re.findall(r"^step (\d+)/24", again.stderr, re.M)]
-    assert steps == list(range(last + 1, 25))  # none repeated, none skipped
+    steps = [int(m) for m in re.findall(r"^step (\d+)/12", again.stderr, re.M)]
+    assert steps == list(range(last + 1, 13))  # none repeated, none skipped
     r = record(out)
-    assert r["steps"] == 24 and len(r["losses"]) == 24 and r["resumed"] == [last]
+    assert r["steps"] == 12 and len(r["losses"]) == 12 and r["resumed"] == [last]
 
 
 # --- the document -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_document_has_every_section_a_real_plot_and_grid(trained):
     md = (trained / "lora.md").read_text(encoding="utf-8")
     for heading in ("## Overview", "## Dataset", "## Hyperparameters", "## Hardware and time",
@@ -334,6 +338,7 @@ def test_the_document_has_every_section_a_real_plot_and_grid(trained):
     assert "lhkstyle, a keeper on a rock, edited by hand" in html
 
 
+@pytest.mark.slow
 def test_the_document_speaks_chinese_when_asked(trained, tmp_path):
     from director.tools.lora.document import write_document
 
@@ -341,12 +346,15 @@ def test_the_document_speaks_chinese_when_asked(trained, tmp_path):
     shutil.copytree(trained, folder)
     write_document(folder, record(folder), "zh")
     md = (folder / "lora.md").read_text(encoding="utf-8")
-    assert "训练记录" in md and "## 数据集" in md and "## 超参数" in md
+    assert (
+        "训练记录" in md and "## 数据集" in md and "## 超参数" in md and "| 学习率 | 0.02 |" in md
+    )
 
 
 # --- refusals ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_without_a_gpu_training_is_refused_before_anything_is_written(film, base, work):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -359,6 +367,7 @@ def test_without_a_gpu_training_is_refused_before_anything_is_written(film, base
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_each_and_write_nothing(film, base, work):
     flux = work / "flux"
     flux.mkdir(exist_ok=True)
@@ -378,10 +387,11 @@ def test_bad_inputs_are_one_line_each_and_write_nothing(film, base, work):
         (["--images", str(broken), "--base", ok], "cannot be read as an image"),
         (["--images", str(empty), "--from", str(film), "--base", ok], "one way"),
         (["--from", str(film), "--base", ok, "--trigger", "two words"], "is not one word"),
+        (["--from", str(film), "--base", ok, "--device", "gpu"], "is not a device"),
     ]
     for i, (args, fragment) in enumerate(cases):
         out = work / f"bad-{i}"
-        code, _, line = invoke("lora", "train", *args, "--device", "cpu", "--out", str(out))
+        code, _, line = invoke("lora", "train", "--device", "cpu", *args, "--out", str(out))
         assert code == 2, (args, line)
         assert "\n" not in line.strip() and fragment in line, (args, line)
         assert not out.exists(), args

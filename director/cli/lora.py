@@ -36,14 +36,26 @@ def lora_group() -> None:
     metavar="diffusers:PATH",
     help="The local SDXL pipeline folder to train on.",
 )
-@click.option("--rank", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option(
+    "--rank",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="LoRA rank: the adapter's width.",
+)
 @click.option(
     "--alpha",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="LoRA alpha (the loaders scale by alpha/rank). Default: the rank.",
 )
-@click.option("--steps", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Optimisation steps (batch size 1).",
+)
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
@@ -95,8 +107,20 @@ def lora_group() -> None:
     show_default=True,
     help="How many captions to draw as samples.",
 )
-@click.option("--sample-steps", type=click.IntRange(1, 200), default=25, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--sample-steps",
+    type=click.IntRange(1, 200),
+    default=25,
+    show_default=True,
+    help="Inference steps of each sample.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the LoRA's first weights, each step's draws and the samples.",
+)
 @click.option(
     "--gradient-checkpointing/--no-gradient-checkpointing", default=True, show_default=True
 )

@@ -103,6 +103,26 @@ WORDS = {
         "step": "第 {step} 步",
         "resumed": "从第 {steps} 步续训",
         "none": "无",
+        "keys": {
+            "target modules": "目标模块",
+            "steps": "步数",
+            "learning rate": "学习率",
+            "batch size": "批大小",
+            "resolution": "分辨率",
+            "optimizer": "优化器",
+            "precision": "精度",
+            "gradient checkpointing": "梯度检查点",
+            "noise schedule": "噪声调度",
+            "seed": "种子",
+            "checkpoint every": "检查点间隔",
+            "samples": "样图",
+            "device": "设备",
+            "software": "软件",
+            "training time": "训练用时",
+            "time per step": "每步用时",
+            "peak memory": "峰值内存",
+            "resumed": "续训",
+        },
     },
 }
 
@@ -137,8 +157,9 @@ def build(record: dict[str, Any], words: dict[str, Any], grid: bool) -> Document
     if record.get("dropped"):
         said = "; ".join(f"{origin} ({why})" for origin, why in record["dropped"])
         doc.add(Para(w["dropped"].format(items=said)))
-    doc.add(Heading(2, w["hyper"]), Table(w["cols_kv"], _hyper_rows(record)))
-    doc.add(Heading(2, w["hardware"]), Table(w["cols_kv"], _hardware_rows(record, w)))
+    doc.add(Heading(2, w["hyper"]), Table(w["cols_kv"], _named_rows(_hyper_rows(record), w)))
+    hardware = _named_rows(_hardware_rows(record, w), w)
+    doc.add(Heading(2, w["hardware"]), Table(w["cols_kv"], hardware))
     doc.add(Heading(2, w["loss"]), Figure("loss.png", w["loss_alt"]))
     fixed = record.get("fixed_loss") or {}
     if fixed.get("after") is not None:
@@ -169,6 +190,12 @@ def _meta_lines(record: dict[str, Any]) -> list[str]:
         f"base: {record['base']}",
         f"dataset sha256: {record['dataset_sha256']}",
     ]
+
+
+def _named_rows(rows: list[list[str]], w: dict[str, Any]) -> list[list[str]]:
+    """Each row's name in the document's language."""
+    keys = w.get("keys", {})
+    return [[keys.get(name, name), value] for name, value in rows]
 
 
 def _hyper_rows(r: dict[str, Any]) -> list[list[str]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import resource
 import time
 from collections.abc import Callable
@@ -77,6 +78,8 @@ def training_device(device: str) -> str:
     """The device to train on: a CUDA GPU, or the CPU only when asked for by name."""
     import torch
 
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise InputError(f"--device {device!r} is not a device.", "Use auto, cuda, cuda:N or cpu.")
     visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device == "cpu":
         return "cpu"
