@@ -178,6 +178,10 @@ OPTIONS: dict[str, Option] = _options(
     Option("video", str, "previz", "Clip generator: previz, dashscope:wan2.2-i2v-flash, "
            "diffusers:/path/to/model, or comfyui:wan2.2-i2v (wan2.2-t2v, or a workflow file)", env="DIRECTOR_VIDEO", metavar=BACKEND),
     Option("fps", int, 24, "Frames per second of the film", flag=False, minimum=1, maximum=120),
+    Option("lora", str, None, "Style LoRA for every keyframe, a .safetensors file (on a "
+           "ComfyUI server also a LoRA's NAME there) at STRENGTH -4 to 4; replaces the style "
+           "bible's lora", env="DIRECTOR_LORA", shown_default="the style bible's, else none",
+           metavar="PATH[:STRENGTH]"),
     Option("comfyui_url", str, "http://127.0.0.1:8188", "ComfyUI server for --image "
            "comfyui:WORKFLOW and --video comfyui:WORKFLOW", env="COMFYUI_URL", metavar="URL"),
     Option("comfyui_image_url", str, None, "ComfyUI server for keyframes, when it is not the "
@@ -189,8 +193,7 @@ OPTIONS: dict[str, Option] = _options(
     Option("comfyui_edit", str, "inpaint", "ComfyUI workflow for the ladder's edit rung: a "
            "built-in name or an API-format file; none turns the rung off",
            env="DIRECTOR_COMFYUI_EDIT", metavar="WORKFLOW"),
-    Option("comfyui_lora", str, None, "LoRA on the ComfyUI server put into every keyframe "
-           "workflow, NAME[:STRENGTH], when the style bible names none",
+    Option("comfyui_lora", str, None, "Deprecated: the same as --lora",
            env="DIRECTOR_COMFYUI_LORA", shown_default="none", metavar="NAME[:STRENGTH]"),
     Option("comfyui_timeout", float, 3600.0, "Seconds to wait for one ComfyUI prompt",
            env="DIRECTOR_COMFYUI_TIMEOUT", positive=True, unit="seconds", metavar="SECONDS"),

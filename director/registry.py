@@ -115,7 +115,9 @@ def load_for_run(kind: str, options: Any, file: ConfigFile | None = None) -> Any
     spec = getattr(options, kind)
     provider = split_spec(spec)[0]
     if provider == "diffusers":
-        return load(kind, spec, settings=dict(options.diffusers) or None)
+        lora = run_lora(options) if kind == "image" else None
+        extra = {"lora": lora} if lora else {}
+        return load(kind, spec, settings=dict(options.diffusers) or None, **extra)
     if provider == "comfyui":
         return load(kind, spec, **comfyui_settings(kind, options))
     return load(kind, spec, file=file)
@@ -129,8 +131,14 @@ def comfyui_settings(kind: str, options: Any) -> dict[str, Any]:
     if kind == "image":
         edit = options.comfyui_edit
         found["edit_workflow"] = None if str(edit).strip().lower() == "none" else edit
-        found["lora"] = options.comfyui_lora
+        found["lora"] = run_lora(options)
     return found
+
+
+def run_lora(options: Any) -> str | None:
+    """The run's style LoRA: ``lora``, else the deprecated ``comfyui_lora`` (a run recorded
+    before ``lora`` existed has only that)."""
+    return getattr(options, "lora", None) or getattr(options, "comfyui_lora", None)
 
 
 def _handed(cls: type, provider: str, file: ConfigFile | None) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def test_a_users_workflow_file_gets_the_prompt_where_titled_and_the_style_lora(t
         comfyui,
         "--image",
         f"comfyui:{workflow}",
-        "--comfyui-lora",
+        "--lora",
         "storyboard_sketch_xl.safetensors:0.6",
         "--video",
         "previz",
@@ -246,7 +246,7 @@ def _doctor(tmp_path: Path, env: dict) -> dict:
         (["--video", "comfyui:sdxl"], "makes images, not videos"),
         (["--image", "comfyui:sdxl", "--comfyui-url", "localhost:8188"], "not an http(s) URL"),
         (["--image", "comfyui:sdxl", "--comfyui-timeout", "-5"], "must be above zero"),
-        (["--image", "comfyui:sdxl", "--comfyui-lora", "nope.safetensors:0.5"], "nope.safetensors"),
+        (["--image", "comfyui:sdxl", "--lora", "nope.safetensors:0.5"], "nope.safetensors"),
         (["--image", "comfyui:sdxl", "--comfyui-edit", "flux"], "makes images, not edits"),
     ],
 )

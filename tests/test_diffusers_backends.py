@@ -382,12 +382,17 @@ def test_errors_that_name_a_setting_name_every_way_to_set_it(models, monkeypatch
 
 
 def test_the_lora_setting_is_used_when_the_bible_names_none(models, tmp_path):
-    style = tmp_path / "style.safetensors"
-    style.write_bytes(b"weights")
+    from tests.test_lora_use import header_only
+
+    style = header_only(tmp_path / "style.safetensors", {"lora_unet_x.lora_down.weight": (4, 8)})
     backend = DiffusersImage(str(models["sdxl"]), device="cpu", lora=str(style))
     assert backend.submit(request(1)).params["lora"] == str(style)
-    own = tmp_path / "bible.safetensors"
+    own = header_only(tmp_path / "bible.safetensors", {"lora_unet_y.lora_down.weight": (4, 8)})
     assert backend.submit(request(1, lora=str(own))).params["lora"] == str(own)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"weights")
+    with pytest.raises(InputError, match="not a safetensors file"):
+        DiffusersImage(str(models["sdxl"]), device="cpu", lora=str(junk))
     with pytest.raises(InputError, match="LoRA .*missing.safetensors does not exist"):
         DiffusersImage(
             str(models["sdxl"]), device="cpu", lora=str(tmp_path / "missing.safetensors")

@@ -80,7 +80,12 @@ class RunOptions(BaseModel):
     comfyui_image_url: str | None = None
     comfyui_video_url: str | None = None
     comfyui_edit: str = "inpaint"
-    comfyui_lora: str | None = None
+    comfyui_lora: str | None = Field(default=None, description="deprecated: the same as lora")
+    lora: str | None = Field(
+        default=None,
+        description="the style LoRA, PATH:STRENGTH (NAME:STRENGTH on a ComfyUI server); it "
+        "replaces the style bible's",
+    )
     comfyui_timeout: float = Field(default=3600.0, gt=0)
     script: str | None = Field(
         default=None, description="the creator's script the run plans from (--script)"
@@ -106,6 +111,7 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
     values = resolve_options(flags, file)
     logline = validate_logline(flags.get("logline"))
     approve = checked_approve(flags)
+    values["lora"] = _style_lora(values, flags)
     if values.get("doc_lang") is not None:
         from director.replay.words import checked_language
 
@@ -119,7 +125,7 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
         approve=approve,
         cast=list(flags.get("cast") or []),
         characters=list(flags.get("character") or []),
-        style_refs=_style_refs(flags.get("style_ref") or []),
+        style_refs=_style_refs(flags.get("style_ref") or []) or _lora_anchors(values["lora"]),
         thresholds=_thresholds(file.section("thresholds"), flags.get("threshold") or []),
         diffusers=_diffusers(str(values["image"]), str(values["video"]), flags, file),
     )
@@ -133,6 +139,42 @@ def _check_voice(spec: str) -> None:
     if provider != "none" and provider not in available("voices"):
         choices = ", ".join(["none", *sorted(available("voices"))])
         raise InputError(f"--voice {spec}: no voice backend named {provider!r}.", f"Use {choices}.")
+
+
+def _style_lora(values: dict[str, Any], flags: dict) -> str | None:
+    """The run's style LoRA (--lora, else the deprecated --comfyui-lora) as PATH:STRENGTH,
+    the file checked now; a LoRA's NAME is kept for a ComfyUI server to look up. Only the
+    diffusers and ComfyUI keyframe backends take one: the flag is refused on any other, the
+    environment's or config file's LoRA left for the runs that use one."""
+    from director.registry import split_spec
+    from director.tools import style_lora
+
+    text = values.get("lora") or values.get("comfyui_lora")
+    if not text:
+        return None
+    provider = split_spec(str(values["image"]))[0]
+    if provider not in LORA_BACKENDS:
+        if flags.get("lora") or flags.get("comfyui_lora"):
+            raise InputError(
+                f"--lora sets the style LoRA of the diffusers and ComfyUI keyframe backends, "
+                f"and this run makes its keyframes with {values['image']}.",
+                "Choose --image diffusers:/path/to/model or --image comfyui:sdxl, or drop --lora.",
+            )
+        return None
+    return str(style_lora.resolve(str(text), local_only=provider == "diffusers"))
+
+
+# The keyframe backends that put a style LoRA on.
+LORA_BACKENDS = ("diffusers", "comfyui")
+
+
+def _lora_anchors(lora: str | None) -> list[str]:
+    """The LoRA's training images, when they lie beside it: the style the LoRA learnt is the
+    style the critic checks (unless --style-ref names other images)."""
+    from director.tools import style_lora
+
+    path = style_lora.parse(lora).path if lora else None
+    return _style_refs([str(p) for p in style_lora.training_images(path)]) if path else []
 
 
 def _diffusers(image: str, video: str, flags: dict, file: ConfigFile) -> dict[str, Any]:

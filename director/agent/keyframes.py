@@ -10,7 +10,7 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from director.agent import ladder, policy
+from director.agent import ladder, lora, policy
 from director.agent.context import RunContext
 from director.agent.jobs import Jobs, committed, queued_job, total
 from director.agent.shots import (
@@ -49,6 +49,8 @@ def keyframe(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     shot = varied_shot(plan.shots[state["cursor"]], variant)
     earlier = last_attempt(state, "keyframe", shot.id)
     numbers = _round(ctx, len(state["candidates"]), run_left, earlier)
+    if state["cursor"] == 0 and not state["candidates"]:  # the keyframes begin
+        lora.log_choice(ctx, plan)
     ctx.progress.shot(shot.id, f"keyframe {_label(numbers)}")
     requests = [keyframe_request(ctx, plan, shot, n, variant) for n in numbers]
     estimates = [ctx.image.estimate(r) for r in requests]
@@ -128,11 +130,11 @@ def keyframe_request(
 ) -> ImageRequest:
     return ImageRequest(
         shot=shot,
-        bible=plan.bible,
+        bible=lora.bible_for(ctx, plan),
         seed=policy.shot_seed(ctx.options.seed, shot.index, number),
         width=ctx.options.width,
         height=ctx.options.height,
-        prompt=shot.prompt.render(),
+        prompt=lora.prompt_for(ctx, plan, shot),
         negative_prompt=shot.prompt.render_negative(),
         **ladder_request(ctx, variant),
     )

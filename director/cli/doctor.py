@@ -102,7 +102,26 @@ def _clip() -> Finding:
     return _guard("critics", "clip", probe)
 
 
-CHECKS = (_ffmpeg, _font, _dlib, _insightface, _clip)
+def _lora() -> Finding:
+    def probe() -> str:
+        from pathlib import Path
+
+        from director.config import resolve_option
+        from director.tools import style_lora
+
+        text = resolve_option("lora") or resolve_option("comfyui_lora")
+        if not text:
+            return "none set; director run --lora PATH[:STRENGTH] puts one on every keyframe"
+        spec = style_lora.resolve(str(text), local_only=False)
+        if not Path(spec.name).is_file():
+            return f"{spec}: a LoRA's name on the ComfyUI server, looked up when a run starts"
+        info = style_lora.read(Path(spec.name))
+        return f"{info.summary()} at strength {spec.strength:g}, from {info.path.parent}"
+
+    return _guard("style", "lora", probe)
+
+
+CHECKS = (_ffmpeg, _font, _dlib, _insightface, _clip, _lora)
 # Backends a check above already reports, with where it looked for their models.
 REPORTED = {("critics", "clip"), ("critics", "identity")}
 

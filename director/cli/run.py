@@ -83,6 +83,7 @@ from director.config import APPROVE_MODES
 @option("voice")
 @option("font")
 @diffusers_options
+@option("lora")
 @option("comfyui_url")
 @option("comfyui_image_url")
 @option("comfyui_video_url")
@@ -124,6 +125,12 @@ def run_command(**flags) -> None:
     script, beats = flags.pop("script"), flags.pop("beats")
     flags.update(from_script(script, beats, flags))
     options = resolve(flags)
+    if options.comfyui_lora:
+        click.echo(
+            "Note: --comfyui-lora (DIRECTOR_COMFYUI_LORA, comfyui_lora) is deprecated; use --lora "
+            "(DIRECTOR_LORA, lora), which also takes a .safetensors file.",
+            err=True,
+        )
     if script or beats:  # absolute, so a resumed run reads the same file
         update = {"script": _absolute(script), "beats": _absolute(beats)}
         options = options.model_copy(update=update)

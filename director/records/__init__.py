@@ -45,6 +45,7 @@ from director.records.events import (
     StageFinished,
     StageStarted,
     StoryDeveloped,
+    StyleLoraChosen,
 )
 from director.records.judging import (
     Attempt,
@@ -119,6 +120,7 @@ __all__ = [
     "StageStarted",
     "Story",
     "StoryDeveloped",
+    "StyleLoraChosen",
     "StyleBible",
     "Transition",
     "Verdict",

@@ -250,6 +250,25 @@ class LoudnessMeasured(_Event):
     output_tp: float
 
 
+class StyleLoraChosen(_Event):
+    """The style LoRA the keyframes are made with: which one, whose choice it is, and what its
+    file says (a LoRA named on a ComfyUI server has its name only)."""
+
+    type: Literal["style_lora"] = "style_lora"
+    lora: str = Field(description="PATH:STRENGTH, or NAME:STRENGTH on a ComfyUI server")
+    source: Literal["--lora", "style bible"]
+    strength: float
+    replaced: str = Field(default="", description="the style bible's LoRA that --lora replaced")
+    file: str = ""
+    sha256: str = ""
+    base: str = Field(default="", description="the base model the file's metadata names")
+    rank: int | None = None
+    trigger: str = Field(default="", description="the trigger word put in every style slot")
+    style_anchors: int = Field(
+        default=0, description="the LoRA's training images the style critic compares with"
+    )
+
+
 class ErrorRaised(_Event):
     type: Literal["error"] = "error"
     stage: str
@@ -288,6 +307,7 @@ Event = Annotated[
     | VoiceTaskStarted
     | VoiceLineFailed
     | LoudnessMeasured
+    | StyleLoraChosen
     | ErrorRaised
     | RunFinished,
     Field(discriminator="type"),

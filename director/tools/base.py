@@ -174,6 +174,8 @@ class ImageBackend(ABC):
     # ``reference_strength`` in the request) and repainting a region of an image (``edit_*``).
     accepts_references: ClassVar[bool] = False
     edits: ClassVar[bool] = False
+    # Whether the backend puts on the style LoRA its requests' bible names (``bible.lora``).
+    takes_lora: ClassVar[bool] = False
     # How many jobs the graph may have submitted at once: first keyframes of later shots are
     # submitted while the current one is collected and judged.
     max_in_flight: int = 1

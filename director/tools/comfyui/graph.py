@@ -15,7 +15,6 @@ how to title the node.
 from __future__ import annotations
 
 import copy
-import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -553,29 +552,10 @@ def _next_id(graph: Graph) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-LORA_HINT = (
-    "Write the LoRA as NAME or NAME:STRENGTH, the name as ComfyUI lists it under models/loras "
-    "(e.g. film_grain.safetensors:0.6)."
-)
-
-
 def parse_lora(text: str) -> tuple[str, float]:
     """``NAME[:STRENGTH]`` -> (name, strength); the strength is 1.0 unless given. A strength
     that is not a number is refused rather than read as part of the file's name."""
-    spec = text.strip()
-    name, sep, tail = spec.rpartition(":")
-    if not sep or "/" in tail or "\\" in tail:  # no strength: a colon in a path is the name's
-        name, tail = spec, "1"
-    name = name.strip()
-    if not name:
-        raise InputError(f"The LoRA {text!r} names no file.", LORA_HINT)
-    try:
-        strength = float(tail)
-    except ValueError:
-        strength = math.nan
-    if not math.isfinite(strength):
-        raise InputError(
-            f"The LoRA {text!r} has the strength {tail.strip()!r}, which is not a number.",
-            LORA_HINT,
-        )
-    return name, strength
+    from director.tools.style_lora import parse
+
+    spec = parse(text)
+    return spec.name, spec.strength

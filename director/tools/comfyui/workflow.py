@@ -155,6 +155,16 @@ def _choices(schema: dict, name: str) -> list | None:
     return None
 
 
+def server_loras(info: dict[str, Any]) -> list[str]:
+    """The LoRA files the server's LoRA loaders list (its models/loras, subfolders as
+    ``sub/name``); none when it has no LoRA loader."""
+    for loader in ("LoraLoader", "LoraLoaderModelOnly"):
+        schema = info.get(loader)
+        if isinstance(schema, dict):
+            return [str(name) for name in _choices(schema, "lora_name") or []]
+    return []
+
+
 def check_on_server(workflows: list[Workflow], info: dict[str, Any], url: str) -> None:
     """Refuse, before the run, workflows the server cannot run, naming all it lacks."""
     missing = [item for wf in workflows for item in missing_on_server(wf.graph, info)]

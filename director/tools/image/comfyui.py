@@ -3,8 +3,10 @@
 ``--image comfyui:WORKFLOW``: WORKFLOW is ``sdxl`` (the default) or ``flux``, or a workflow
 file (API format, or the UI format converted with the server's node list). The prompt, the
 negative prompt, the seed, the size and the batch size are set where the graph takes them
-(``director.tools.comfyui.graph``); the style bible's LoRA (or the ``comfyui_lora`` setting) is
-put in as a LoRA loader. The ladder's edit rung runs the edit workflow (``inpaint`` unless
+(``director.tools.comfyui.graph``); the style LoRA (``--lora``, else the style bible's) is put
+in as a LoRA loader at its strength. A LoRA named by a file on this machine must already be on
+the server (ComfyUI's API cannot take a model file): its name is looked up in the server's LoRA
+list before the run, and the attempts record the file's hash. The ladder's edit rung runs the edit workflow (``inpaint`` unless
 another is named), with the keyframe to edit and the region as a mask uploaded to the server;
 a workflow with reference-image loaders gets the reference rung as well. Best-of-k is one
 prompt with the graph's batch size set to k when the graph has one, else k prompts. Every
@@ -18,13 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from director.errors import GenerationFailed
+from director.errors import GenerationFailed, InputError
 from director.files import atomic_file
+from director.tools import style_lora
 from director.tools.base import ImageBackend, ImageRequest, Job
 from director.tools.comfyui import graph as graphs
 from director.tools.comfyui.client import DEFAULT_URL, ComfyUI, check_url
 from director.tools.comfyui.session import Session, suffix_of
-from director.tools.comfyui.workflow import DEFAULTS, Workflow, load
+from director.tools.comfyui.workflow import DEFAULTS, Workflow, load, server_loras
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MULTIPLE = 8  # latent sizes are whole multiples of this
@@ -38,6 +41,7 @@ class ComfyUIImage(ImageBackend):
     )
     known_models: ClassVar[tuple[str, ...]] = ("sdxl", "flux")
     renders_faces: ClassVar[bool] = True
+    takes_lora: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -57,7 +61,9 @@ class ComfyUIImage(ImageBackend):
         self.edit_workflow = (
             load(edit_workflow, "edit", self.server.object_info) if edit_workflow else None
         )
-        self.lora = graphs.parse_lora(lora) if lora else None
+        self._loras: dict[str, tuple[str, float]] = {}  # as given -> as the server has it
+        self._files: dict[str, style_lora.LoraFile] = {}  # the server's name -> the local file
+        self.lora = self._server_lora(lora) if lora else None
         self.edits = self.edit_workflow is not None
         self.accepts_references = self.workflow.roles.has("reference")
         self.max_in_flight = max_in_flight
@@ -74,6 +80,7 @@ class ComfyUIImage(ImageBackend):
         graph = self._graph(workflow, request, batch=1)
         pid = self.session.send(graph)
         params = {**self.session.record(workflow, graph, pid), "output_index": 0}
+        params.update(self._lora_file(request))
         params["outputs"] = workflow.roles.outputs
         return Job.of(self, request, pid, model=workflow.name, params=params)
 
@@ -93,6 +100,7 @@ class ComfyUIImage(ImageBackend):
                 model=self.workflow.name,
                 params={
                     **record,
+                    **self._lora_file(request),
                     "output_index": index,
                     "batch_size": len(requests),
                     "outputs": self.workflow.roles.outputs,
@@ -129,7 +137,7 @@ class ComfyUIImage(ImageBackend):
         if roles.batch:
             values[roles.batch] = batch
         values.update(self._images(workflow, request))
-        lora = graphs.parse_lora(request.bible.lora) if request.bible.lora else self.lora
+        lora = self._server_lora(request.bible.lora) if request.bible.lora else self.lora
         filled = graphs.filled(workflow.graph, values)
         return graphs.with_lora(filled, roles, *lora) if lora else filled
 
@@ -139,6 +147,45 @@ class ComfyUIImage(ImageBackend):
             return workflow
         graph = graphs.with_lora(workflow.graph, workflow.roles, *lora)
         return Workflow(workflow.name, workflow.source, graph, workflow.roles)
+
+    def _server_lora(self, text: str) -> tuple[str, float]:
+        """``NAME[:STRENGTH]`` or ``PATH[:STRENGTH]`` as the server's LoRA loader takes it: a
+        file on this machine by the name the server lists it under."""
+        if text not in self._loras:
+            spec = style_lora.parse(text)
+            given = Path(spec.name).expanduser()
+            name = spec.name
+            if given.exists():
+                info = style_lora.read(style_lora.lora_file(given))
+                if self.workflow.name in style_lora.ARCHITECTURES:
+                    where = f"the built-in {self.workflow.name} workflow"
+                    style_lora.check_architecture(info, self.workflow.name, where)
+                name = self._listed(info.path)
+                self._files[name] = info
+            self._loras[text] = (name, spec.strength)
+        return self._loras[text]
+
+    def _listed(self, path: Path) -> str:
+        """The name the server lists the LoRA file ``path`` under (in models/loras or a
+        subfolder of it)."""
+        for entry in server_loras(self.server.object_info()):
+            if entry.replace("\\", "/").rsplit("/", 1)[-1] == path.name:
+                return entry
+        raise InputError(
+            f"The LoRA {path} is a file on this machine, and ComfyUI at {self.server.url} has "
+            f"no LoRA named {path.name} (ComfyUI's API cannot take a model file).",
+            f"Copy {path} into ComfyUI/models/loras/ on that server, refresh ComfyUI's model "
+            "lists (press R, or restart it), and run again.",
+        )
+
+    def _lora_file(self, request: ImageRequest) -> dict[str, Any]:
+        """What an attempt records of a LoRA that came from a file here: the file and its hash
+        (the graph names the server's copy)."""
+        lora = self._server_lora(request.bible.lora) if request.bible.lora else self.lora
+        info = self._files.get(lora[0]) if lora else None
+        if info is None:
+            return {}
+        return {"lora_file": str(info.path), "lora_sha256": info.sha256, "lora_strength": lora[1]}
 
     def _images(self, workflow: Workflow, request: ImageRequest) -> dict[graphs.Slot, str]:
         """Upload the pictures the graph loads, and point its LoadImage nodes at them."""

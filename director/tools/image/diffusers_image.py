@@ -16,9 +16,10 @@ once. Best-of-k candidates of one prompt are one batch: one denoising pass makes
 each from its own seeded generator, so any candidate can be remade alone from its Job. Prompt
 embeddings are kept across rerolls of the same prompt. Decoded images become bytes on the device:
 only uint8 pixels cross to the host, and a batch's PNG files are compressed on all the CPU's
-cores at once. The style bible's LoRA is loaded once per distinct file and
-switched on only for the requests that name it; the ``lora`` setting is used for requests whose
-bible names none.
+cores at once. The style LoRA (``--lora``, which the run puts in the requests' bible, or the
+bible's own; the ``lora`` setting for requests whose bible names none) is loaded once per
+distinct file and switched on, at its strength, only for the requests that name it; a LoRA
+made for another architecture than the pipeline's is refused before anything is made.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +41,7 @@ from typing import Any, ClassVar
 from director.errors import BackendError, InputError, ToolMissing
 from director.files import write_bytes_atomic
 from director.tools import diffusers_local as local
+from director.tools import style_lora
 from director.tools.base import ImageBackend, ImageRequest, Job
 
 MIN_SIDE, MAX_SIDE = 16, 4096
@@ -152,6 +155,7 @@ class DiffusersImage(ImageBackend):
 
     name = "diffusers"
     renders_faces = True
+    takes_lora = True
 
     def __init__(
         self,
@@ -196,7 +200,7 @@ class DiffusersImage(ImageBackend):
         self.steps: int | None = found["steps"]
         self.guidance: float | None = found["guidance"]
         self.max_batch: int = found["max_batch"] or MAX_BATCH
-        self.lora = _default_lora(found["lora"])
+        self.lora = self._checked_lora(found["lora"], "The diffusers LoRA")
         self._pipe: Any = None
         self._family: Family | None = None
         self._embeddings: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
@@ -254,7 +258,7 @@ class DiffusersImage(ImageBackend):
             "width": request.width,
             "height": request.height,
             "negative_prompt_used": bool(request.negative_prompt) and family.label != "flux",
-            "lora": request.bible.lora or self.lora,
+            **self._lora_params(request),
             "device": self.placement.device,
             "dtype": self.placement.dtype,
             "cpu_offload": self.placement.offload,
@@ -295,8 +299,12 @@ class DiffusersImage(ImageBackend):
         requests = [ImageRequest.model_validate(job.request) for job in jobs]
         params, first = jobs[0].params, requests[0]
         family = self._loaded()
-        self._use_lora(params["lora"])
-        embeds = self._embed(first.prompt, first.negative_prompt, params["lora"], params)
+        lora = params["lora"]
+        strength = float(params.get("lora_strength", 1.0))
+        self._use_lora(lora, strength)
+        embeds = self._embed(
+            first.prompt, first.negative_prompt, lora and f"{lora}:{strength}", params
+        )
         decode = params.get("vae_decode") or local.decode_mode(
             self.speed.vae_decode, params["render_width"], params["render_height"], TILE_ABOVE
         )
@@ -363,21 +371,45 @@ class DiffusersImage(ImageBackend):
             self._family = FAMILIES[self.class_name](self._pipe)
         return self._family
 
-    def _use_lora(self, lora: str | None) -> None:
+    def _checked_lora(self, text: str | None, what: str) -> style_lora.LoraSpec | None:
+        """``PATH[:STRENGTH]`` with the file's path, refused when it is missing, no LoRA, or
+        made for another architecture than the pipeline's."""
+        if not text:
+            return None
+        spec = style_lora.resolve(text, local_only=True, what=what)
+        info = style_lora.read(Path(spec.name))
+        style_lora.check_architecture(info, FAMILIES[self.class_name].label, self.model)
+        return spec
+
+    def _lora_params(self, request: ImageRequest) -> dict[str, Any]:
+        """The LoRA a request is made with, as its params record it: the file, its name and
+        hash, and the strength."""
+        lora = self._checked_lora(request.bible.lora, "The style bible's LoRA") or self.lora
+        if lora is None:
+            return {"lora": None}
+        info = style_lora.read(Path(lora.name))
+        return {
+            "lora": lora.name,
+            "lora_name": info.path.name,
+            "lora_sha256": info.sha256,
+            "lora_strength": lora.strength,
+        }
+
+    def _use_lora(self, lora: str | None, strength: float) -> None:
         if not lora:
             if self._adapters:
                 self._pipe.disable_lora()
             return
         name = self._adapters.get(lora) or self._load_lora(lora)
         self._pipe.enable_lora()
-        self._pipe.set_adapters([name])
+        self._pipe.set_adapters([name], adapter_weights=[strength])
 
     def _load_lora(self, lora: str) -> str:
         path = Path(lora).expanduser()
         if not path.exists():
             raise InputError(
-                f"The style bible's LoRA {lora} does not exist.",
-                "Set the bible's lora to a .safetensors file, or a folder holding one.",
+                f"The LoRA {lora} does not exist any more.",
+                "Put it back where it was, and resume the run.",
             )
         if importlib.util.find_spec("peft") is None:
             raise ToolMissing(
@@ -386,9 +418,10 @@ class DiffusersImage(ImageBackend):
         name = f"style{len(self._adapters)}"
         folder, weight = (path.parent, path.name) if path.is_file() else (path, None)
         try:
-            self._pipe.load_lora_weights(
-                str(folder), weight_name=weight, adapter_name=name, local_files_only=True
-            )
+            with _quiet_diffusers():  # "no LoRA keys for the text encoder" of a UNet-only LoRA
+                self._pipe.load_lora_weights(
+                    str(folder), weight_name=weight, adapter_name=name, local_files_only=True
+                )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(
                 f"Cannot load the LoRA {lora} into {self.class_name}: {exc}",
@@ -396,6 +429,18 @@ class DiffusersImage(ImageBackend):
             ) from exc
         self._adapters[lora] = name
         return name
+
+
+@contextmanager
+def _quiet_diffusers() -> Iterator[None]:
+    from diffusers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
 
 
 def _supported(class_name: str, path: Path) -> str:
@@ -426,17 +471,6 @@ def _config_folder(path: Path, config: str | None) -> Path | None:
             f"{local.how_to_set('config', '/path/to/config')}.",
         )
     return folder.resolve()
-
-
-def _default_lora(lora: str | None) -> str | None:
-    """The ``lora`` setting, checked now rather than at the first keyframe."""
-    if lora and not Path(lora).exists():
-        raise InputError(
-            f"The diffusers LoRA {lora} does not exist.",
-            "Point the lora setting at a .safetensors file or a folder holding one: "
-            f"{local.how_to_set('lora', '/path/to/style.safetensors')}.",
-        )
-    return lora
 
 
 def _check_size(width: int, height: int) -> None:
