@@ -66,7 +66,8 @@ def _probe():
 
 
 def evaluate_film(film: Film, models: Models) -> dict[str, Any]:
-    thresholds = {**_run_thresholds(film), **models.thresholds}
+    # One scale for every run compared: the thresholds given to the command, not each run's.
+    thresholds = models.thresholds
     characters = measure_identity(film, models.faces, thresholds)
     if models.faces is None:
         characters = {n: not_measured(models.faces_missing) for n in characters}
@@ -78,15 +79,12 @@ def evaluate_film(film: Film, models: Models) -> dict[str, Any]:
         "run_id": film.run_id,
         "title": film.title,
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "thresholds": thresholds,
         "style_anchors": {"images": film.anchors, "from": film.anchors_from},
         "shots": shots,
         "characters": characters,
         "summary": summary(film, shots, characters),
     }
-
-
-def _run_thresholds(film: Film) -> dict[str, float]:
-    return dict(film.option("thresholds", {}) or {})
 
 
 def _shot(
