@@ -894,6 +894,23 @@ def run_reference_cases() -> list[Case]:
         ),
         Case("export:no-film-yet", ("export", "wait", "--to", "xml"), says="no film yet"),
     ]
+    cases += [
+        Case(f"evaluate:run={how}", ("evaluate", ref), says=says)
+        for how, (ref, says) in refs.items()
+    ]
+    cases += [
+        Case("evaluate:against-unknown", ("evaluate", "done", "--against", "nope"), says="nope"),
+        Case(
+            "evaluate:out-is-a-file",
+            ("evaluate", "done", "--out", "{in}/good.png"),
+            says="good.png",
+        ),
+        Case(
+            "evaluate:threshold-nan",
+            ("evaluate", "done", "--threshold", "min_sharpness=nan"),
+            says="finite",
+        ),
+    ]
     return cases
 
 
