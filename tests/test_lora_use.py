@@ -397,6 +397,7 @@ def test_a_local_lora_on_comfyui_is_the_servers_copy_at_its_strength(tmp_path, c
         assert "film_grain.safetensors @ 0.6" in attempt.params["comfyui"]["lora"]
         assert attempt.params["lora_sha256"] == style_lora.read(lora).sha256
         assert attempt.params["lora_file"] == str(lora)
+        assert (attempt.params["lora_name"], attempt.params["lora_strength"]) == (lora.name, 0.6)
         assert attempt.prompt.count("grainy") == 1
 
 

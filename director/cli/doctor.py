@@ -222,7 +222,7 @@ def _comfyui(kind: str, file: ConfigFile) -> str:
     from director import registry
     from director.config import OPTIONS, resolve_option
 
-    names = [name for name in OPTIONS if name.startswith("comfyui_")]
+    names = [name for name in OPTIONS if name.startswith("comfyui_")] + ["lora"]
     options = SimpleNamespace(**{n: OPTIONS[n].check(resolve_option(n, file=file)) for n in names})
     settings = registry.comfyui_settings(kind, options)
     backend = registry.load(kind, _configured(kind, "comfyui", file), **settings)

@@ -185,7 +185,12 @@ class ComfyUIImage(ImageBackend):
         info = self._files.get(lora[0]) if lora else None
         if info is None:
             return {}
-        return {"lora_file": str(info.path), "lora_sha256": info.sha256, "lora_strength": lora[1]}
+        return {
+            "lora_file": str(info.path),
+            "lora_name": info.path.name,
+            "lora_sha256": info.sha256,
+            "lora_strength": lora[1],
+        }
 
     def _images(self, workflow: Workflow, request: ImageRequest) -> dict[graphs.Slot, str]:
         """Upload the pictures the graph loads, and point its LoadImage nodes at them."""
