@@ -53,8 +53,9 @@ def write_workflow(paths: RunPaths, html: bool = False, lang: str | None = None)
             "Restore events.jsonl from a copy of the run folder, then replay again.",
         )
     doc = build_document(record, lang)
-    evidence.write_evidence(record, paths.root, document_language(record, lang))  # linked files
+    # The document first: a run folder it cannot write into is left as it was.
     write_text_atomic(paths.workflow, to_markdown(doc))
+    evidence.write_evidence(record, paths.root, document_language(record, lang))  # linked files
     written = [paths.workflow]
     if html:
         page = paths.root / "workflow.html"
