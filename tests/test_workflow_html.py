@@ -84,6 +84,7 @@ def _embedded(page: str) -> tuple[str, bytes]:
 # --- the font the page carries ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_chinese_page_embeds_the_glyphs_it_shows_and_no_others(zh_page):
     from fontTools.ttLib import TTFont
 
@@ -155,6 +156,7 @@ def _probe(page: str, text: str) -> str:
     return page.replace("<body>", "<body>" + band, 1)
 
 
+@pytest.mark.slow
 def test_chinese_is_drawn_as_glyphs_in_a_browser_without_cjk_fonts(zh_page, chromium):
     page = zh_page.read_text(encoding="utf-8")
     title = re.search(r"<h1>(.*?)</h1>", page)[1]
@@ -200,6 +202,7 @@ def _said(dom: str) -> str:
     return html.unescape(match[1])
 
 
+@pytest.mark.slow
 def test_the_page_fits_a_phone(zh_page, chromium):
     page = zh_page.read_text(encoding="utf-8")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
@@ -215,6 +218,7 @@ def test_the_page_fits_a_phone(zh_page, chromium):
     assert int(_said(dom).split("/")[0]) > 360
 
 
+@pytest.mark.slow
 def test_the_film_plays_from_its_path_next_to_the_page_in_a_copied_folder(
     zh_page, chromium, tmp_path
 ):
