@@ -130,7 +130,7 @@ WORDS = {
 def write_document(out: Path, record: dict[str, Any], language: str) -> list[Path]:
     """The plot, the grid, the contact sheet and the two pages; returns the pages."""
     words = WORDS.get(language, WORDS["en"])
-    loss_plot(record["losses"], out / "loss.png", words)
+    loss_plot(record["losses"], out / "loss.png", words, record.get("fixed_loss") or {})
     rows = sample_rows(record, words)
     if rows:
         sample_grid(out, rows, out / "samples.png")
@@ -257,8 +257,11 @@ def _duration(seconds: float) -> str:
 # --- pictures ---------------------------------------------------------------------------------
 
 
-def loss_plot(losses: list[float], path: Path, words: dict[str, Any]) -> Path:
-    """The per-step loss and its moving average, as a PNG."""
+def loss_plot(
+    losses: list[float], path: Path, words: dict[str, Any], fixed: dict[str, Any]
+) -> Path:
+    """The per-step loss, its moving average and the fixed-noise loss before and after, as a
+    PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -267,11 +270,14 @@ def loss_plot(losses: list[float], path: Path, words: dict[str, Any]) -> Path:
 
     font = _font_properties()
     steps = np.arange(1, len(losses) + 1)
-    window = max(1, len(losses) // 20)
+    window = max(2, len(losses) // 20) if len(losses) >= 4 else 1
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
     ax.plot(steps, losses, color="#9bb7d4", linewidth=0.8, label="loss")
     ax.plot(steps[window - 1 :], smooth, color="#1f4e79", linewidth=1.8, label=f"mean of {window}")
+    if fixed.get("before") is not None and fixed.get("after") is not None:
+        ends = [0, len(losses)], [fixed["before"], fixed["after"]]
+        ax.plot(*ends, "o--", color="#c0392b", linewidth=1, label="fixed-noise loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(words["loss_alt"], fontproperties=font)
