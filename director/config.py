@@ -169,6 +169,10 @@ OPTIONS: dict[str, Option] = _options(
            "and robotic, a scratch track for timing like previz), openai:gpt-4o-mini-tts, "
            "dashscope:qwen3-tts-flash or dashscope:cosyvoice-v2",
            env="DIRECTOR_VOICE", metavar=BACKEND),
+    Option("narrator_voice", str, None, "The narrator's voice in the --voice backend (e.g. onyx "
+           "for openai, m3 for scratch); a cast member's own is set with director cast add "
+           "--voice", env="DIRECTOR_NARRATOR_VOICE", shown_default="the backend's first",
+           metavar="VOICE"),
     Option("llm", str, "offline", "Planner: offline, openai:gpt-4.1-mini, dashscope:qwen-plus, "
            "or openai-compatible:URL#MODEL", env="DIRECTOR_LLM", metavar=BACKEND),
     Option("image", str, "previz", "Keyframe generator: previz, dashscope:wan2.2-t2i-flash, "

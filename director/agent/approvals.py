@@ -22,6 +22,7 @@ from langgraph.types import Command, interrupt
 from director.agent import ladder
 from director.agent.context import RunContext
 from director.agent.keyframes import human_keyframe, next_in_beat
+from director.agent.line_fit import flagged as line_flags
 from director.agent.planning import reads_text, replan_beat, summary_notice
 from director.agent.shots import flag_reasons, ladder_backend, last_attempt, limits, varied_shot
 from director.agent.state import FilmState, plan_of
@@ -328,6 +329,8 @@ def keyframes_payload(ctx: RunContext, state: FilmState, plan: Plan, beat_id: st
         "contact_sheet": ctx.paths.rel(sheet),
         "notices": _notices(state),
         "shots": [_shot_payload(state, s) for s in shots],
+        # Lines of the beat that run past their shots, which planning could not make room for.
+        "line_flags": line_flags(ctx, plan, beat_id),
     }
 
 

@@ -55,6 +55,9 @@ class RunOptions(BaseModel):
         default=None, description="language of the workflow document, en or zh; None: the film's"
     )
     voice: str = Field(default="none", description="voice backend for the lines, or none")
+    narrator_voice: str | None = Field(
+        default=None, description="the narrator's voice in the voice backend"
+    )
     llm: str
     image: str
     video: str
@@ -116,9 +119,12 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
         from director.replay.words import checked_language
 
         checked_language(str(values["doc_lang"]))
-    _check_voice(str(values["voice"]))
+    narrator = values.get("narrator_voice")
+    if str(values["voice"]) == "none" and flags.get("narrator_voice") is None:
+        narrator = None  # a config file's narrator, for runs with voices; this one has none
+    check_voices(str(values["voice"]), narrator)
     return RunOptions(
-        **values,
+        **{**values, "narrator_voice": narrator},
         logline=logline,
         run_id=flags.get("run_id"),
         yes=approve == "auto",
@@ -131,14 +137,26 @@ def resolve(flags: dict[str, Any]) -> RunOptions:
     )
 
 
-def _check_voice(spec: str) -> None:
-    """A voice backend that is installed, or none; found out before anything is made."""
+def check_voices(spec: str, narrator: str | None = None) -> None:
+    """A voice backend that is installed, or none, and a narrator's voice it can have; found
+    out before anything is made."""
     from director.registry import available, split_spec
 
-    provider = split_spec(spec)[0]
+    provider, model = split_spec(spec)
     if provider != "none" and provider not in available("voices"):
         choices = ", ".join(["none", *sorted(available("voices"))])
         raise InputError(f"--voice {spec}: no voice backend named {provider!r}.", f"Use {choices}.")
+    if not narrator:
+        return
+    if provider == "none":
+        raise InputError(
+            f"--narrator-voice {narrator} needs voices, and the run has --voice none.",
+            "Choose a voice backend with --voice (e.g. --voice scratch), or leave out "
+            "--narrator-voice.",
+        )
+    from director.tools.voice.casting import backend_class
+
+    backend_class(provider).check_voice(narrator, model)
 
 
 def _style_lora(values: dict[str, Any], flags: dict) -> str | None:

@@ -94,14 +94,29 @@ def _placed_lines(ctx: RunContext, plan, spent: float) -> tuple[list, float]:
     if registry.split_spec(spec)[0] == "none":
         return [], spent
     backend = PaidVoice(ctx, registry.load("voices", spec), plan, spent)
+    casting = _casting(ctx)
     spoken = speak_within(
         plan,
         backend,
-        lambda kept: speak_lines(kept, backend, ctx.paths.root, ctx.options.fps),
+        lambda kept: speak_lines(kept, backend, ctx.paths.root, ctx.options.fps, casting),
     )
     for line in spoken:
         ctx.log.append(backend.settled(_voice_event(ctx, backend, line)))
     return [PlacedLine(line.path, line.start_s) for line in spoken], backend.spent
+
+
+def _casting(ctx: RunContext):
+    """The voices a human chose: the narrator's (--narrator-voice), and each cast member's
+    from the cast store, read now, so a voice changed there is heard in a new assembly."""
+    from director.tools.voice.casting import Casting
+
+    voices = {}
+    if ctx.options.cast:
+        from director.memory.cast import CastStore
+
+        store = CastStore()
+        voices = {name: store.voices(name) for name in ctx.options.cast}
+    return Casting.of(ctx.options.narrator_voice, voices)
 
 
 def _voice_event(ctx: RunContext, backend, line) -> VoiceLineSpoken:
@@ -113,6 +128,8 @@ def _voice_event(ctx: RunContext, backend, line) -> VoiceLineSpoken:
         backend=backend.name,
         model=backend.model,
         voice=line.voice,
+        voice_from=line.chosen_by,
+        reused=line.reused,
         scratch=backend.scratch,
         path=ctx.paths.rel(line.path),
         start_s=line.start_s,

@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from director.agent.context import RunContext
+from director.agent.line_fit import fitted
 from director.agent.state import FilmState, plan_of, reset_shots
 from director.memory.runs import write_json_atomic
 from director.records import (
@@ -161,7 +162,7 @@ def shot_list(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal
             ShotListPlanned,
             lambda: {"shots": _shots_of_edits(ctx, plan, state.get("beat_edits") or {})},
         ).shots
-    plan = plan.model_copy(update={"shots": shots})
+    plan = fitted(ctx, plan.model_copy(update={"shots": shots}))
     write_json_atomic(ctx.paths.plan_json, plan.model_dump(mode="json"))
     ctx.log.append(StageStarted(stage="shots", detail=f"{len(shots)} shots"))
     ctx.progress.shots_total(len(shots))
@@ -263,7 +264,7 @@ def replan_beat(ctx: RunContext, plan: Plan, beat_id: str, fields: list[str], ma
             reason=reason,
         )
     )
-    return plan.model_copy(update={"shots": shots})
+    return fitted(ctx, plan.model_copy(update={"shots": shots}), [beat_id])
 
 
 def _kept_ids(fresh: list[Shot], old: list[Shot], used: set[str]) -> list[Shot]:

@@ -315,7 +315,8 @@ def _resumed_options(paths: RunPaths, approve: str | None) -> RunOptions:
     return options
 
 
-ASSEMBLY_OPTIONS = ("music", "font")  # what only assembly reads: changeable for its redo
+# What only assembly reads: changeable for its redo.
+ASSEMBLY_OPTIONS = ("music", "font", "voice", "narrator_voice")
 
 
 def _changed_assembly(
@@ -326,13 +327,15 @@ def _changed_assembly(
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         return options, {}
+    flags = [f"--{k.replace('_', '-')}" for k in given]
     if from_stage is None:
         raise InputError(
-            f"{', '.join('--' + k for k in given)} changes how the film is assembled, so it "
-            "needs a stage to redo.",
+            f"{', '.join(flags)} changes how the film is assembled, so it needs a stage to redo.",
             f"Resume with --from assembly: director resume {paths.run_id} --from assembly "
-            + " ".join(f"--{k} ..." for k in given),
+            + " ".join(f"{flag} ..." for flag in flags),
         )
+    if given.get("voice") == "none" and "narrator_voice" not in given:
+        given["narrator_voice"] = None  # no voices, so no narrator's
     updated = options.model_copy(update=given)
     check_assembly_inputs(updated)
     changed = {k: [getattr(options, k), v] for k, v in given.items() if getattr(options, k) != v}
@@ -422,9 +425,12 @@ def _preflight(options: RunOptions, skip: set[str]) -> dict:
 
 
 def check_assembly_inputs(options: RunOptions) -> None:
-    """The files only assembly reads, checked before anything is made: the font, the music."""
+    """What only assembly reads, checked before anything is made: the font, the music, the
+    voices."""
+    from director.agent.configuration import check_voices
     from director.tools.assemble.fonts import find_font
 
+    check_voices(options.voice, options.narrator_voice)
     find_font(options.font)
     if options.music:
         check_music(Path(options.music).expanduser())

@@ -26,6 +26,7 @@ def status_command(run: str, runs_dir: str | None, as_json: bool) -> None:
     """Where a run stands: finished, running, waiting for approval (and what), or stopped."""
     from director.agent.checkpoints import pending_of, snapshot
     from director.cli.ask import describe, how_to_approve
+    from director.cli.run import long_lines
     from director.memory.lock import is_locked
     from director.memory.runs import summarise
 
@@ -35,16 +36,23 @@ def status_command(run: str, runs_dir: str | None, as_json: bool) -> None:
     pending = pending_of(state, paths.root) if state is not None else None
     running = is_locked(paths.root)
     status = _status(summary.status, running, pending, state)
+    long = long_lines(paths.events)
     if as_json:
         data = {
             "run_id": summary.run_id,
             "status": status,
             "waiting": pending.payload if pending else None,
             "next": list(state.next) if state is not None else [],
+            "long_lines": long,
         }
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(f"Run {summary.run_id}: {status}. {summary.logline}")
+    if long:
+        said = ", ".join(
+            f"{e['shot_id']} ({e['duration_s']:g} s in {e['shot_s']:g} s)" for e in long
+        )
+        click.echo(f"Lines longer than their shots in the film: {said}.")
     if pending is not None and not running:
         click.echo(describe(pending))
         click.echo("Waiting for approval; answer with one of:\n" + how_to_approve(run, pending))
@@ -291,6 +299,19 @@ def _said(answer: dict) -> str:
     default=None,
     help="The workflow document's language from here on (recorded) [default: as the run had it].",
 )
+@click.option(
+    "--voice",
+    default=None,
+    metavar="PROVIDER[:MODEL]",
+    help="With --from: new voices for the lines, or none (recorded); lines already spoken in "
+    "the same voice are reused.",
+)
+@click.option(
+    "--narrator-voice",
+    default=None,
+    metavar="VOICE",
+    help="With --from: a new narrator's voice in the --voice backend (recorded).",
+)
 @runs_dir_option
 def resume_command(run: str, runs_dir: str | None, **flags) -> None:
     """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
@@ -317,11 +338,13 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
 
 
 def _assembly_flags(flags: dict) -> dict:
-    """--music and --font as given, their paths made absolute (the run reads them later)."""
+    """--music and --font as given, their paths made absolute (the run reads them later);
+    --voice and --narrator-voice as given."""
     from pathlib import Path
 
     given = {k: flags.get(k) for k in ("music", "font")}
-    return {k: str(Path(v).expanduser().resolve()) if v else None for k, v in given.items()}
+    found = {k: str(Path(v).expanduser().resolve()) if v else None for k, v in given.items()}
+    return {**found, **{k: flags.get(k) for k in ("voice", "narrator_voice")}}
 
 
 def _started_mode(paths) -> str:

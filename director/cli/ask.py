@@ -65,6 +65,7 @@ def describe(pending: Pending) -> str:
     if p.get("anchor_choices"):
         anchor = p.get("style_anchor") or "none yet (the first keyframe accepted clean)"
         lines.append(f"Style anchor: {anchor}")
+    lines += [f"Line too long: {said}" for said in p.get("line_flags") or []]
     return "\n".join(lines + _notices(p))
 
 

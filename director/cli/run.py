@@ -81,6 +81,7 @@ from director.config import APPROVE_MODES
 @option("music")
 @option("doc_lang", type=click.Choice(["en", "zh"]))
 @option("voice")
+@option("narrator_voice")
 @option("font")
 @diffusers_options
 @option("lora")

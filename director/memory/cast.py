@@ -1,9 +1,10 @@
 """Cast memory: characters with reference photos and identity embeddings, kept across films.
 
 Stored under the director home (``DIRECTOR_HOME``, else ``$XDG_DATA_HOME/director``, else
-``~/.local/share/director``): ``cast.sqlite`` holds the characters, their references and one
-embedding per reference and face backend; the reference images are copied beside it, so a cast
-survives the originals being moved.
+``~/.local/share/director``): ``cast.sqlite`` holds the characters, their references, one
+embedding per reference and face backend, and their voices (one per voice backend, or per
+model of one); the reference images are copied beside it, so a cast survives the originals
+being moved.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from director.errors import InputError, refuse_undecodable
 from director.files import check_sqlite, sqlite_fault, write_bytes_atomic
-from director.records import Character
+from director.records import CastVoice, Character
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,60}$")
 
@@ -36,6 +37,9 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS embeddings (
     ref_id INTEGER NOT NULL REFERENCES refs(id) ON DELETE CASCADE, backend TEXT NOT NULL,
     vector BLOB NOT NULL, PRIMARY KEY (ref_id, backend));
+CREATE TABLE IF NOT EXISTS voices (
+    name TEXT NOT NULL REFERENCES characters(name) ON DELETE CASCADE, provider TEXT NOT NULL,
+    model TEXT NOT NULL, voice TEXT NOT NULL, PRIMARY KEY (name, provider, model));
 """
 
 
@@ -90,6 +94,7 @@ class CastStore:
         refs: Sequence[Path],
         backends: Sequence[ReferenceEmbedder],
         description: str = "",
+        voices: Sequence[CastVoice] = (),
     ) -> Character:
         """Embed every reference with every backend, then store them in one transaction."""
         name = validate_name(name)
@@ -104,7 +109,7 @@ class CastStore:
         vectors = [{b.name: _embed(b, Path(r)) for b in backends} for r in refs]
         copies = [self._copy(name, Path(r)) for r in refs]
         try:
-            self._insert(name, description, copies, vectors)
+            self._insert(name, description, copies, vectors, voices)
         except BaseException:
             shutil.rmtree(self.home / "refs" / _folder(name), ignore_errors=True)
             raise
@@ -116,10 +121,12 @@ class CastStore:
         description: str,
         copies: list[tuple[Path, str]],
         vectors: list[dict[str, np.ndarray]],
+        voices: Sequence[CastVoice] = (),
     ) -> None:
         with self._connect() as conn:
             now = datetime.now(UTC).isoformat(timespec="seconds")
             conn.execute("INSERT INTO characters VALUES (?, ?, ?)", (name, description, now))
+            _put_voices(conn, name, voices)
             for (path, sha), per_backend in zip(copies, vectors, strict=True):
                 ref_id = conn.execute(
                     "INSERT INTO refs (name, path, sha256) VALUES (?, ?, ?)", (name, str(path), sha)
@@ -159,6 +166,25 @@ class CastStore:
             name=row[0], description=row[1], references=[p for _, p in refs], embeddings=embeddings
         )
 
+    def voices(self, name: str) -> list[CastVoice]:
+        """``name``'s voices, one per voice backend (or per model of one)."""
+        self.get(name)  # raises when absent
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT provider, model, voice FROM voices WHERE name = ? ORDER BY provider, model",
+                (name,),
+            ).fetchall()
+        return [CastVoice(provider=p, model=m, voice=v) for p, m, v in rows]
+
+    def set_voices(self, name: str, voices: Sequence[CastVoice], clear: bool = False) -> None:
+        """Give ``name`` these voices, each replacing its voice for the same backend (and
+        model); ``clear`` forgets the others first."""
+        self.get(name)
+        with self._connect() as conn:
+            if clear:
+                conn.execute("DELETE FROM voices WHERE name = ?", (name,))
+            _put_voices(conn, name, voices)
+
     def list(self) -> list[Character]:
         with self._connect() as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM characters ORDER BY name")]
@@ -180,7 +206,16 @@ COLUMNS = {
     "characters": {"name", "description", "created"},
     "refs": {"id", "name", "path", "sha256"},
     "embeddings": {"ref_id", "backend", "vector"},
+    "voices": {"name", "provider", "model", "voice"},
 }
+
+
+def _put_voices(conn: sqlite3.Connection, name: str, voices: Sequence[CastVoice]) -> None:
+    for v in voices:
+        conn.execute(
+            "INSERT OR REPLACE INTO voices VALUES (?, ?, ?, ?)",
+            (name, v.provider, v.model, v.voice),
+        )
 
 
 def _prepare(conn: sqlite3.Connection, db: Path) -> None:
@@ -226,10 +261,11 @@ def validate_name(name: str) -> str:
     return text
 
 
-def character_summary(character: Character) -> dict[str, Any]:
+def character_summary(character: Character, voices: Sequence[CastVoice] = ()) -> dict[str, Any]:
     return {
         "name": character.name,
         "description": character.description,
         "references": character.references,
         "embeddings": {k: len(v) for k, v in character.embeddings.items()},
+        "voices": [v.spec for v in voices],
     }

@@ -200,6 +200,14 @@ class VoiceLineSpoken(_Event):
     backend: str
     model: str
     voice: str
+    voice_from: Literal["cast", "narrator", "automatic"] = Field(
+        default="automatic",
+        description="whose choice the voice is: the speaker's in the cast, the run's "
+        "--narrator-voice, or the backend's automatic one",
+    )
+    reused: bool = Field(
+        default=False, description="spoken by an earlier assembly of the run: not paid again"
+    )
     scratch: bool = Field(default=False, description="a scratch track for timing, like previz")
     path: str = Field(description="the line's WAV, relative to the run folder")
     start_s: float = Field(description="where the line starts on the film's timeline")
@@ -235,6 +243,25 @@ class VoiceLineFailed(_Event):
     reason: str
     code: str = Field(default="", description="the service's error code, or Budget")
     task_id: str = ""
+
+
+class LineFitted(_Event):
+    """A spoken line checked against its shot at planning, when it did not fit as planned:
+    the shot lengthened within its beat (time taken from the beat's other shots), or the line
+    flagged for the human when the beat has no time to give."""
+
+    type: Literal["line_fit"] = "line_fit"
+    shot_id: str
+    beat_id: str
+    text: str
+    needed_s: float = Field(description="the line's estimated time spoken, with a breath after")
+    planned_s: float = Field(description="the shot's length as planned")
+    shot_s: float = Field(description="the shot's length now")
+    taken: dict[str, float] = Field(
+        default_factory=dict, description="seconds taken from the beat's other shots, by shot id"
+    )
+    fits: bool = Field(description="False: the line runs past its shot, flagged for the human")
+    said: str = Field(description="what was done, or what the human can do, in a sentence")
 
 
 class LoudnessMeasured(_Event):
@@ -304,6 +331,7 @@ Event = Annotated[
     | DecisionMade
     | AssemblyStep
     | VoiceLineSpoken
+    | LineFitted
     | VoiceTaskStarted
     | VoiceLineFailed
     | LoudnessMeasured

@@ -22,6 +22,23 @@ CameraMove = Literal[
 Transition = Literal["cut", "crossfade", "fade-black"]
 
 
+class CastVoice(Record):
+    """A character's voice in one voice backend: ``PROVIDER:VOICE``, or ``PROVIDER:MODEL:VOICE``
+    for a voice that only one model of the provider has."""
+
+    provider: str
+    model: str = Field(default="", description="the one model it is for; empty: any model")
+    voice: str
+
+    @property
+    def spec(self) -> str:
+        return ":".join(p for p in (self.provider, self.model, self.voice) if p)
+
+    def serves(self, provider: str, model: str) -> bool:
+        """Whether this is the voice to use with the backend ``provider`` running ``model``."""
+        return self.provider == provider and self.model in ("", model)
+
+
 class Character(Record):
     name: str
     description: str = Field(description="identity block: age, build, face, hair, costume, item")

@@ -34,7 +34,7 @@ from director.records import (
     StoryDeveloped,
     StyleBible,
 )
-from director.records.events import LoudnessMeasured, VoiceLineSpoken
+from director.records.events import LineFitted, LoudnessMeasured, VoiceLineSpoken
 
 
 @dataclass
@@ -69,6 +69,7 @@ class RunRecord:
     voice_lines: dict[str, VoiceLineSpoken] = field(default_factory=dict)
     loudness: LoudnessMeasured | None = None
     doc_lang: str | None = None  # the document's language, as a resume last changed it
+    line_fits: list[LineFitted] = field(default_factory=list)  # lines fitted or flagged
 
     def spoken(self) -> list[VoiceLineSpoken]:
         order = {s.id: i for i, s in enumerate(self.shots)}
@@ -264,6 +265,23 @@ def _resumed(r: RunRecord, e: RunResumed) -> None:
     r.finished = None  # a resumed run is finished again only by a later run_finished
 
 
+def _line_fitted(r: RunRecord, e: LineFitted) -> None:
+    """A shot lengthened at planning for its line, with the time taken from its beat's other
+    shots; the same fit logged again by a node re-run after a crash is applied once."""
+    key = e.model_dump(exclude={"seq", "ts"})
+    if any(f.model_dump(exclude={"seq", "ts"}) == key for f in r.line_fits):
+        return
+    r.line_fits.append(e)
+    change = {sid: -taken for sid, taken in e.taken.items()}
+    change[e.shot_id] = e.shot_s - e.planned_s
+    r.shots = [
+        s.model_copy(update={"duration_s": round(s.duration_s + change[s.id], 2)})
+        if change.get(s.id)
+        else s
+        for s in r.shots
+    ]
+
+
 def _stage(r: RunRecord, e: StageFinished) -> None:
     r.stages[e.stage] = r.stages.get(e.stage, 0.0) + e.seconds
 
@@ -289,4 +307,5 @@ _HANDLERS = {
     ErrorRaised: _error,
     VoiceLineSpoken: lambda r, e: r.voice_lines.__setitem__(e.shot_id, e),
     LoudnessMeasured: lambda r, e: setattr(r, "loudness", e),
+    LineFitted: _line_fitted,
 }

@@ -333,6 +333,21 @@ class VoiceBackend(ABC):
         None when the model has no known price. An offline voice costs nothing."""
         return 0.0
 
+    @classmethod
+    def check_voice(cls, voice: str, model: str = "") -> None:
+        """Refuse (InputError) a voice name the backend cannot have, before anything is made:
+        a voice chosen for a character or the narrator. By default any plain name passes and
+        the service judges it; backends that know their voices check them."""
+        import re
+
+        from director.errors import InputError
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", voice):
+            raise InputError(
+                f"{voice!r} is not a voice name of the {cls.name} voice backend.",
+                "Give the voice's name as the service spells it, e.g. nova.",
+            )
+
     @abstractmethod
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:
         """Write ``text`` spoken in ``voice`` to ``dest`` (WAV); returns what the call cost in

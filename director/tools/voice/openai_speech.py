@@ -13,7 +13,7 @@ import wave
 from pathlib import Path
 from typing import ClassVar
 
-from director.errors import DirectorError
+from director.errors import DirectorError, InputError
 from director.records import Language
 from director.tools.base import VoiceBackend
 from director.tools.openai_client import (
@@ -39,6 +39,17 @@ class OpenAISpeech(VoiceBackend):
     voices: ClassVar[tuple[str, ...]] = (
         "onyx", "alloy", "ash", "coral", "echo", "fable", "nova", "sage", "shimmer",
     )  # fmt: skip
+    # gpt-4o-mini-tts has these besides (OpenAI's text-to-speech guide).
+    newer_voices: ClassVar[tuple[str, ...]] = ("ballad", "verse", "marin", "cedar")
+
+    @classmethod
+    def check_voice(cls, voice: str, model: str = "") -> None:
+        known = cls.voices if model.startswith("tts-1") else (*cls.voices, *cls.newer_voices)
+        if voice not in known:
+            raise InputError(
+                f"OpenAI speech{f' ({model})' if model else ''} has no voice {voice!r}.",
+                f"Use one of: {', '.join(sorted(known))}.",
+            )
 
     def __init__(
         self,

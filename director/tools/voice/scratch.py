@@ -22,7 +22,7 @@ from array import array
 from pathlib import Path
 from typing import ClassVar
 
-from director.errors import BackendError, ToolMissing
+from director.errors import BackendError, InputError, ToolMissing
 from director.records import Language
 from director.tools.base import VoiceBackend
 
@@ -30,7 +30,9 @@ SAMPLE_RATE = 22050  # what libespeak-ng synthesises at
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: samples come back through the callback
 _RATE, _PITCH = 1, 3  # espeak_PARAMETER values
 _CHARS_UTF8, _POS_CHARACTER = 1, 1
-_WORDS_PER_MINUTE = {"en": 165, "zh": 150}
+# Mandarin at about 4.5 characters a second, the pace the shot list fits lines to (pace.py);
+# libespeak-ng counts its rate in words a minute, which for Mandarin it reads otherwise.
+_WORDS_PER_MINUTE = {"en": 165, "zh": 200}
 _VOICE = {"en": "en", "zh": "cmn"}
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -46,6 +48,17 @@ class ScratchVoice(VoiceBackend):
     scratch: ClassVar[bool] = True
     # espeak-ng voice variants: the narrator's first, then the characters'.
     voices: ClassVar[tuple[str, ...]] = ("m3", "f2", "m1", "f4", "m7", "f3", "m5", "f1", "m2")
+
+    @classmethod
+    def check_voice(cls, voice: str, model: str = "") -> None:
+        """One of libespeak-ng's voice variants (``m1``-``m8``, ``f1``-``f5``, ``klatt``, ...)."""
+        found = _variants()
+        if voice not in found:
+            raise InputError(
+                f"The scratch voice has no variant {voice!r}.",
+                "Use m1 to m8, f1 to f5, or another of libespeak-ng's variants (klatt, "
+                "whisper, croak, ...).",
+            )
 
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:
         argv = [sys.executable, "-m", __name__, f"{_VOICE[language]}+{voice}", language, str(dest)]
@@ -99,6 +112,16 @@ class _Engine:
         if count > 0:
             self.samples.extend(wav[:count])
         return 0  # go on synthesising
+
+
+def _variants() -> set[str]:
+    """The voice variants in libespeak-ng's data, read from its folder (no library loaded)."""
+    try:
+        import espeakng_loader
+    except ImportError as exc:
+        raise ToolMissing("The scratch voice needs the espeakng-loader package.", _FIX) from exc
+    folder = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+    return {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
 
 
 def _load_library() -> ctypes.CDLL:
