@@ -277,6 +277,10 @@ def test_a_cast_on_a_face_drawing_backend_shows_references_scores_and_the_fix(tm
     problems = section(text, "Problems met and how they were solved")
     assert "![s001: the failed attempt 1 beside attempt" in problems
     assert "s001: solved on the ladder (reseed -> repair -> references -> reframe)" in problems
+    # the same failure four times over is one line with its count
+    assert re.search(
+        r"s001 attempts 1, 2, 3, 4 \(seeds [\d, ]+\) failed the same way, 4 times: ", problems
+    )
     assert "reframe (a new framing)" in problems  # the rungs, explained once
     for name in linked(text):
         assert (result.paths.root / name).is_file(), name
@@ -315,7 +319,7 @@ def test_human_edits_and_rerolls_are_the_human_decisions(tmp_path):
     problems = section(text, "Problems met and how they were solved")
     assert "s001 attempt 1: reroll by human: a new keyframe" in problems
     assert "s002 attempt 1: edit by human: action slot rewritten as 'waters the beans'" in problems
-    assert "![s001: the failed attempt 1 beside attempt 2, the one kept]" in problems
+    assert "![s001: attempt 1, sent back by a human, beside attempt 2, the one kept]" in problems
     assert "s003: solved on the ladder (reseed -> reseed); attempt 3 passed every check" in problems
     appendix = section(text, "Appendix: the full record of every shot")
     assert "- action: waters the beans" in appendix
@@ -344,3 +348,43 @@ def test_the_document_model_carries_the_film_and_its_figures(previz_run):
     assert write_workflow(RunPaths(previz_run))[0].read_text(encoding="utf-8") == (
         previz_run / "workflow.md"
     ).read_text(encoding="utf-8")
+
+
+def test_the_style_lora_is_named_with_its_training_notes(tmp_path):
+    from director.records import BiblePlanned, RunFinished, RunStarted, StoryDeveloped
+
+    weights = tmp_path / "lora" / "ink-wash.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")
+    (weights.parent / "lora.md").write_text("# ink-wash\n\nrank 16, 800 steps\n")
+    plan = make_plan(2)
+    bible = plan.bible.model_copy(update={"lora": "ink-wash"})
+    events = [
+        RunStarted(
+            run_id="l",
+            logline=plan.story.logline,
+            options={"lora": f"{weights}:0.8"},
+            versions={},
+            ts="2026-12-07T01:00:00.123+00:00",
+        ),
+        StoryDeveloped(backend="scripted", story=plan.story),
+        BiblePlanned(backend="scripted", bible=bible, cards=plan.cards),
+        RunFinished(status="completed", seconds=61.7),
+    ]
+    root = tmp_path / "run"
+    root.mkdir()
+    (root / "events.jsonl").write_text(
+        "".join(
+            e.model_copy(update={"seq": n}).model_dump_json() + "\n"
+            for n, e in enumerate(events, 1)
+        ),
+        encoding="utf-8",
+    )
+    text = write_workflow(RunPaths(root))[0].read_text(encoding="utf-8")
+    style = section(text, "How consistency was solved: characters and style")
+    assert f"- LoRA: ink-wash at strength 0.8 ({weights})" in style
+    assert "- Its training notes: doc/lora.md" in style
+    assert "- The style bible's LoRA: ink-wash" in style and "No LoRA" not in style
+    assert (root / "doc" / "lora.md").read_text() == "# ink-wash\n\nrank 16, 800 steps\n"
+    film = section(text, "The film")
+    assert "| 2026-12-07 01:00:00 | 1 min 2 s |" in film  # to the second

@@ -199,7 +199,9 @@ def _problem(r: RunRecord, root: Path, w: Words, shot: Shot) -> list[Path]:
         Tile(
             root / found.failed.artifact,
             failed_label,
-            w("failed_caption", n=found.failed.number, checks=w.join(names) or "-"),
+            w("failed_caption", n=found.failed.number, checks=w.join(names))
+            if names
+            else w("sent_caption", n=found.failed.number),
             int(found.failed.params.get("caption_px", 0) or 0),
         ),
         Tile(

@@ -376,7 +376,7 @@ def _lora(r: RunRecord, w: Words) -> list[str]:
     if r.bible is not None and r.bible.lora:
         said.append(w("lora_bible", lora=r.bible.lora))
     comfyui = r.started.options.get("comfyui_lora") if r.started else None
-    if comfyui:
+    if comfyui and spec is None:  # the older flag; --lora carries it since
         said.append(w("lora_comfyui", lora=comfyui))
     return said or [w("no_lora")]
 
@@ -701,8 +701,12 @@ def _problems(doc: Document, r: RunRecord) -> None:
             doc.add(Heading(3, w("problem_heading", shot=shot.id, what=w(f"k_{kind}"))))
             pair = evidence.problem(r, shot) if kind == "keyframe" else None
             if pair is not None:
+                failed = pair.critique is not None and pair.critique.verdict == "fail"
                 alt = w(
-                    "problem_alt", shot=shot.id, failed=pair.failed.number, kept=pair.kept.number
+                    "problem_alt" if failed else "problem_alt_sent",
+                    shot=shot.id,
+                    failed=pair.failed.number,
+                    kept=pair.kept.number,
                 )
                 doc.add(Figure(evidence.problem_path(shot.id), alt))
             doc.add(Bullets(lines))
@@ -781,10 +785,7 @@ def _problems_of(r: RunRecord, shot_id: str, kind: str, w: Words) -> list[str]:
     failed = [(a, c) for a, c in tried if c is not None and c.verdict == "fail"]
     if not failed:
         return lines
-    lines += [
-        w("attempt_failed", what=what, n=a.number, seed=a.seed, failures=_failures(crit.failed))
-        for a, crit in failed
-    ]
+    lines += _failed_lines(failed, what, w)
     final = r.final_decision(shot_id, kind)
     if final is None:
         lines.append(w("unresolved", what=what))
@@ -804,6 +805,32 @@ def _problems_of(r: RunRecord, shot_id: str, kind: str, w: Words) -> list[str]:
         )
     else:
         lines.append(w("not_solved", what=what, reason=final.reason))
+    return lines
+
+
+def _failed_lines(failed: list, what: str, w: Words) -> list[str]:
+    """One line per failed attempt; attempts that failed with the very same words, once."""
+    groups: dict[str, list] = defaultdict(list)
+    for a, crit in failed:
+        groups[_failures(crit.failed)].append(a)
+    lines = []
+    for failures, attempts in groups.items():
+        if len(attempts) == 1:
+            a = attempts[0]
+            lines.append(w("attempt_failed", what=what, n=a.number, seed=a.seed, failures=failures))
+            continue
+        numbers = w.join([str(a.number) for a in attempts])
+        seeds = w.join([str(a.seed) for a in attempts])
+        lines.append(
+            w(
+                "attempts_failed_same",
+                what=what,
+                numbers=numbers,
+                seeds=seeds,
+                n=len(attempts),
+                failures=failures,
+            )
+        )
     return lines
 
 
@@ -870,7 +897,9 @@ def _approval_row(a, w: Words) -> list[str]:
     )
     if w.lang != "en":
         where = _checkpoint(a, w)
-    decision = w.named("decisions", a.decision) + (f" shot {a.shot_id}" if a.shot_id else "")
+    decision = w.named("decisions", a.decision)
+    if a.shot_id:
+        decision = w("decision_shot", decision=decision, shot=a.shot_id)
     what = [f"{a.shot_id or a.beat_id or ''} {k} -> {v!r}".strip() for k, v in a.changes.items()]
     what += [a.note] if a.note else []
     return [_when(a.decided_at or a.ts), where, decision, _by(a, w), "; ".join(what)]
