@@ -253,6 +253,29 @@ def test_the_weights_are_in_the_kohya_layout_comfyui_reads(trained, base):
 
 
 @pytest.mark.slow
+def test_the_layout_is_diffusers_own_kohya_conversion_key_for_key(base):
+    from diffusers import UNet2DConditionModel
+    from diffusers.utils import convert_state_dict_to_kohya
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    from director.tools.lora.save import kohya_state
+
+    unet = UNet2DConditionModel.from_pretrained(base / "unet")
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    config = LoraConfig(r=RANK, lora_alpha=RANK, target_modules=targets, init_lora_weights=False)
+    unet.add_adapter(config)
+    peft_state = get_peft_model_state_dict(unet)
+    # diffusers' converter writes alpha = rank whatever the adapter's alpha; at alpha = rank
+    # the two must agree on every name and every number.
+    theirs = convert_state_dict_to_kohya({f"unet.{k}": v for k, v in peft_state.items()})
+    ours = kohya_state(peft_state, RANK)
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[k].float(), theirs[k].float()) for k in ours)
+    alphas = {float(v) for k, v in kohya_state(peft_state, 8).items() if k.endswith(".alpha")}
+    assert alphas == {8.0}
+
+
+@pytest.mark.slow
 def test_diffusers_loads_the_weights_exactly_and_they_change_the_picture(trained, base):
     from diffusers import StableDiffusionXLPipeline
     from peft import get_peft_model_state_dict
