@@ -431,3 +431,36 @@ def test_bad_inputs_are_one_line_each_and_write_nothing(film, base, work):
         assert code == 2, (args, line)
         assert "\n" not in line.strip() and fragment in line, (args, line)
         assert not out.exists(), args
+
+
+# --- the next film --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_next_films_keyframes_use_it_with_its_trigger_word(trained, base, diffusers_config):
+    """The trained file through director's diffusers image backend, as `director run --lora`
+    uses it: it changes the keyframe, and the run records it with the trigger its metadata
+    names."""
+    from director.tools import style_lora
+    from director.tools.base import ImageRequest
+    from director.tools.image.diffusers_image import DiffusersImage
+    from tests.conftest import make_plan
+
+    weights = trained / "lhkstyle.safetensors"
+    info = style_lora.read(weights)
+    assert (info.architecture, info.trigger, info.rank) == ("sdxl", "lhkstyle", RANK)
+    plan = make_plan(1)
+
+    def keyframe(lora: str | None, dest: Path) -> np.ndarray:
+        request = ImageRequest(
+            shot=plan.shots[0], bible=plan.bible.model_copy(update={"lora": lora}), seed=5,
+            width=64, height=64, prompt="lhkstyle, a keeper on a rock", negative_prompt="",
+        )  # fmt: skip
+        backend.generate(request, dest)
+        with Image.open(dest) as image:
+            return np.asarray(image.convert("RGB")).astype(np.int16)
+
+    backend = DiffusersImage(str(base), device="cpu", steps=2)
+    plain = keyframe(None, trained.parent / "plain.png")
+    styled = keyframe(f"{weights}:1", trained.parent / "styled.png")
+    assert np.abs(plain - styled).mean() > 1.0, np.abs(plain - styled).mean()
