@@ -436,6 +436,23 @@ def test_a_flux_lora_is_refused_on_the_built_in_sdxl_workflow(tmp_path, comfyui)
     assert_clean_error(result, "trained for FLUX")
 
 
+def test_the_bibles_local_lora_is_looked_up_on_the_server_per_request(tmp_path, comfyui):
+    from director.tools.comfyui.client import ComfyUI
+    from director.tools.image.comfyui import ComfyUIImage
+
+    backend = ComfyUIImage("sdxl", server=ComfyUI(url=comfyui.url, poll_every=0.05))
+    lora = header_only(
+        tmp_path / "storyboard_sketch_xl.safetensors", {"lora_unet_x.lora_down.weight": (4, 8)}
+    )
+    job = backend.submit(_request(f"{lora}:0.3").model_copy(update={"width": 320, "height": 184}))
+    loader = _loaders(job.params["graph"])["storyboard_sketch_xl.safetensors"]
+    assert loader["inputs"]["strength_model"] == 0.3
+    assert job.params["lora_sha256"] == style_lora.read(lora).sha256
+    missing = header_only(tmp_path / "mine.safetensors", {"lora_unet_x.lora_down.weight": (4, 8)})
+    with pytest.raises(InputError, match="Copy .*mine.safetensors into ComfyUI/models/loras/"):
+        backend.submit(_request(str(missing)))
+
+
 # --- doctor -----------------------------------------------------------------------------------
 
 
