@@ -192,6 +192,11 @@ def test_a_voiced_run_fits_its_lines_and_flags_the_rest_at_the_beat(tmp_path):
     assert [(s.id, s.duration_s) for s in told] == [
         (s["id"], s["duration_s"]) for s in plan["shots"]
     ]
+    document = (run / "workflow.md").read_text("utf-8")
+    assert f"planning lengthened the shot from 4 s to {lengthened['shot_s']:g} s" in document
+    assert (
+        "s004: its line needs about" in document and "flagged at the beat's checkpoint" in document
+    )
 
 
 def test_a_silent_run_leaves_its_shots_as_planned(tmp_path):

@@ -1009,10 +1009,12 @@ def _hand_made(r: RunRecord, shot: Shot, attempt, w: Words) -> str:
 def _sound(doc: Document, r: RunRecord) -> None:
     lines = r.spoken()
     music = r.started.options.get("music") if r.started else None
-    if not lines and r.loudness is None and not music:
+    if not lines and r.loudness is None and not music and not r.line_fits:
         return
     w = _words(r)
     doc.add(Heading(2, w("h_sound")))
+    if r.line_fits:
+        doc.add(Bullets([_line_fit(w, f) for f in r.line_fits]))
     if lines:
         rows = [
             [
@@ -1049,6 +1051,15 @@ def _sound(doc: Document, r: RunRecord) -> None:
                 )
             )
         )
+
+
+def _line_fit(w: Words, fit) -> str:
+    """A line timed against its shot at planning: the shot lengthened, or the line flagged."""
+    said = {"shot": fit.shot_id, "needed": f"{fit.needed_s:g}", "now": f"{fit.shot_s:g}"}
+    if not fit.fits:
+        return w("line_flagged", **said)
+    donors = ", ".join(f"{sid} ({seconds:g} s)" for sid, seconds in fit.taken.items())
+    return w("line_fitted", planned=f"{fit.planned_s:g}", donors=donors, **said)
 
 
 # --- 9. appendix: every shot -------------------------------------------------------------------
