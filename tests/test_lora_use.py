@@ -137,7 +137,7 @@ def test_what_is_no_lora_is_refused_in_one_line(tmp_path):
         style_lora.resolve(str(tmp_path / "two"), local_only=True)
 
 
-def test_the_trigger_leads_the_style_slot_once():
+def test_the_trigger_leads_the_text_once():
     assert style_lora.with_trigger("ink wash, muted", "inkstyle") == "inkstyle, ink wash, muted"
     assert style_lora.with_trigger("INKSTYLE ink wash", "inkstyle") == "INKSTYLE ink wash"
     assert style_lora.with_trigger("水墨，留白", "inkstyle") == "inkstyle，水墨，留白"
@@ -184,6 +184,7 @@ def test_the_bible_lora_is_used_and_its_trigger_led_every_prompt(tmp_path):
     assert image.requests and all(r.bible.lora == str(lora) for r in image.requests)
     for request in image.requests:
         assert request.prompt.count("inkstyle") == 1
+        assert request.prompt.startswith("inkstyle")  # first, as the captions have it
     (chosen,) = [e for e in events if isinstance(e, StyleLoraChosen)]
     assert (chosen.source, chosen.trigger, chosen.replaced) == ("style bible", "inkstyle", "")
     assert chosen.sha256 == style_lora.read(lora).sha256 and chosen.strength == 1.0

@@ -1,6 +1,7 @@
 """The style LoRA of a run's keyframes: ``--lora`` replaces the style bible's ``lora``; the
-trigger word the LoRA file carries goes into every shot's style slot, once; and the choice is
-logged (and said) when the keyframes start.
+trigger word the LoRA file carries leads every shot's prompt as sent, once (where the LoRA's
+training captions put it, and where the text encoders' 77-token window never cuts it off); and
+the choice is logged (and said) when the keyframes start.
 
 Only image backends that put a LoRA on (``takes_lora``) get one; for the others the bible's
 ``lora`` stays a note in the plan.
@@ -60,12 +61,13 @@ def bible_for(ctx: RunContext, plan: Plan) -> StyleBible | None:
 
 
 def prompt_for(ctx: RunContext, plan: Plan, shot: Shot) -> str:
-    """The shot's prompt as sent: its style slot led by the LoRA's trigger word, once."""
+    """The shot's prompt as sent, led by the LoRA's trigger word, once. The style slot comes
+    last, and a long prompt's tail is past the 77 tokens SDXL's text encoders read; the
+    training captions put the trigger first, so the prompt does too."""
     lora = chosen(ctx, plan)
     if lora is None or not lora.trigger:
         return shot.prompt.render()
-    style = style_lora.with_trigger(shot.prompt.style, lora.trigger)
-    return shot.prompt.model_copy(update={"style": style}).render()
+    return style_lora.with_trigger(shot.prompt.render(), lora.trigger)
 
 
 def log_choice(ctx: RunContext, plan: Plan) -> None:
@@ -107,7 +109,7 @@ def _said(lora: Chosen, replaced: str | None, anchors: int) -> str:
     if replaced:
         parts.append(f"replacing the style bible's {replaced}")
     if lora.trigger:
-        parts.append(f"trigger word {lora.trigger!r} added to every shot's style slot")
+        parts.append(f"trigger word {lora.trigger!r} leads every shot's prompt")
     if anchors:
         parts.append(f"{anchors} of its training images anchor the style check")
     return "; ".join(parts)

@@ -290,7 +290,7 @@ class StyleLoraChosen(_Event):
     sha256: str = ""
     base: str = Field(default="", description="the base model the file's metadata names")
     rank: int | None = None
-    trigger: str = Field(default="", description="the trigger word put in every style slot")
+    trigger: str = Field(default="", description="the trigger word put at the head of every prompt")
     style_anchors: int = Field(
         default=0, description="the LoRA's training images the style critic compares with"
     )

@@ -308,7 +308,8 @@ def check_architecture(info: LoraFile, family: str, model: str) -> None:
 
 
 def with_trigger(style: str, trigger: str) -> str:
-    """The style slot with the trigger word first, once: left as it is when it holds it."""
+    """The text (a prompt, or a style slot) with the trigger word first, once: left as it is
+    when it holds it."""
     trigger = trigger.strip()
     if not trigger or re.search(rf"(?<!\w){re.escape(trigger)}(?!\w)", style, re.IGNORECASE):
         return style
