@@ -326,6 +326,14 @@ def test_previz_identity_is_not_measured_with_the_gates_reason(tmp_path):
     section = re.split(r"\n## (?:\d+\. )?Evaluation\n", workflow)[1]
     assert "storyboard figures" in section and "(evaluation.md)" in section
     assert "workflow.md" in result.stdout and "evaluation.json" in result.stdout
+    # A copied run folder replays with the section, read from its own evaluation.json.
+    moved = tmp_path / "elsewhere" / "v"
+    shutil.copytree(tmp_path / "runs" / "v", moved)
+    shutil.rmtree(tmp_path / "runs")
+    replayed = director("replay", "v", "--runs-dir", "elsewhere", cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    again = (moved / "workflow.md").read_text()
+    assert re.search(r"\n## (?:\d+\. )?Evaluation\n", again) and "(evaluation.md)" in again
 
 
 def test_out_elsewhere_leaves_the_run_folder_alone(runs, tmp_path):

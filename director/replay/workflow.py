@@ -37,7 +37,7 @@ from director.replay.document import (
     to_html,
     to_markdown,
 )
-from director.replay.evaluation import _evaluation
+from director.replay.evaluation import _evaluation, documenting
 from director.replay.record import RunRecord, fold
 from director.replay.words import Words, document_language
 
@@ -52,7 +52,8 @@ def write_workflow(paths: RunPaths, html: bool = False, lang: str | None = None)
             f"{'the existing workflow.md is left as it is' if paths.workflow.exists() else 'nothing was written'}.",
             "Restore events.jsonl from a copy of the run folder, then replay again.",
         )
-    doc = build_document(record, lang)
+    with documenting(paths.root):  # the evaluation section reads the folder's evaluation.json
+        doc = build_document(record, lang)
     # The document first: a run folder it cannot write into is left as it was.
     write_text_atomic(paths.workflow, to_markdown(doc))
     evidence.write_evidence(record, paths.root, document_language(record, lang))  # linked files
