@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from director.errors import InputError, SystemFault
+from director.errors import InputError, SystemFault, from_os_error
 
 _lock = threading.Lock()
 _umask: int | None = None
@@ -146,3 +146,17 @@ def sqlite_fault(exc: sqlite3.Error, path: Path, what: str, hint: str) -> Except
             "Check that the folder is writable and the disk has room, then try again.",
         )
     return InputError(f"{what} {path} cannot be read as a database ({text}).", hint)
+
+
+def writable_folder(folder: Path, cannot: str, fix: str) -> Path:
+    """``folder``, made if needed and proven writable before any work goes into it. When it is
+    not, the error says ``cannot`` (with the system's reason) and ``fix``: a fault of the
+    machine (a full disk) as such, anything else as the user's input."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        kind = SystemFault if isinstance(from_os_error(exc), SystemFault) else InputError
+        raise kind(f"{cannot} ({exc.strerror or exc}).", fix) from exc
+    return folder

@@ -293,33 +293,26 @@ def _print_result(result) -> None:
 def long_lines(events) -> list[dict]:
     """The spoken lines of the film as last assembled that run past their shots: flagged for
     the human, never cut off. Lines are logged before the film step that places them."""
-    try:
-        records = [json.loads(line) for line in events.read_text("utf-8").splitlines() if line]
-    except (OSError, ValueError):
-        return []
-    films = [
-        i for i, r in enumerate(records) if r.get("type") == "assembly" and r["step"] == "film"
-    ]
-    if not films:
-        return []
-    since = films[-2] if len(films) > 1 else -1
     return [
         {k: r[k] for k in ("shot_id", "text", "duration_s", "shot_s")}
-        for r in records[since + 1 : films[-1]]
+        for r in _before_last_film(events)
         if r.get("type") == "voice_line" and not r.get("fits", True)
     ]
-
-
-def _records(events) -> list[dict]:
-    try:
-        return [json.loads(line) for line in events.read_text("utf-8").splitlines() if line]
-    except (OSError, ValueError):
-        return []
 
 
 def unspoken_lines(events) -> list[dict]:
     """The lines the film as last assembled went without: refused by the voice service or
     not affordable within --budget (logged before the film step that would have placed them)."""
+    return [
+        {k: r[k] for k in ("shot_id", "text", "code", "reason")}
+        for r in _before_last_film(events)
+        if r.get("type") == "voice_failed"
+    ]
+
+
+def _before_last_film(events) -> list[dict]:
+    """The log's records between the film step before last and the last one: what the film
+    as last assembled was made from. None when no film was assembled."""
     records = _records(events)
     films = [
         i for i, r in enumerate(records) if r.get("type") == "assembly" and r["step"] == "film"
@@ -327,11 +320,14 @@ def unspoken_lines(events) -> list[dict]:
     if not films:
         return []
     since = films[-2] if len(films) > 1 else -1
-    return [
-        {k: r[k] for k in ("shot_id", "text", "code", "reason")}
-        for r in records[since + 1 : films[-1]]
-        if r.get("type") == "voice_failed"
-    ]
+    return records[since + 1 : films[-1]]
+
+
+def _records(events) -> list[dict]:
+    try:
+        return [json.loads(line) for line in events.read_text("utf-8").splitlines() if line]
+    except (OSError, ValueError):
+        return []
 
 
 def costs(events) -> dict:

@@ -4,14 +4,12 @@ its reason), ``evaluation.md`` and ``evaluation.html`` (the same document), and 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from director.errors import InputError, SystemFault, from_os_error
 from director.evaluate.compare import RULE, cell, table
 from director.evaluate.measured import is_measured, reason
-from director.files import write_json_atomic, write_text_atomic
+from director.files import writable_folder, write_json_atomic, write_text_atomic
 from director.replay.document import (
     Bullets,
     Document,
@@ -31,18 +29,11 @@ PLOTS = "evaluation"
 
 def writable(folder: Path) -> Path:
     """The output folder, made if needed, proven writable before anything is measured."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        fault = from_os_error(exc)
-        kind = SystemFault if isinstance(fault, SystemFault) else InputError
-        raise kind(
-            f"Cannot write the evaluation to {folder} ({exc.strerror or exc}).",
-            "Pass --out with a folder you can write to.",
-        ) from exc
-    return folder
+    return writable_folder(
+        folder,
+        f"Cannot write the evaluation to {folder}",
+        "Pass --out with a folder you can write to.",
+    )
 
 
 def write_report(

@@ -7,15 +7,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from director.errors import InputError, RunNotFound, SystemFault, from_os_error
-from director.files import read_json_object
+from director.errors import InputError, RunNotFound
+from director.files import read_json_object, writable_folder
 from director.files import write_json_atomic as write_json_atomic  # its home is director.files
 from director.memory.events import read_events
 from director.records import (
@@ -117,18 +116,11 @@ def _slug(text: str) -> str:
 
 def ensure_writable(runs_dir: Path) -> Path:
     """Create the runs folder if needed and prove we can write there."""
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=runs_dir, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        fault = from_os_error(exc)
-        kind = SystemFault if isinstance(fault, SystemFault) else InputError
-        raise kind(
-            f"Cannot write to the runs folder {runs_dir} ({exc.strerror or exc}).",
-            "Pass --runs-dir with a folder you can write to, or set DIRECTOR_RUNS_DIR.",
-        ) from exc
-    return runs_dir
+    return writable_folder(
+        runs_dir,
+        f"Cannot write to the runs folder {runs_dir}",
+        "Pass --runs-dir with a folder you can write to, or set DIRECTOR_RUNS_DIR.",
+    )
 
 
 def create_run(
