@@ -214,3 +214,15 @@ def test_a_config_file_that_is_not_text_is_one_line(tmp_path):
     assert_clean_error(result, "is not UTF-8 text")
     doctor = director("doctor", cwd=tmp_path, env={"DIRECTOR_CONFIG": str(config)})
     assert doctor.returncode == 0 and "unexpected" not in doctor.stdout + doctor.stderr
+
+
+def test_the_command_reference_lists_every_command(tmp_path):
+    """docs/cli.md opens with `director --help`: its command list is the program's."""
+    shown = director("--help", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert shown.returncode == 0, shown.stderr
+    listed = shown.stdout.split("Commands:\n", 1)[1].splitlines()
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    documented = doc.split("Commands:\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split()[0] for line in documented if line.strip()] == [
+        line.split()[0] for line in listed if line.strip()
+    ]
