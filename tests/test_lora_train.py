@@ -464,3 +464,16 @@ def test_the_next_films_keyframes_use_it_with_its_trigger_word(trained, base, di
     plain = keyframe(None, trained.parent / "plain.png")
     styled = keyframe(f"{weights}:1", trained.parent / "styled.png")
     assert np.abs(plain - styled).mean() > 1.0, np.abs(plain - styled).mean()
+
+
+def test_the_default_trigger_is_a_short_rare_word():
+    from director.memory.runs import RunPaths
+    from director.tools.lora.job import Request, default_trigger
+
+    def trigger(**given) -> str:
+        fields = {"runs": [], "images": None, "base": "", "settings": None, **given}
+        return default_trigger(Request(**fields))
+
+    assert trigger(runs=[RunPaths(Path("runs/20261207-014123-e805e6"))]) == "dire805e6style"
+    assert trigger(runs=[RunPaths(Path("runs/lighthouse"))]) == "lighthousestyle"
+    assert trigger(images=Path("stills/Ink Wash!")) == "inkwashstyle"

@@ -74,7 +74,8 @@ def lora_group() -> None:
     "--trigger",
     default=None,
     metavar="WORD",
-    help="The word that calls up the style. Default: the run's or folder's name + 'style'.",
+    help="The word that calls up the style. Default: 'dir' + the run id's hash + 'style' "
+    "(a run you named: its name + 'style'; a folder: its name + 'style').",
 )
 @click.option(
     "--out",

@@ -87,7 +87,12 @@ def _fitted(settings: Settings) -> Settings:
 
 
 def default_trigger(req: Request) -> str:
+    """A rare word from the first run's id (or the folder's name). A generated run id is a
+    date, a time and a hash: the hash alone names it, in fewer tokens than the digits."""
     name = req.runs[0].run_id if req.runs else Path(req.images).name
+    generated = re.fullmatch(r"\d{8}-\d{6}-([0-9a-f]+)", name)
+    if generated:
+        return f"dir{generated[1]}style"
     word = re.sub(r"[^a-z0-9]+", "", name.lower())[:24]
     return f"{word or 'director'}style"
 
