@@ -857,6 +857,8 @@ def run_reference_cases() -> list[Case]:
         ),
         Case("cast:show-unknown", ("cast", "show", "Nobody"), says="Nobody"),
         Case("cast:remove-unknown", ("cast", "remove", "Nobody"), says="Nobody"),
+        Case("cast:voice-unknown", ("cast", "voice", "Nobody", "scratch:f4"), says="Nobody"),
+        Case("cast:voice-provider", ("cast", "voice", "Mara", "nope:x"), says="no voice backend"),
         Case("critique:size-word", ("critique", "{in}/good.png", "--size", "big"), says="--size"),
         Case(
             "critique:cast-and-ref",
@@ -893,6 +895,21 @@ def run_reference_cases() -> list[Case]:
             says="is a file",
         ),
         Case("export:no-film-yet", ("export", "wait", "--to", "xml"), says="no film yet"),
+    ]
+    cases += [
+        Case("render:no-clean", ("render", "done"), says="--clean"),
+        Case("render:unknown-run", ("render", "nope", "--clean"), says="No run 'nope'"),
+        Case("render:no-film-yet", ("render", "wait", "--clean"), says="film"),
+        Case(
+            "lora:unknown-run",
+            ("lora", "train", "--from", "nope", "--base", "diffusers:/x", "--device", "cpu"),
+            says="No run 'nope'",
+        ),
+        Case(
+            "lora:no-base-model",
+            ("lora", "train", "--images", "{in}", "--base", "diffusers:/x", "--device", "cpu"),
+            says="No diffusers model at /x",
+        ),
     ]
     cases += [
         Case(f"evaluate:run={how}", ("evaluate", ref), says=says)

@@ -191,7 +191,7 @@ def _aspect(tiles: list[Tile]) -> float:
         try:
             with Image.open(tile.path) as img:
                 return img.width / max(1, img.height - _band(tile, img.height))
-        except OSError:
+        except (OSError, Image.DecompressionBombError):
             continue
     return 16 / 9
 
@@ -203,13 +203,17 @@ def _band(tile: Tile, height: int) -> int:
 
 def _thumbnail(tile: Tile, width: int, height: int) -> Image.Image:
     """The image (less its caption band) fitted inside width x height, centred."""
+    from director.errors import InputError
+    from director.tools.critics.imaging import open_rgb
+
     canvas = Image.new("RGB", (width, height), BACKGROUND)
-    try:
-        with Image.open(tile.path) as img:
-            img = img.convert("RGB")
-            img = img.crop((0, 0, img.width, img.height - _band(tile, img.height)))
-            img.thumbnail((width, height), Image.Resampling.LANCZOS)
-    except OSError:
+    try:  # a file that is no image, or one too large to decode safely, shows as missing
+        img = open_rgb(tile.path)
+    except (OSError, InputError):
+        img = None
+    if img is None:
         return Image.new("RGB", (width, height), MISSING)
+    img = img.crop((0, 0, img.width, img.height - _band(tile, img.height)))
+    img.thumbnail((width, height), Image.Resampling.LANCZOS)
     canvas.paste(img, ((width - img.width) // 2, (height - img.height) // 2))
     return canvas
