@@ -148,8 +148,6 @@ def _html_figure(block: Figure, root: Path, thumb_width: int) -> str:
     """A run's frame as a thumbnail; an image the document composed to be read (a grid of the
     shots, a failed frame beside the accepted one, a reference photo) at its own size, up to
     the page's width."""
-    from director.replay.evidence import DOC
-
     composed = Path(block.path).parts[:1] == (DOC,)
     src = _thumbnail_uri(root / block.path, PAGE_WIDTH if composed else thumb_width)
     alt = html.escape(block.alt)
@@ -176,6 +174,8 @@ def _thumbnail_uri(path: Path, width: int) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+# The folder beside a document that holds the images it composes to be read (see evidence.py).
+DOC = "doc"
 PAGE_WIDTH = 1100  # px: the page's column at its widest (body's max-width below)
 
 _PAGE = """<!doctype html>

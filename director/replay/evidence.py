@@ -21,10 +21,10 @@ from director.errors import DirectorError
 from director.files import atomic_file, write_text_atomic
 from director.records import Attempt, Critique, Shot
 from director.replay.comfyui import write_graphs
+from director.replay.document import DOC
 from director.replay.record import RunRecord
 from director.replay.words import Words
 
-DOC = "doc"
 POSTER = f"{DOC}/poster.jpg"
 GRID = f"{DOC}/shots.jpg"
 COMMANDS = f"{DOC}/ffmpeg-commands.txt"

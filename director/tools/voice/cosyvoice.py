@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from director.errors import DirectorError, GenerationFailed
 from director.records import Language
 from director.tools import hosted
-from director.tools.voice.dashscope import DashScopeVoice, check_wav, write_pcm_wav
+from director.tools.voice.dashscope_speech import DashScopeVoice, check_wav, write_pcm_wav
 
 PCM_RATE = 24000
 WAIT_MS = 120_000  # for the last audio after finish-task
@@ -38,6 +38,8 @@ V3_VOICES = {"zh": ("longanyang",), "en": ("longanyang",)}
 
 class CosyVoice(DashScopeVoice):
     """Speaks lines with a CosyVoice model."""
+
+    family: ClassVar[str] = "cosyvoice"
 
     voice_table: ClassVar[dict[str, tuple[str, ...]]] = V2_VOICES
     voices: ClassVar[tuple[str, ...]] = V2_VOICES["zh"]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from director.errors import DirectorError, GenerationFailed
 from director.records import Language
 from director.tools import hosted
-from director.tools.voice.dashscope import MAX_AUDIO_BYTES, DashScopeVoice, check_wav
+from director.tools.voice.dashscope_speech import MAX_AUDIO_BYTES, DashScopeVoice, check_wav
 
 # language_type, which only the Qwen3 models take; Qwen-TTS reads the language from the text.
 LANGUAGE_TYPES = {"zh": "Chinese", "en": "English"}
@@ -33,6 +33,8 @@ QWEN3_VOICES = {
 
 class QwenTTS(DashScopeVoice):
     """Speaks lines with a Qwen-TTS model."""
+
+    family: ClassVar[str] = "qwen-tts"
 
     voice_table: ClassVar[dict[str, tuple[str, ...]]] = QWEN3_VOICES
     voices: ClassVar[tuple[str, ...]] = QWEN3_VOICES["zh"]
