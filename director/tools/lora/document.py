@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from director import prompts
 from director.files import write_text_atomic
 from director.replay.document import (
     Bullets,
@@ -24,112 +25,17 @@ from director.replay.document import (
     to_markdown,
 )
 
-WORDS = {
-    "en": {
-        "title": "Style LoRA “{trigger}”: training record",
-        "overview": "Overview",
-        "intro": (
-            "A LoRA for {base} trained on {images} images for {steps} steps. Put the trigger "
-            "word “{trigger}” in a prompt to call up the style. Use it in the next film with "
-            "`director run --lora {weights}:0.8`, in ComfyUI with a LoraLoader node, or in "
-            "diffusers with load_lora_weights."
-        ),
-        "weights": "Weights",
-        "dataset": "Dataset",
-        "dataset_intro": (
-            "Captions describe what each picture shows, written from the shot's subject, "
-            "action, environment and camera slots; the style slot is replaced by the trigger "
-            "word, so the LoRA learns the look, not the content. Edit them in captions.txt and "
-            "train again."
-        ),
-        "sheet": "The training images, numbered as in the table",
-        "dropped": "Left out (duplicates): {items}",
-        "cols_dataset": ["#", "Image", "From", "Caption"],
-        "hyper": "Hyperparameters",
-        "cols_kv": ["Setting", "Value"],
-        "hardware": "Hardware and time",
-        "loss": "Loss",
-        "loss_alt": "Training loss per step, with its moving average",
-        "fixed": (
-            "Loss on every training image at four fixed timesteps with fixed noise: "
-            "{before} before training, {after} after."
-        ),
-        "samples": "Samples before, during and after training",
-        "samples_intro": (
-            "Each column is one prompt, drawn with the same seed ({seed}) and settings "
-            "({sample_steps} steps, guidance {guidance}) at every row's step; the first row is "
-            "the base model before training."
-        ),
-        "grid_alt": "Sample grid: rows are training steps, columns the prompts below",
-        "files": "Files",
-        "before": "before",
-        "after": "after ({step})",
-        "step": "step {step}",
-        "resumed": "resumed from step {steps}",
-        "none": "none",
-    },
-    "zh": {
-        "title": "风格 LoRA「{trigger}」训练记录",
-        "overview": "概览",
-        "intro": (
-            "基于 {base} 训练的 LoRA：{images} 张图像，{steps} 步。在提示词中写入触发词"
-            "「{trigger}」即可调用该风格。下一部影片中使用：`director run --lora {weights}:0.8`；"
-            "ComfyUI 中用 LoraLoader 节点；diffusers 中用 load_lora_weights。"
-        ),
-        "weights": "权重",
-        "dataset": "数据集",
-        "dataset_intro": (
-            "标注只描述画面内容，由镜头的主体、动作、环境、镜头四个槽位写成；风格槽位换成触发词，"
-            "让 LoRA 学到的是画风而不是内容。可在 captions.txt 中修改标注后重新训练。"
-        ),
-        "sheet": "训练图像，编号与下表一致",
-        "dropped": "已去除（重复）：{items}",
-        "cols_dataset": ["#", "图像", "来源", "标注"],
-        "hyper": "超参数",
-        "cols_kv": ["设置", "值"],
-        "hardware": "硬件与用时",
-        "loss": "损失",
-        "loss_alt": "每步训练损失及其滑动平均",
-        "fixed": "在全部训练图像、四个固定时间步、固定噪声上的损失：训练前 {before}，训练后 {after}。",
-        "samples": "训练前、训练中、训练后的样图",
-        "samples_intro": (
-            "每一列是同一提示词，每一行的步数都用相同种子（{seed}）和设置（{sample_steps} 步，"
-            "引导 {guidance}）生成；第一行是训练前的基础模型。"
-        ),
-        "grid_alt": "样图网格：行为训练步数，列为下列提示词",
-        "files": "文件",
-        "before": "训练前",
-        "after": "训练后（{step}）",
-        "step": "第 {step} 步",
-        "resumed": "从第 {steps} 步续训",
-        "none": "无",
-        "keys": {
-            "target modules": "目标模块",
-            "steps": "步数",
-            "learning rate": "学习率",
-            "batch size": "批大小",
-            "resolution": "分辨率",
-            "optimizer": "优化器",
-            "precision": "精度",
-            "gradient checkpointing": "梯度检查点",
-            "noise schedule": "噪声调度",
-            "seed": "种子",
-            "checkpoint every": "检查点间隔",
-            "samples": "样图",
-            "device": "设备",
-            "software": "软件",
-            "training time": "训练用时",
-            "time per step": "每步用时",
-            "peak memory": "峰值内存",
-            "resumed": "续训",
-        },
-    },
-}
+
+def words_for(language: str) -> dict[str, Any]:
+    """The document's fixed words in ``language`` (English for one it is not written in), from
+    the packaged ``prompts/document/lora.json``."""
+    table = prompts.read_json("document", "lora.json")
+    return table.get(language, table["en"])
 
 
 def write_document(out: Path, record: dict[str, Any], language: str) -> list[Path]:
     """The plot, the grid, the contact sheet and the two pages; returns the pages."""
-    words = WORDS.get(language, WORDS["en"])
+    words = words_for(language)
     loss_plot(record["losses"], out / "loss.png", words, record.get("fixed_loss") or {})
     rows = sample_rows(record, words)
     if rows:
