@@ -156,11 +156,13 @@ def _poster(r: RunRecord, root: Path, w: Words) -> list[Path]:
     tmp = dest.with_name(".poster.tmp.jpg")
     command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-ss", f"{found[1]:.3f}"]
     command += ["-i", str(root / film), "-frames:v", "1", "-q:v", "3", "-update", "1", str(tmp)]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    if not tmp.is_file() or tmp.stat().st_size == 0:
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            return []
+        tmp.replace(dest)
+    finally:  # a failed frame grab or rename leaves no half-made poster behind
         tmp.unlink(missing_ok=True)
-        return []
-    tmp.replace(dest)
     return [dest]
 
 
