@@ -388,3 +388,17 @@ def test_the_style_lora_is_named_with_its_training_notes(tmp_path):
     assert (root / "doc" / "lora.md").read_text() == "# ink-wash\n\nrank 16, 800 steps\n"
     film = section(text, "The film")
     assert "| 2026-12-07 01:00:00 | 1 min 2 s |" in film  # to the second
+
+
+def test_the_lora_spec_is_read_as_lora_reads_it():
+    from types import SimpleNamespace
+
+    from director.replay.evidence import lora_spec
+
+    def spec(text: str):
+        return lora_spec(SimpleNamespace(started=SimpleNamespace(options={"lora": text})))
+
+    assert spec("/l/ink.safetensors:0.8") == ("/l/ink.safetensors", "0.8")
+    assert spec("/l/ink.safetensors:-0.5") == ("/l/ink.safetensors", "-0.5")
+    assert spec("C:/l/ink.safetensors") == ("C:/l/ink.safetensors", None)
+    assert spec("ink:strong") == ("ink:strong", None)

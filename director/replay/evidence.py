@@ -108,10 +108,15 @@ def lora_spec(r: RunRecord) -> tuple[str, str | None] | None:
     spec = r.started.options.get("lora") if r.started else None
     if not spec:
         return None
-    path, sep, tail = str(spec).rpartition(":")
-    if sep and path and re.fullmatch(r"[0-9.]+", tail):
-        return path, tail
-    return str(spec), None
+    from director.errors import InputError
+    from director.tools import style_lora
+
+    try:  # read as --lora reads it (a negative strength too)
+        parsed = style_lora.parse(str(spec))
+    except InputError:  # a log from before the strength was checked: the spec as written
+        return str(spec), None
+    given = parsed.name != str(spec).strip()
+    return parsed.name, f"{parsed.strength:g}" if given else None
 
 
 def lora_notes_source(r: RunRecord) -> Path | None:
