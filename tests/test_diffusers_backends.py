@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
@@ -21,6 +22,7 @@ from director import registry  # noqa: E402
 from director.errors import BackendError, InputError, ToolMissing  # noqa: E402
 from director.memory.events import read_events  # noqa: E402
 from director.records import AttemptMade  # noqa: E402
+from director.tools import sdxl_text  # noqa: E402
 from director.tools.assemble.probe import probe  # noqa: E402
 from director.tools.base import ClipRequest, ImageRequest, Job  # noqa: E402
 from director.tools.image.diffusers_image import DiffusersImage  # noqa: E402
@@ -149,6 +151,74 @@ def test_prompt_is_encoded_once_across_rerolls(models, tmp_path):
     assert len(calls) == encoded
     render(backend, request(7, prompt="a man with a dog at night"), tmp_path, "new")
     assert len(calls) == 2 * encoded
+
+
+# A five-slot prompt of a real plan's length: far more than SDXL's 77 tokens, with the camera and
+# style slots at the end. The tiny tokenizer spells unknown words letter by letter.
+LONG_SUBJECT = (
+    "a woman in a green coat, red scarf, short dark hair, a notebook in her pocket, kneels in "
+    "the rain by the garden gate, the city at night, wet stones in the foreground"
+)
+
+
+def long_prompt(style: str) -> str:
+    return f"{LONG_SUBJECT}, wide shot, eye level, {style}"
+
+
+def test_split_prompt_keeps_every_word_in_windows_that_fit():
+    from director.tools.sdxl_text import split_prompt
+
+    words = len  # a tokenizer that reads one token per character keeps the arithmetic visible
+    text = "aaa bbb, cc, dddddddddd eeee, f，gg"
+    windows = split_prompt(text, words, 10)
+    assert all(words(w) <= 10 for w in windows)
+    # Nothing lost or reordered (a window starts without the space the text had there).
+    assert "".join("".join(windows).split()) == "".join(text.split())
+    # Whole phrases where they fit; a phrase longer than a window splits between its words.
+    assert windows == ["aaa bbb,", "cc,", "dddddddddd", "eeee, f，", "gg"]
+
+
+def test_a_long_sdxl_prompt_reaches_the_model_past_77_tokens(models, tmp_path):
+    backend = image_backend(models)
+    pipe = backend.pipeline
+    family = backend._loaded()
+    windows_of = lambda p: sdxl_text.windows(pipe, p)  # noqa: E731
+    ink, pastel = long_prompt("ink wash, monochrome"), long_prompt("pastel, soft light")
+    assert sdxl_text.tokens(pipe, ink) > 75
+    # diffusers alone cuts both prompts to the same first 77 tokens: the style never counts.
+    plain = [pipe.encode_prompt(p, device="cpu", do_classifier_free_guidance=False)[0]
+             for p in (ink, pastel)]  # fmt: skip
+    assert torch.equal(plain[0], plain[1])
+    first, second = (family.encode(p, "watermark", 5.0) for p in (ink, pastel))
+    windows = len(windows_of(ink))
+    assert windows == 2
+    assert first["prompt_embeds"].shape[1] == 77 * windows
+    assert first["negative_prompt_embeds"].shape == first["prompt_embeds"].shape
+    assert not torch.equal(first["prompt_embeds"], second["prompt_embeds"])
+    # The first window is the prompt's opening, encoded as diffusers encodes a short prompt.
+    opening = pipe.encode_prompt(windows_of(ink)[0], device="cpu", negative_prompt="watermark")
+    assert torch.equal(first["prompt_embeds"][:, :77], opening[0])
+    assert torch.equal(first["pooled_prompt_embeds"], opening[2])
+    # Without a negative prompt its embeddings stay zeros, as SDXL's own choice.
+    none = family.encode(ink, "", 5.0)
+    assert not none["negative_prompt_embeds"].any()
+    assert none["negative_prompt_embeds"].shape == none["prompt_embeds"].shape
+    # The keyframe changes with the style slot (cut off, the two would be the same image), and
+    # the job says how its prompt was encoded.
+    a = render(backend, request(3, prompt=ink), tmp_path, "ink")
+    b = render(backend, request(3, prompt=pastel), tmp_path, "pastel")
+    assert not np.array_equal(a, b)
+    job = backend.generate(request(3, prompt=ink), tmp_path / "again.png")
+    assert job.params["prompt_windows"] == 2
+    assert "prompt_windows" not in backend.generate(request(3), tmp_path / "short.png").params
+
+
+def test_a_short_sdxl_prompt_is_encoded_as_diffusers_encodes_it(models):
+    backend = image_backend(models)
+    ours = backend._loaded().encode(PROMPT, "watermark", 5.0)
+    theirs = backend.pipeline.encode_prompt(PROMPT, device="cpu", negative_prompt="watermark")
+    for mine, its in zip(ours.values(), theirs, strict=True):
+        assert torch.equal(mine, its)
 
 
 @pytest.mark.slow

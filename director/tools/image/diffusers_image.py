@@ -14,7 +14,10 @@ variables alone.
 The pipeline is loaded on first use and kept for the backend's life, so a run pays for loading
 once. Best-of-k candidates of one prompt are one batch: one denoising pass makes all k images,
 each from its own seeded generator, so any candidate can be remade alone from its Job. Prompt
-embeddings are kept across rerolls of the same prompt. Decoded images become bytes on the device:
+embeddings are kept across rerolls of the same prompt. An SDXL prompt longer than the text
+encoders' 77-token window is encoded in windows of 75 tokens, split at commas, and the windows'
+embeddings are joined, so the camera and style slots at the end of a long prompt still reach the
+model (the pooled embedding is the first window's). Decoded images become bytes on the device:
 only uint8 pixels cross to the host, and a batch's PNG files are compressed on all the CPU's
 cores at once. The style LoRA (``--lora``, which the run puts in the requests' bible, or the
 bible's own; the ``lora`` setting for requests whose bible names none) is loaded once per
@@ -41,7 +44,7 @@ from typing import Any, ClassVar
 from director.errors import BackendError, InputError, ToolMissing
 from director.files import write_bytes_atomic
 from director.tools import diffusers_local as local
-from director.tools import style_lora
+from director.tools import sdxl_text, style_lora
 from director.tools.base import ImageBackend, ImageRequest, Job
 
 MIN_SIDE, MAX_SIDE = 16, 4096
@@ -80,6 +83,10 @@ class Family(ABC):
     def batch(self, embeds: dict[str, Any], k: int) -> dict[str, Any]:
         """Pipeline arguments that make k images from ``embeds``."""
 
+    def prompt_params(self, prompt: str) -> dict[str, Any]:
+        """What a job records about how its prompt is encoded, where that is not the usual."""
+        return {}
+
 
 class Sdxl(Family):
     label = "sdxl"
@@ -92,19 +99,11 @@ class Sdxl(Family):
 
     def encode(self, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
         # No negative prompt: SDXL's own choice, zero embeddings (force_zeros_for_empty_prompt).
-        pos, neg, pooled, neg_pooled = self.pipe.encode_prompt(
-            prompt=prompt,
-            device=self.pipe._execution_device,
-            num_images_per_prompt=1,
-            do_classifier_free_guidance=guidance > 1.0,
-            negative_prompt=negative or None,
-        )
-        return {
-            "prompt_embeds": pos,
-            "negative_prompt_embeds": neg,
-            "pooled_prompt_embeds": pooled,
-            "negative_pooled_prompt_embeds": neg_pooled,
-        }
+        return sdxl_text.encode(self.pipe, prompt, negative, guidance)
+
+    def prompt_params(self, prompt: str) -> dict[str, Any]:
+        windows = len(sdxl_text.windows(self.pipe, prompt))
+        return {"prompt_windows": windows} if windows > 1 else {}
 
     def batch(self, embeds: dict[str, Any], k: int) -> dict[str, Any]:
         return {**embeds, "num_images_per_prompt": k}
@@ -258,6 +257,7 @@ class DiffusersImage(ImageBackend):
             "width": request.width,
             "height": request.height,
             "negative_prompt_used": bool(request.negative_prompt) and family.label != "flux",
+            **family.prompt_params(request.prompt),
             **self._lora_params(request),
             "device": self.placement.device,
             "dtype": self.placement.dtype,

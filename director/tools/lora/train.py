@@ -27,6 +27,7 @@ from typing import Any
 
 from director.errors import InputError, ToolMissing
 from director.files import atomic_file, write_json_atomic
+from director.tools import sdxl_text
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # the attention projections of every block
 SDXL = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
@@ -282,9 +283,9 @@ def encode(pipe: Any, image_path: Path, caption: str, resolution: int) -> Batch:
         latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
         if upcast:
             vae.to(pipe.unet.dtype)
-        embeds, _, pooled, _ = pipe.encode_prompt(
-            caption, device=vae.device, num_images_per_prompt=1, do_classifier_free_guidance=False
-        )
+        # As keyframes read a prompt: a caption past 77 tokens is encoded in windows, whole.
+        text = sdxl_text.encode(pipe, caption, "", guidance=1.0)
+    embeds, pooled = text["prompt_embeds"], text["pooled_prompt_embeds"]
     time_ids = torch.tensor([[h * scale, w * scale, top, left, resolution, resolution]])
     return Batch(latents.float().cpu(), embeds.float().cpu(), pooled.float().cpu(), time_ids)
 
@@ -369,15 +370,19 @@ def sample(pipe: Any, prompts: list[str], settings: Settings, out: Path, state: 
     folder = out / "samples" / f"step-{state.step:06d}"
     folder.mkdir(parents=True, exist_ok=True)
     pipe.unet.eval()
+    images = []
     with torch.no_grad():
-        images = pipe(
-            prompt=prompts,
-            num_inference_steps=settings.sample_steps,
-            guidance_scale=settings.guidance,
-            height=settings.resolution,
-            width=settings.resolution,
-            generator=generators([settings.seed + i for i in range(len(prompts))]),
-        ).images
+        # One at a time: prompts past 77 tokens are encoded in windows, as keyframes encode them,
+        # and embeddings of different lengths make no batch.
+        for i, prompt in enumerate(prompts):
+            images += pipe(
+                **sdxl_text.encode(pipe, prompt, "", settings.guidance),
+                num_inference_steps=settings.sample_steps,
+                guidance_scale=settings.guidance,
+                height=settings.resolution,
+                width=settings.resolution,
+                generator=generators([settings.seed + i]),
+            ).images
     pipe.unet.train()
     names = []
     for i, image in enumerate(images):
@@ -457,7 +462,7 @@ def train(
 
     started = time.monotonic()
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    key = json.dumps(fingerprint, sort_keys=True)
+    key = json.dumps({**fingerprint, "text_window": sdxl_text.WINDOW}, sort_keys=True)
     batches = [b.to(device) for b in cached(pipe, items, settings, out, key, progress)]
     params = add_lora(
         pipe.unet, settings.rank, settings.alpha, settings.gradient_checkpointing, settings.seed
