@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -160,6 +161,51 @@ def test_the_first_keyframe_that_passes_anchors_the_films_look(tmp_path):
     assert spy.anchors["s001"] == [] and spy.anchors["s002"] == []
     assert spy.anchors["s003"] == [str(root / "keyframes/s002/1.png")]
     assert spy.anchors["s004"] == spy.anchors["s003"]
+
+
+def _lit(plan, lights):
+    """The plan with each shot's environment in the light given for it."""
+    shots = [
+        s.model_copy(update={"prompt": s.prompt.model_copy(update={"environment": place})})
+        for s, place in zip(plan.shots, lights, strict=True)
+    ]
+    return plan.model_copy(update={"shots": shots})
+
+
+def _anchors_by_shot(tmp_path, plan, failures):
+    spy = AnchorSpy(failures)
+    backends = {"planner": ScriptedPlanner(plan), "image": SolidImage(), "critics": [spy]}
+    result = start_run(_options(tmp_path), backends=backends)
+    root = result.paths.root
+    return {sid: [str(Path(a).relative_to(root)) for a in got] for sid, got in spy.anchors.items()}
+
+
+def test_each_light_is_judged_against_its_own_first_clean_keyframe(tmp_path):
+    # A day frame that set the film's look is no measure of a night scene's colours: the first
+    # night shot is judged against the bible's palette (no anchors), later ones against it.
+    plan = _lit(
+        make_plan(6),
+        [
+            "a walled garden at dawn",
+            "the garden gate at dawn",
+            "the garden at night, moonlight",
+            "the shed at night",
+            "花园，深夜，月光",
+            "the garden at dawn, ruins behind",
+        ],
+    )
+    seen = _anchors_by_shot(tmp_path / "clean", plan, {})
+    assert seen == {
+        "s001": [],
+        "s002": ["keyframes/s001/1.png"],
+        "s003": [],
+        "s004": ["keyframes/s003/1.png"],
+        "s005": ["keyframes/s003/1.png"],  # night in Chinese is night too
+        "s006": ["keyframes/s001/1.png"],
+    }
+    # A night keyframe flagged below threshold anchors nothing: the next night shot starts again.
+    flagged = _anchors_by_shot(tmp_path / "flagged", plan, {"s003": 9})
+    assert flagged["s004"] == [] and flagged["s005"] == ["keyframes/s004/1.png"]
 
 
 def test_style_references_from_the_user_replace_the_films_own_anchor(tmp_path):

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from director.agent import ladder, lora, policy
+from director.agent.anchors import style_anchors
 from director.agent.context import RunContext
 from director.agent.jobs import Jobs, committed, queued_job, total
 from director.agent.shots import (
@@ -197,11 +198,12 @@ def critique(state: FilmState, runtime: Runtime[RunContext]) -> Command[Literal[
     """Judge the latest round's candidates; the best of them is what the ladder decides on."""
     ctx = runtime.context
     plan = plan_of(state)
-    shot = varied_shot(plan.shots[state["cursor"]], state.get("variant") or {})
+    planned = plan.shots[state["cursor"]]
+    shot = varied_shot(planned, state.get("variant") or {})
     context = CriticContext(
         bible=plan.bible,
-        style_anchors=ctx.options.style_refs
-        or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
+        # The planned shot's light: a repair that rewrites the environment keeps its anchors.
+        style_anchors=style_anchors(state, plan, planned, ctx.paths.root, ctx.options.style_refs),
         accepted={sid: str(ctx.paths.root / rel) for sid, rel in state["keyframes"].items()},
     )
     fresh = [c for c in state["candidates"] if "verdict" not in c]
@@ -335,10 +337,10 @@ def human_keyframe(ctx: RunContext, state: FilmState, shot: Shot, staged: str, s
         made_by="human",
     )
     ctx.log.append(AttemptMade(attempt=attempt))
+    plan = plan_of(state)
     context = CriticContext(
-        bible=plan_of(state).bible,
-        style_anchors=ctx.options.style_refs
-        or [str(ctx.paths.root / rel) for rel in state.get("anchors", [])],
+        bible=plan.bible,
+        style_anchors=style_anchors(state, plan, shot, ctx.paths.root, ctx.options.style_refs),
         accepted={
             sid: str(ctx.paths.root / rel)
             for sid, rel in state["keyframes"].items()
