@@ -214,6 +214,34 @@ def test_an_unreachable_server_is_one_clear_line_and_no_run_folder(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+def test_a_run_resumes_on_a_server_that_moved(tmp_path):
+    # A run stops for approval; its ComfyUI server goes away and comes back at another address.
+    start = ["run", "--logline", LOGLINE, *(f for f in FILM if f != "--yes"), "--run-id", "film"]
+    start += ["--approve", "defer", "--image", "comfyui:sdxl", "--video", "previz"]
+    with FakeComfyUI() as old:
+        was = old.url
+        stopped = director(*start, "--comfyui-url", was, cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+    resume = ["resume", "film", "--runs-dir", "runs"]
+    gone = director(*resume, "--yes", cwd=tmp_path)
+    assert_clean_error(gone, f"ComfyUI at {was} is not reachable")
+    assert "director resume film --comfyui-url URL" in gone.stderr
+    bad = director(*resume, "--comfyui-url", "ftp://example", cwd=tmp_path)
+    assert_clean_error(bad, "--comfyui-url 'ftp://example' is not an http(s) URL")
+    run = tmp_path / "runs" / "film"
+    options = lambda: json.loads((run / "run.json").read_text())["options"]  # noqa: E731
+    assert options()["comfyui_url"] == was  # nothing recorded by a resume that failed
+    with FakeComfyUI() as new:
+        now = new.url
+        done = director(*resume, "--yes", "--comfyui-url", now, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert new.submissions and not new.duplicate_submissions
+    assert probe(run / "film.mp4").video_codec == "h264"
+    assert options()["comfyui_url"] == now  # the next resume finds it too
+    resumed = [e for e in read_events(run / "events.jsonl") if e.type == "run_resumed"]
+    assert resumed[-1].changed["comfyui_url"] == [was, now]
+
+
 def test_a_model_missing_on_the_server_is_named_before_the_run(tmp_path, comfyui):
     comfyui.models["checkpoints"].remove("sd_xl_base_1.0.safetensors")
     result = _run(tmp_path, comfyui, "--image", "comfyui:sdxl", "--video", "previz")

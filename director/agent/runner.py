@@ -35,7 +35,7 @@ from director.agent.graph import recursion_limit
 from director.agent.plan_edits import PlanEdit, edited_plan
 from director.agent.progress import Progress
 from director.agent.state import reset_clips, reset_shots
-from director.errors import ConfigError, DirectorError, InputError, RunInterrupted
+from director.errors import ConfigError, DirectorError, InputError, ProviderError, RunInterrupted
 from director.memory.events import EventLog, read_events, repair
 from director.memory.jobs import JobLedger
 from director.memory.lock import RunLock
@@ -104,10 +104,12 @@ def resume_run(
     approver: Approver | None = None,
     assembly: dict[str, Any] | None = None,
     doc_lang: str | None = None,
+    servers: dict[str, str | None] | None = None,
 ) -> RunResult:
     """Continue a run from its last checkpoint: after a crash, a Ctrl-C, or a stop for approval.
     ``from_stage`` re-opens a stage: what comes after it is made again, what comes before kept;
-    ``assembly`` changes options only assembly uses (music, font) for such a redo."""
+    ``assembly`` changes options only assembly uses (music, font) for such a redo; ``servers``
+    gives the ComfyUI servers new addresses (a server's address is no part of the film)."""
     progress = progress or Progress()
     with RunLock(paths.root):
         read_events(paths.events)  # a file that is no log is refused before anything is cut
@@ -116,8 +118,10 @@ def resume_run(
         options = _resumed_options(paths, approve)
         options, changed = _changed_assembly(paths, options, assembly or {}, from_stage)
         options, changed = _changed_doc_lang(options, doc_lang, changed)
+        options, changed = _moved_servers(options, servers or {}, changed)
         events = read_events(paths.events)
-        backends = {**_backends(options, backends), "jobs": JobLedger(events)}
+        backends = {**_resumed_backends(paths, options, backends), "jobs": JobLedger(events)}
+        _record_servers(paths, changed)  # once the servers answered
         ctx = _context(options, paths, progress, backends)
         ctx.llm_spent = sum(e.cost or 0.0 for e in events if isinstance(e, LLMCallMade))
         ctx.before = working_seconds(events)
@@ -354,6 +358,53 @@ def _changed_doc_lang(
         return options, changed
     changed = {**changed, "doc_lang": [options.doc_lang, doc_lang]}
     return options.model_copy(update={"doc_lang": doc_lang}), changed
+
+
+# The ComfyUI servers' addresses: changeable on any resume, recorded in run.json for the next.
+SERVER_OPTIONS = ("comfyui_url", "comfyui_image_url", "comfyui_video_url")
+
+
+def _moved_servers(
+    options: RunOptions, given: dict[str, str | None], changed: dict[str, Any]
+) -> tuple[RunOptions, dict[str, Any]]:
+    """``options`` with the ComfyUI servers at the addresses ``given``, and what moved,
+    [old, new] by name, added to ``changed``."""
+    from director.tools.comfyui.client import check_url
+
+    urls = {
+        key: check_url(url, "--" + key.replace("_", "-"))
+        for key, url in given.items()
+        if key in SERVER_OPTIONS and url is not None
+    }
+    moved = {k: [getattr(options, k), v] for k, v in urls.items() if getattr(options, k) != v}
+    return options.model_copy(update=urls), {**changed, **moved}
+
+
+def _record_servers(paths: RunPaths, changed: dict[str, Any]) -> None:
+    """New server addresses written to run.json, so later resumes find the servers too."""
+    moved = {k: new for k, (_, new) in changed.items() if k in SERVER_OPTIONS}
+    if moved:
+        data = json.loads(paths.run_json.read_text(encoding="utf-8"))
+        data["options"].update(moved)
+        write_json_atomic(paths.run_json, data)
+
+
+def _resumed_backends(paths: RunPaths, options: RunOptions, given: dict | None) -> dict:
+    """The run's backends, built as a new run's are; a ComfyUI server that is not where the run
+    left it is one line that says how to give its new address on this resume."""
+    from director.tools.comfyui.client import START_HINT
+
+    try:
+        return _backends(options, given)
+    except ProviderError as exc:
+        if exc.hint != START_HINT:
+            raise
+        raise ProviderError(
+            exc.message,
+            "Start ComfyUI there, or give the server's address now: "
+            f"director resume {paths.run_id} --comfyui-url URL (--comfyui-image-url and "
+            "--comfyui-video-url for separate servers; recorded for later resumes).",
+        ) from None
 
 
 def _with_credentials(options: RunOptions) -> RunOptions:

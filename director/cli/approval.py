@@ -7,7 +7,7 @@ import json
 
 import click
 
-from director.cli.options import resolve_runs_dir, runs_dir_option
+from director.cli.options import option, resolve_runs_dir, runs_dir_option
 
 FROM_STAGES = ("beats", "shots", "keyframes", "clips", "assembly")
 
@@ -176,10 +176,10 @@ def _answer(payload: dict, c: dict) -> dict:
             f"Choose one of --{' / --'.join(chosen)}.", "Give one decision per approval."
         )
     decision = chosen[0] if chosen else "approve"
-    for option, decisions in GOES_WITH.items():
-        if c.get(option) and decision not in decisions:
+    for flag, decisions in GOES_WITH.items():
+        if c.get(flag) and decision not in decisions:
             raise InputError(
-                f"--{option} goes with --{' or --'.join(decisions)}, not with "
+                f"--{flag} goes with --{' or --'.join(decisions)}, not with "
                 f"{'an approval' if decision == 'approve' else f'--{decision}'}.",
                 "Add the decision it belongs to, or leave it out.",
             )
@@ -312,6 +312,13 @@ def _said(answer: dict) -> str:
     metavar="VOICE",
     help="With --from: a new narrator's voice in the --voice backend (recorded).",
 )
+@option(
+    "comfyui_url",
+    help="The ComfyUI server's address from here on, when it moved "
+    "(recorded in run.json; prompts it never had are queued there again).",
+)
+@option("comfyui_image_url", help="The keyframes' ComfyUI server from here on (recorded).")
+@option("comfyui_video_url", help="The clips' ComfyUI server from here on (recorded).")
 @runs_dir_option
 def resume_command(run: str, runs_dir: str | None, **flags) -> None:
     """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
@@ -333,6 +340,9 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
         approver=asker_for(mode or _started_mode(paths), flags["open_sheet"], progress),
         assembly=_assembly_flags(flags),
         doc_lang=flags.get("doc_lang"),
+        servers={
+            k: flags.get(k) for k in ("comfyui_url", "comfyui_image_url", "comfyui_video_url")
+        },
     )
     report(result, flags["as_json"], flags["quiet"])
 
