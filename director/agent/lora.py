@@ -1,6 +1,7 @@
 """The style LoRA of a run's keyframes: ``--lora`` replaces the style bible's ``lora``; the
 trigger word the LoRA file carries leads every shot's prompt as sent, once (where the LoRA's
-training captions put it, and where the text encoders' 77-token window never cuts it off); and
+training captions put it, in the first 77-token text window, the one SDXL's pooled embedding
+reads); and
 the choice is logged (and said) when the keyframes start.
 
 Only image backends that put a LoRA on (``takes_lora``) get one; for the others the bible's
@@ -61,9 +62,8 @@ def bible_for(ctx: RunContext, plan: Plan) -> StyleBible | None:
 
 
 def prompt_for(ctx: RunContext, plan: Plan, shot: Shot) -> str:
-    """The shot's prompt as sent, led by the LoRA's trigger word, once. The style slot comes
-    last, and a long prompt's tail is past the 77 tokens SDXL's text encoders read; the
-    training captions put the trigger first, so the prompt does too."""
+    """The shot's prompt as sent, led by the LoRA's trigger word, once: the training captions
+    put the trigger first, in the first 77-token text window, so the prompt does too."""
     lora = chosen(ctx, plan)
     if lora is None or not lora.trigger:
         return shot.prompt.render()

@@ -4,8 +4,8 @@ captions for the user to edit.
 From runs, the images are the keyframes each run accepted, and a caption is written from the
 shot's prompt slots (subject, action, environment, camera) with the style slot replaced by the
 trigger word: the words describe the content, so what the LoRA has left to learn from the
-images is the style, which only the trigger word names. The trigger comes first, where the
-text encoders' 77-token window never cuts it off. From a folder, an image's caption is the
+images is the style, which only the trigger word names. The trigger comes first, in the first
+77-token text window, the one SDXL's pooled embedding reads. From a folder, an image's caption is the
 text file beside it (``name.txt``, as kohya's trainers read it) after the trigger word, or the
 trigger word alone.
 
