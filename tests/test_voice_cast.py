@@ -108,6 +108,14 @@ def test_casting_uses_a_voice_only_with_its_backend_and_model():
     openai.model = "tts-1-hd"
     assert casting.voice(openai, "Eileen") == ("ash", "cast")
     assert Casting().voice(scratch, None) == (scratch.voices[0], "automatic")
+    # who is heard in an automatic voice though the cast gives them one elsewhere
+    assert casting.unserved(scratch, ["Kofi", "Eileen", "Mara", "kofi"]) == {
+        "Kofi": ["openai:echo"]
+    }
+    openai.model = "tts-1"
+    assert casting.unserved(openai, ["Eileen", "Kofi"]) == {
+        "Eileen": ["scratch:f4", "openai:tts-1-hd:ash"]
+    }
 
 
 def test_a_film_speaks_each_cast_member_in_their_voice(tmp_path):
@@ -140,3 +148,24 @@ def test_a_film_speaks_each_cast_member_in_their_voice(tmp_path):
     assert {(e["voice"], e["voice_from"]) for e in narrated} == {("m7", "narrator")}
     # without her voice in the cast, she gets the backend's automatic one
     assert ScratchVoice().voice_for("Eileen") != "f4"
+
+
+def test_a_cast_voice_for_another_backend_is_said_not_dropped_silently(tmp_path):
+    env = _home(tmp_path)
+    added = director(
+        "cast", "add", "Eileen", "--ref", "eileen.png", "--voice", "openai:nova",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    _ok(added)
+    result = director(
+        "run", "--logline", LOGLINE, "--minutes", "0.5", "--seed", "1", "--size", "320x180",
+        "--yes", "--runs-dir", "runs", "--run-id", "v", "--cast", "Eileen", "--voice", "scratch",
+        cwd=tmp_path, env={**env, "COLUMNS": "400"},
+    )  # fmt: skip
+    _ok(result)
+    said = " ".join(result.stderr.split())
+    assert "Eileen's cast voice is for openai:nova, not scratch" in said
+    assert "director cast voice Eileen scratch:VOICE" in said
+    events = [json.loads(x) for x in (tmp_path / "runs/v/events.jsonl").read_text().splitlines()]
+    hers = [e for e in events if e["type"] == "voice_line" and e["speaker"] == "Eileen"]
+    assert hers and {e["voice_from"] for e in hers} == {"automatic"}

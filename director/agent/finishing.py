@@ -16,7 +16,7 @@ from director.agent.clips import finish_clips
 from director.agent.context import RunContext
 from director.agent.shots import flag_reasons
 from director.agent.state import FilmState, plan_of
-from director.records import AssemblyStep, RunFinished, StageFinished
+from director.records import AssemblyStep, Plan, RunFinished, StageFinished
 from director.records.events import LoudnessMeasured, VoiceLineSpoken
 
 
@@ -95,6 +95,7 @@ def _placed_lines(ctx: RunContext, plan, spent: float) -> tuple[list, float]:
         return [], spent
     backend = PaidVoice(ctx, registry.load("voices", spec), plan, spent)
     casting = _casting(ctx)
+    _say_unserved(ctx, plan, backend, casting)
     spoken = speak_within(
         plan,
         backend,
@@ -117,6 +118,19 @@ def _casting(ctx: RunContext):
         store = CastStore()
         voices = {name: store.voices(name) for name in ctx.options.cast}
     return Casting.of(ctx.options.narrator_voice, voices)
+
+
+def _say_unserved(ctx: RunContext, plan: Plan, backend, casting) -> None:
+    """A cast member whose voices are all for other backends is heard in this one's automatic
+    voice: said, with how to give them one here."""
+    speakers = [s.line.speaker for s in plan.shots if s.line and s.line.kind == "dialogue"]
+    for name, voices in casting.unserved(backend, speakers).items():
+        ctx.progress.stage(
+            "voices",
+            f"{name}'s cast voice is for {', '.join(voices)}, not {backend.name}: the automatic "
+            f"{backend.name} voice speaks their lines (give one: director cast voice {name} "
+            f"{backend.name}:VOICE)",
+        )
 
 
 def _voice_event(ctx: RunContext, backend, line) -> VoiceLineSpoken:

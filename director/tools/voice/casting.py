@@ -66,6 +66,19 @@ class Casting:
                 return voice.voice, "cast"
         return backend.voice_for(speaker, language), "automatic"
 
+    def unserved(self, backend: VoiceBackend, speakers: Sequence[str]) -> dict[str, list[str]]:
+        """Speakers with voices in the cast, none of them for ``backend``'s model: their lines
+        get the backend's automatic voice. By name, the voices they have."""
+        found: dict[str, list[str]] = {}
+        named: dict[str, str] = {}
+        for name in speakers:
+            named.setdefault(_key(name), name)  # each once, as first written
+        for key, name in named.items():
+            voices = self.characters.get(key, ())
+            if voices and not any(v.serves(backend.name, backend.model) for v in voices):
+                found[name] = [v.spec for v in voices]
+        return found
+
     @classmethod
     def of(cls, narrator: str | None, cast: Mapping[str, Sequence[CastVoice]]) -> Casting:
         return cls(narrator=narrator or None, characters={_key(n): v for n, v in cast.items()})
