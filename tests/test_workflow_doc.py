@@ -18,7 +18,7 @@ from director.agent.runner import resume_run, start_run
 from director.memory.events import read_events
 from director.memory.runs import RunPaths
 from director.records import RunResumed
-from director.replay.document import Figure, Video
+from director.replay.document import Figure, Video, md_slug
 from director.replay.record import fold
 from director.replay.words import _table
 from director.replay.workflow import build_document, write_workflow
@@ -92,9 +92,11 @@ def test_a_previz_run_reads_in_the_order_a_jury_grades(previz_run):
     assert found[-1] == "Appendix: the full record of every shot"
     assert "Voices and sound" in found
     contents = text.split("## Contents")[1].split("\n## ")[0]
-    assert [line[2:] for line in contents.strip().splitlines()] == [
-        f"{n}. {title}" for n, title in enumerate(found, 1)
-    ]
+    links = [re.fullmatch(r"- \[(.+)\]\(#(.+)\)", line) for line in contents.strip().splitlines()]
+    assert [m[1] for m in links] == [f"{n}. {title}" for n, title in enumerate(found, 1)]
+    # Each links to its heading as Markdown renderers (GitHub's rule) name it.
+    assert links[2][2] == "3-how-consistency-was-solved-characters-and-style"
+    assert [m[2] for m in links] == [md_slug(m[1]) for m in links]
     film = section(text, "The film")
     assert "[![The Last Garden: the film" in film and "](doc/poster.jpg)](film.mp4)" in film
     assert "previz: storyboard frames drawn by director's deterministic renderer" in film
@@ -190,6 +192,7 @@ def test_replay_writes_the_document_in_the_language_asked(previz_run, tmp_path):
     assert result.returncode == 0, result.stderr
     text = (copy / "workflow.md").read_text(encoding="utf-8")
     assert sections(text)[:4] == SECTIONS_ZH
+    assert "- [3. 一致性如何实现：角色与风格](#3-一致性如何实现角色与风格)" in text
     title = fold(read_events(copy / "events.jsonl")).story.title
     assert text.startswith(f"# {title}：创作流程")
     assert "## 目录" in text and "### 评审阈值（按实际应用）" in text
@@ -207,6 +210,7 @@ def test_a_chinese_logline_gets_a_chinese_document(tmp_path):
     run = tmp_path / "runs" / "zh"
     text = (run / "workflow.md").read_text(encoding="utf-8")
     assert sections(text)[:4] == SECTIONS_ZH
+    assert "- [3. 一致性如何实现：角色与风格](#3-一致性如何实现角色与风格)" in text
     assert sections(text)[-1] == "附录：逐镜头完整记录"
     assert "评审阈值（按实际应用）" in text and "生成画面：占镜头总时长的 100%" in text
     assert "The film" not in text and "Creative process" not in text

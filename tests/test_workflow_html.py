@@ -102,6 +102,15 @@ def test_a_chinese_page_embeds_the_glyphs_it_shows_and_no_others(zh_page):
     assert page.index("font-family:director-cjk,") < page.index("</style>")
 
 
+@pytest.mark.slow
+def test_the_contents_link_to_every_numbered_section(zh_page):
+    page = zh_page.read_text(encoding="utf-8")
+    targets = re.findall(r'<a href="#([^"]+)">', page)
+    ids = re.findall(r'<h2 id="([^"]+)">(\d+)\. ', page)
+    assert targets and targets == [anchor for anchor, _ in ids]
+    assert [int(n) for _, n in ids] == list(range(1, len(ids) + 1))
+
+
 def test_a_latin_page_embeds_no_font(tmp_path):
     doc = Document("The Last Garden: workflow", [Heading(2, "Story"), Para("A robot, a rose.")])
     assert "@font-face" not in to_html(doc, tmp_path)

@@ -14,6 +14,14 @@ from pathlib import Path
 class Heading:
     level: int
     text: str
+    anchor: str = ""  # the HTML page's id for it; Markdown renderers make their own from text
+
+
+@dataclass
+class Contents:
+    """A list of links to the document's headings."""
+
+    headings: list[Heading]
 
 
 @dataclass
@@ -75,6 +83,8 @@ def _md_block(block) -> str:
         return block.text
     if isinstance(block, Bullets):
         return "\n".join(f"- {item}" for item in block.items)
+    if isinstance(block, Contents):
+        return "\n".join(f"- [{h.text}](#{md_slug(h.text)})" for h in block.headings)
     if isinstance(block, Table):
         return _md_table(block)
     if isinstance(block, Figure):
@@ -84,6 +94,12 @@ def _md_block(block) -> str:
     if isinstance(block, Video):
         return f"[![{_md_cell(block.alt)}]({block.poster})]({block.path})"
     raise TypeError(block)
+
+
+def md_slug(text: str) -> str:
+    """The fragment a Markdown renderer gives a heading, as GitHub, GitLab and VS Code make it:
+    lower case, punctuation dropped (letters of any script kept), spaces made hyphens."""
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
 
 
 def _md_table(table: Table) -> str:
@@ -118,7 +134,13 @@ def _html_block(block, root: Path, thumb_width: int) -> str:
     esc = html.escape
     if isinstance(block, Heading):
         level = min(block.level, 6)
-        return f"<h{level}>{esc(block.text)}</h{level}>"
+        anchor = f' id="{esc(block.anchor)}"' if block.anchor else ""
+        return f"<h{level}{anchor}>{esc(block.text)}</h{level}>"
+    if isinstance(block, Contents):
+        links = "".join(
+            f'<li><a href="#{esc(h.anchor)}">{esc(h.text)}</a></li>' for h in block.headings
+        )
+        return f"<ul>{links}</ul>"
     if isinstance(block, Para):
         return f"<p>{esc(block.text)}</p>"
     if isinstance(block, Bullets):

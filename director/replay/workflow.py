@@ -28,6 +28,7 @@ from director.replay import evidence
 from director.replay.comfyui import COLUMNS, FOLDER, add_parameters, on_comfyui
 from director.replay.document import (
     Bullets,
+    Contents,
     Document,
     Figure,
     Heading,
@@ -85,11 +86,11 @@ def _number(doc: Document, w: Words) -> None:
     """Number the level-2 headings and put the contents after the first section."""
     sections = [b for b in doc.blocks if isinstance(b, Heading) and b.level == 2]
     for n, heading in enumerate(sections, 1):
-        heading.text = f"{n}. {heading.text}"
+        heading.text, heading.anchor = f"{n}. {heading.text}", f"section-{n}"
     if len(sections) < 2:
         return
     at = doc.blocks.index(sections[1])
-    contents = [Heading(2, w("h_contents")), Bullets([h.text for h in sections])]
+    contents = [Heading(2, w("h_contents")), Contents(sections)]
     doc.blocks[at:at] = contents
 
 
