@@ -343,9 +343,7 @@ def _changed_assembly(
     updated = options.model_copy(update=given)
     check_assembly_inputs(updated)
     changed = {k: [getattr(options, k), v] for k, v in given.items() if getattr(options, k) != v}
-    data = json.loads(paths.run_json.read_text(encoding="utf-8"))
-    data["options"].update({k: new for k, (_, new) in changed.items()})
-    write_json_atomic(paths.run_json, data)
+    _record_options(paths, {k: new for k, (_, new) in changed.items()})
     return updated, changed
 
 
@@ -382,10 +380,14 @@ def _moved_servers(
 
 def _record_servers(paths: RunPaths, changed: dict[str, Any]) -> None:
     """New server addresses written to run.json, so later resumes find the servers too."""
-    moved = {k: new for k, (_, new) in changed.items() if k in SERVER_OPTIONS}
-    if moved:
+    _record_options(paths, {k: new for k, (_, new) in changed.items() if k in SERVER_OPTIONS})
+
+
+def _record_options(paths: RunPaths, values: dict[str, Any]) -> None:
+    """Options changed on a resume, written to run.json so later resumes keep them."""
+    if values:
         data = json.loads(paths.run_json.read_text(encoding="utf-8"))
-        data["options"].update(moved)
+        data["options"].update(values)
         write_json_atomic(paths.run_json, data)
 
 

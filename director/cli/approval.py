@@ -323,7 +323,7 @@ def _said(answer: dict) -> str:
 def resume_command(run: str, runs_dir: str | None, **flags) -> None:
     """Continue a run from its last checkpoint (after a crash, Ctrl-C, or a stop for approval)."""
     from director.agent.progress import Progress, RichProgress
-    from director.agent.runner import resume_run
+    from director.agent.runner import SERVER_OPTIONS, resume_run
     from director.cli.run import approve_mode, asker_for, report
 
     paths = _paths(run, runs_dir)
@@ -340,9 +340,7 @@ def resume_command(run: str, runs_dir: str | None, **flags) -> None:
         approver=asker_for(mode or _started_mode(paths), flags["open_sheet"], progress),
         assembly=_assembly_flags(flags),
         doc_lang=flags.get("doc_lang"),
-        servers={
-            k: flags.get(k) for k in ("comfyui_url", "comfyui_image_url", "comfyui_video_url")
-        },
+        servers={k: flags.get(k) for k in SERVER_OPTIONS},
     )
     report(result, flags["as_json"], flags["quiet"])
 

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 from director.errors import DirectorError, GenerationFailed
 from director.records import Language
 from director.tools import hosted
-from director.tools.voice.dashscope_speech import DashScopeVoice, check_wav, write_pcm_wav
+from director.tools.voice.dashscope_speech import DashScopeVoice, check_wav
+from director.tools.voice.lines import write_pcm_wav
 
 PCM_RATE = 24000
 WAIT_MS = 120_000  # for the last audio after finish-task

@@ -173,16 +173,6 @@ def check_wav(path: Path, what: str, task_id: str) -> float:
     return frames / rate
 
 
-def write_pcm_wav(pcm: bytes, dest: Path, rate: int) -> None:
-    """16-bit mono PCM wrapped in a WAV header that knows its length."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(dest), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm[: len(pcm) - len(pcm) % 2])
-
-
 def _about_voice(code: str, message: str) -> bool:
     text = message.lower()
     return code in ("InvalidParameter", "BadRequest.VoiceNotFound") and "voice" in text

@@ -112,6 +112,17 @@ def _readable(path: Path) -> bool:
     return True
 
 
+def write_pcm_wav(pcm: bytes, dest: Path, rate: int) -> None:
+    """16-bit mono PCM, as speech services send it, wrapped in a WAV header that knows its
+    length (a trailing odd byte is dropped)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(dest), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm[: len(pcm) - len(pcm) % 2])
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as audio:
         return round(audio.getnframes() / audio.getframerate(), 3)

@@ -9,7 +9,6 @@ reads the language from the text.
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +24,7 @@ from director.tools.openai_client import (
 )
 from director.tools.pricing import PriceTable, bill_speech, quote_speech
 from director.tools.providers import ProviderSettings, settings
+from director.tools.voice.lines import write_pcm_wav
 
 MODEL = "gpt-4o-mini-tts"
 PCM_RATE = 24000  # what the endpoint's "pcm" format is
@@ -69,7 +69,7 @@ class OpenAISpeech(VoiceBackend):
 
     def speak(self, text: str, *, voice: str, language: Language, dest: Path) -> float | None:
         pcm = self._call(text, voice)
-        _write_wav(pcm, Path(dest))
+        write_pcm_wav(pcm, Path(dest), PCM_RATE)
         return self.cost(text, len(pcm) / 2 / PCM_RATE)
 
     def estimate(self, text: str) -> float | None:
@@ -99,12 +99,3 @@ class OpenAISpeech(VoiceBackend):
                 spec="openai",
                 retries=self.max_retries,
             ) from exc
-
-
-def _write_wav(pcm: bytes, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(dest), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(PCM_RATE)
-        out.writeframes(pcm[: len(pcm) - len(pcm) % 2])
