@@ -744,3 +744,24 @@ def test_structures_and_runtimes_still_add_up(structure: str, runtime: float):
         assert round(sheet.total_s, 2) == runtime
         assert all(3.0 <= s.duration_s <= 8.0 for s in shots)
         assert case.hero[0] in sheet.beats[0].summary
+
+
+def test_the_same_cast_gives_the_same_plan_wherever_its_home_is():
+    # A cast's reference photos live under each user's home folder; the plan must not change
+    # with the folder, only with the photos (whose file names are their digests).
+    planner = OfflinePlanner()
+    story = planner.develop("A gardener defends the last garden from robots", language="en", seed=1)
+
+    def kept_in(home: str, name: str = "2418889d0d83962d.png") -> Story:
+        people = [
+            c.model_copy(update={"references": [f"{home}/refs/{name}"]}) for c in story.protagonists
+        ]
+        return story.model_copy(update={"protagonists": people})
+
+    def beats(s: Story) -> list:
+        sheet = planner.beat_sheet(s, structure="three-act", runtime_s=60, seed=1)
+        return [b.summary for b in sheet.beats]
+
+    assert beats(kept_in("/home/ana/.director")) == beats(kept_in("/tmp/elsewhere"))
+    seeds = {str(beats(kept_in("/h", f"{n:016x}.png"))) for n in range(6)}
+    assert len(seeds) > 1  # another photo is another story: the references still count

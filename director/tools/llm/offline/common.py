@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 from director.errors import InputError
@@ -30,7 +31,20 @@ def _rng(*parts: object) -> random.Random:
 
 
 def _digest(record: Any) -> str:
-    return hashlib.sha256(record.model_dump_json().encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(_portable(record).model_dump_json().encode("utf-8")).hexdigest()[:16]
+
+
+def _portable(record: Any) -> Any:
+    """The record as every machine has it: a character's reference photos by file name (the
+    cast keeps them under a digest of the photo), not the folder they are kept in, so the same
+    cast gives the same plan wherever its home is."""
+    people = getattr(record, "protagonists", None)
+    if not people:
+        return record
+    named = [
+        c.model_copy(update={"references": [Path(r).name for r in c.references]}) for c in people
+    ]
+    return record.model_copy(update={"protagonists": named})
 
 
 def _check_beats(sheet: BeatSheet) -> None:
